@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: venv services stop status indices run worker test lint format bench fuzz reindex clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+services: venv          ## start OpenSearch and Redis (reused when already up)
+	$(PY) scripts/stack.py up
+
+stop:                   ## stop the services this folder started
+	$(PY) scripts/stack.py down
+
+status:
+	$(PY) scripts/stack.py status
+
+indices: services
+	$(PY) scripts/init_indices.py
+
+run: indices            ## the API on 127.0.0.1:$(PORT), plus the background worker
+	$(PY) scripts/run_api.py --port $(PORT)
+
+test: services          ## the whole suite against the real servers
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: indices          ## every benchmark; writes BENCHMARKS.md
+	$(PY) scripts/bench_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

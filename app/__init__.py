@@ -1,0 +1,56 @@
+"""Contacts API: create_app() wires config, clients, blueprints and error handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from flask_cors import CORS
+
+from app.config import Config
+from app.errors import ApiError, register_error_handlers
+from app.extensions import opensearch, redis_store
+
+JSON_METHODS = ("POST", "PUT", "PATCH")
+
+
+def create_app(config_class: type = Config) -> Flask:
+    app = Flask(__name__)
+    app.config.from_object(config_class)
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO)
+    # The client logs every request at INFO; our own logs say what matters.
+    logging.getLogger("opensearch").setLevel(logging.WARNING)
+
+    opensearch.init_app(app)
+    redis_store.init_app(app)
+    CORS(
+        app,
+        origins=app.config["CORS_ORIGINS"],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID"],
+    )
+
+    from app.api import register_blueprints
+
+    register_blueprints(app)
+    # After flask-smorest's own handlers, so the one error shape wins everywhere.
+    register_error_handlers(app)
+    app.before_request(require_json_body)
+    return app
+
+
+def require_json_body() -> None:
+    """Bodies of JSON endpoints must say they are JSON (multipart and CSV endpoints opt out)."""
+    if request.method not in JSON_METHODS or request.endpoint is None:
+        return
+    view = request.endpoint.rsplit(".", 1)[-1]
+    if view in ("import_contacts", "import_dnc"):
+        return
+    if request.content_length == 0 and not request.data:
+        return
+    if not request.is_json:
+        raise UnsupportedMediaType()
+
+
+class UnsupportedMediaType(ApiError):
+    status, code, message = 415, "unsupported_media_type", "Send the body as application/json."

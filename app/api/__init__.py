@@ -1,0 +1,24 @@
+"""The HTTP API: one blueprint per resource, documented by flask-smorest."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api as SmorestApi
+
+from app.schemas.common import ErrorSchema
+
+
+class Api(SmorestApi):
+    # Every documented error response uses the one error shape.
+    ERROR_SCHEMA = ErrorSchema
+
+
+api = Api()
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import contacts, health, phones
+
+    api.init_app(app)
+    for module in (health, phones, contacts):
+        api.register_blueprint(module.blp)

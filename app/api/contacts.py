@@ -1,0 +1,81 @@
+"""Contacts: create, read, update, delete and list."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+
+from app import services
+from app.auth import current_principal, require_scope
+from app.schemas.common import WriteArgsSchema
+from app.schemas.contacts import (
+    ContactCreateSchema,
+    ContactEnvelopeSchema,
+    ContactListArgsSchema,
+    ContactListSchema,
+    ContactUpdateSchema,
+)
+
+blp = Blueprint("contacts", __name__, url_prefix="/v1/contacts", description="Contacts.")
+
+
+@blp.route("", methods=["GET"])
+@require_scope("contacts:read")
+@blp.arguments(ContactListArgsSchema, location="query")
+@blp.response(200, ContactListSchema)
+def list_contacts(args):
+    """List a workspace's contacts, newest first."""
+    current_principal().require_workspace(args["workspaceId"])
+    return services.contacts().list_page(args)
+
+
+@blp.route("", methods=["POST"])
+@require_scope("contacts:write")
+@blp.arguments(ContactCreateSchema)
+@blp.arguments(WriteArgsSchema, location="query")
+@blp.response(201, ContactEnvelopeSchema)
+def create_contact(data, options):
+    """Create a contact; its phone is stored as E.164."""
+    current_principal().require_workspace(data["workspaceId"])
+    created = services.contacts().create(data, refresh=options["refresh"])
+    return {"data": created.contact}, 201, {"ETag": created.etag}
+
+
+@blp.route("/<string:contact_id>", methods=["GET"])
+@require_scope("contacts:read")
+@blp.response(200, ContactEnvelopeSchema)
+def get_contact(contact_id):
+    """One contact; real-time, right after a write."""
+    found = services.contacts().get(contact_id, current_principal().workspaces)
+    return {"data": found.contact}, 200, {"ETag": found.etag}
+
+
+@blp.route("/<string:contact_id>", methods=["PATCH"])
+@require_scope("contacts:write")
+@blp.arguments(ContactUpdateSchema)
+@blp.arguments(WriteArgsSchema, location="query")
+@blp.response(200, ContactEnvelopeSchema)
+def update_contact(changes, options, contact_id):
+    """Change some fields; `null` clears an optional field. Honours If-Match."""
+    updated = services.contacts().update(
+        contact_id,
+        current_principal().workspaces,
+        changes,
+        if_match=request.headers.get("If-Match"),
+        refresh=options["refresh"],
+    )
+    return {"data": updated.contact}, 200, {"ETag": updated.etag}
+
+
+@blp.route("/<string:contact_id>", methods=["DELETE"])
+@require_scope("contacts:write")
+@blp.arguments(WriteArgsSchema, location="query")
+@blp.response(204)
+def delete_contact(options, contact_id):
+    """Delete a contact. Honours If-Match."""
+    services.contacts().delete(
+        contact_id,
+        current_principal().workspaces,
+        if_match=request.headers.get("If-Match"),
+        refresh=options["refresh"],
+    )

@@ -1,0 +1,25 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from app.services import health as health_service
+
+blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
+
+
+@blp.route("/healthz")
+@blp.doc(security=[])
+def healthz():
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@blp.route("/readyz")
+@blp.doc(security=[])
+def readyz():
+    """OpenSearch and Redis answer and the indices exist; 503 otherwise."""
+    checks = health_service.readiness()
+    ready = all(check["ok"] for check in checks.values())
+    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503

@@ -1,0 +1,102 @@
+"""Bearer-token verification and the workspace and scope checks.
+
+Tokens are JWTs issued elsewhere on the platform. They must carry `exp`; they grant
+workspaces (`workspaces: ["ws_..."]`) and scopes (`scope: "contacts:read ..."`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jwt
+from flask import current_app, g, request
+
+from app.errors import Forbidden, NotFound, Unauthorized
+
+SCOPES = ("contacts:read", "contacts:write", "dnc:read", "dnc:write")
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    workspaces: frozenset[str]
+    scopes: frozenset[str]
+    token_id: str
+
+    def require_workspace(self, workspace_id: str) -> None:
+        """403 when the token does not hold the workspace named in the request."""
+        if workspace_id not in self.workspaces:
+            raise Forbidden(f"The token does not grant workspace {workspace_id}.")
+
+    def require_visible(self, workspace_id: str) -> None:
+        """404 for a record in a workspace the token does not hold: never reveal it exists."""
+        if workspace_id not in self.workspaces:
+            raise NotFound()
+
+
+def _verification_key() -> str:
+    config = current_app.config
+    if any(alg.startswith(("RS", "ES", "PS")) for alg in config["JWT_ALGORITHMS"]):
+        return config["JWT_PUBLIC_KEY"]
+    return config["JWT_SECRET"]
+
+
+def decode_token(token: str) -> Principal:
+    config = current_app.config
+    try:
+        claims = jwt.decode(
+            token,
+            _verification_key(),
+            # An explicit allow-list: "none" and algorithm confusion are refused by PyJWT.
+            algorithms=config["JWT_ALGORITHMS"],
+            audience=config["JWT_AUDIENCE"],
+            issuer=config["JWT_ISSUER"],
+            leeway=config["JWT_LEEWAY_SECONDS"],
+            options={"require": ["exp"], "verify_aud": config["JWT_AUDIENCE"] is not None},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The token has expired.") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized("The token is not valid.") from exc
+    workspaces = claims.get("workspaces") or []
+    scope = claims.get("scope") or ""
+    if not isinstance(workspaces, list) or not isinstance(scope, str):
+        raise Unauthorized("The token claims are malformed.")
+    return Principal(
+        subject=str(claims.get("sub", "")),
+        workspaces=frozenset(str(w) for w in workspaces),
+        scopes=frozenset(scope.split()),
+        token_id=str(claims.get("jti") or claims.get("sub") or token[-16:]),
+    )
+
+
+def authenticate() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    principal = decode_token(token.strip())
+    g.principal = principal
+    return principal
+
+
+def require_scope(scope: str) -> Callable:
+    """Decorator: a valid token carrying `scope`; the principal lands in flask.g."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = authenticate()
+            if scope not in principal.scopes:
+                raise Forbidden(f"The token lacks the {scope} scope.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_principal() -> Principal:
+    return g.principal

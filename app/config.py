@@ -1,0 +1,53 @@
+"""Settings from the environment, with defaults that match the local stack."""
+
+from __future__ import annotations
+
+import os
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+class Config:
+    # Several hosts for a cluster: "http://os1:9200,http://os2:9200".
+    OPENSEARCH_HOSTS = _env_list("OPENSEARCH_HOSTS", "http://127.0.0.1:9200")
+    OPENSEARCH_TIMEOUT = float(os.environ.get("OPENSEARCH_TIMEOUT", "10"))
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
+    # Prefixes keep environments (and test runs) apart on shared servers.
+    INDEX_PREFIX = os.environ.get("INDEX_PREFIX", "")
+    REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "contacts:")
+
+    # Bearer tokens: HS256 with a shared secret, or RS256 with a PEM public key.
+    JWT_ALGORITHMS = _env_list("JWT_ALGORITHMS", "HS256")
+    JWT_SECRET = os.environ.get("JWT_SECRET", "dev-only-secret-change-me-0123456789abcdef")
+    JWT_PUBLIC_KEY = os.environ.get("JWT_PUBLIC_KEY", "")
+    JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE") or None
+    JWT_ISSUER = os.environ.get("JWT_ISSUER") or None
+    JWT_LEEWAY_SECONDS = int(os.environ.get("JWT_LEEWAY_SECONDS", "30"))
+
+    DEFAULT_COUNTRY = os.environ.get("DEFAULT_COUNTRY", "US")
+    CORS_ORIGINS = _env_list("CORS_ORIGINS", "http://localhost:3000")
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
+    MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+    RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", "5"))
+
+    API_TITLE = "Contacts API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_REDOC_PATH = "/docs"
+    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    API_SPEC_OPTIONS = {
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+
+class TestConfig(Config):
+    TESTING = True

@@ -1,0 +1,119 @@
+"""Phone normalization on top of phonenumbers (Google's libphonenumber metadata).
+
+The one place the service turns user-typed phone text into E.164.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import timezone as phone_timezones
+
+_PARSE_ERRORS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "INVALID_COUNTRY_CODE",
+    NumberParseException.NOT_A_NUMBER: "NOT_A_NUMBER",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "TOO_SHORT_AFTER_IDD",
+    NumberParseException.TOO_SHORT_NSN: "TOO_SHORT",
+    NumberParseException.TOO_LONG: "TOO_LONG",
+}
+_POSSIBILITY = {
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "INVALID_COUNTRY_CODE",
+    phonenumbers.ValidationResult.TOO_SHORT: "TOO_SHORT",
+    phonenumbers.ValidationResult.TOO_LONG: "TOO_LONG",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "INVALID_LENGTH",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "IS_POSSIBLE_LOCAL_ONLY",
+}
+_TYPES = {value: name for name, value in vars(PhoneNumberType).items() if name.isupper()}
+MAX_PHONE_LENGTH = 64
+
+
+@dataclass
+class PhoneInfo:
+    original: str
+    normalized: str | None = None
+    isValid: bool = False  # noqa: N815 - the API's field names are camelCase
+    countryCode: str | None = None  # noqa: N815
+    areaCode: str | None = None  # noqa: N815
+    isPossible: bool = False  # noqa: N815
+    numberType: str | None = None  # noqa: N815
+    validationErrors: list[str] = field(default_factory=list)  # noqa: N815
+    extension: str | None = None
+    nationalFormat: str | None = None  # noqa: N815
+    internationalFormat: str | None = None  # noqa: N815
+    regionUsed: str | None = None  # noqa: N815
+    timezones: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _prepare(raw: str) -> str:
+    text = raw.strip()
+    if text.lower().startswith("tel:"):
+        # RFC 3966: tel:+1-415-555-1234;ext=12 (parameters other than ext are dropped)
+        text, _, params = text[4:].partition(";")
+        ext = re.search(r"(?:^|;)ext=([0-9]+)", params)
+        if ext:
+            text = f"{text} ext. {ext.group(1)}"
+    # "00" international prefix as typed from Europe; libphonenumber only knows it per region.
+    if re.match(r"^\s*00[1-9]", text):
+        text = "+" + text.lstrip()[2:]
+    return text
+
+
+def normalize(raw: str, default_country: str = "US") -> PhoneInfo:
+    """Parse `raw` the way a person typed it; never raises for bad input."""
+    info = PhoneInfo(original=raw, regionUsed=default_country.upper())
+    if len(raw) > MAX_PHONE_LENGTH:
+        info.validationErrors = ["TOO_LONG"]
+        return info
+    try:
+        number = phonenumbers.parse(_prepare(raw), default_country.upper())
+    except NumberParseException as exc:
+        info.validationErrors = [_PARSE_ERRORS.get(exc.error_type, "NOT_A_NUMBER")]
+        return info
+    possibility = phonenumbers.is_possible_number_with_reason(number)
+    info.isPossible = possibility == phonenumbers.ValidationResult.IS_POSSIBLE
+    info.isValid = phonenumbers.is_valid_number(number)
+    if possibility in _POSSIBILITY:
+        info.validationErrors.append(_POSSIBILITY[possibility])
+    if not info.isValid and info.isPossible:
+        info.validationErrors.append("INVALID_BUT_POSSIBLE")
+    elif not info.isValid and not info.validationErrors:
+        info.validationErrors.append("INVALID_NUMBER")
+    region = phonenumbers.region_code_for_number(number)
+    info.countryCode = region if region and region != "ZZ" else None
+    info.extension = number.extension or None
+    if info.isValid or info.isPossible:
+        info.normalized = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        info.nationalFormat = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        info.internationalFormat = phonenumbers.format_number(
+            number, PhoneNumberFormat.INTERNATIONAL
+        )
+    if info.isValid:
+        info.numberType = _TYPES.get(phonenumbers.number_type(number), "UNKNOWN")
+        info.areaCode = _area_code(number)
+        zones = phone_timezones.time_zones_for_number(number)
+        info.timezones = [z for z in zones if z != "Etc/Unknown"]
+    return info
+
+
+def _area_code(number: phonenumbers.PhoneNumber) -> str | None:
+    national = phonenumbers.national_significant_number(number)
+    length = phonenumbers.length_of_geographical_area_code(number)
+    if not length:
+        length = phonenumbers.length_of_national_destination_code(number)
+    return national[:length] if length else None
+
+
+def to_e164(raw: str, default_country: str = "US") -> str | None:
+    """E.164 for a valid number, else None: what a stored contact or DNC entry keeps."""
+    info = normalize(raw, default_country)
+    return info.normalized if info.isValid else None
+
+
+def digits(text: str) -> str:
+    return re.sub(r"\D", "", text)

@@ -1,0 +1,109 @@
+"""Contact request and response schemas."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates
+
+from app.schemas.common import WORKSPACE_ID, PageMetaSchema
+
+MAX_NAME = 200
+MAX_NOTES = 10_000
+MAX_TAGS, MAX_TAG = 50, 64
+MAX_CUSTOM_FIELDS, MAX_CUSTOM_KEY, MAX_CUSTOM_VALUE = 50, 64, 1_000
+COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$", error="Must be an ISO 3166 alpha-2 code.")
+
+
+def _text(maximum: int, **kwargs) -> fields.String:
+    return fields.String(allow_none=True, validate=validate.Length(max=maximum), **kwargs)
+
+
+class CustomFieldsField(fields.Dict):
+    """Flat key/value pairs: string keys, scalar values, bounded in count and size."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if len(result) > MAX_CUSTOM_FIELDS:
+            raise ValidationError(f"At most {MAX_CUSTOM_FIELDS} custom fields.")
+        for key, item in result.items():
+            if not key or len(key) > MAX_CUSTOM_KEY:
+                raise ValidationError(f"Keys must be 1-{MAX_CUSTOM_KEY} characters.")
+            if item is not None and not isinstance(item, str | int | float | bool):
+                raise ValidationError(f"Value of {key!r} must be a string, number or boolean.")
+            if isinstance(item, str) and len(item) > MAX_CUSTOM_VALUE:
+                raise ValidationError(f"Value of {key!r} exceeds {MAX_CUSTOM_VALUE} characters.")
+        return result
+
+
+class ContactFieldsSchema(Schema):
+    """The editable fields, shared by create, update and import."""
+
+    class Meta:
+        unknown = RAISE
+
+    firstName = _text(MAX_NAME)
+    lastName = _text(MAX_NAME)
+    company = _text(MAX_NAME)
+    phone = _text(64, metadata={"description": "Any format; stored as E.164."})
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    notes = _text(MAX_NOTES)
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=MAX_TAG)),
+        allow_none=True,
+        validate=validate.Length(max=MAX_TAGS),
+    )
+    customFields = CustomFieldsField(keys=fields.String(), allow_none=True)
+    defaultCountry = fields.String(
+        load_only=True,
+        validate=COUNTRY,
+        metadata={"description": "Region for phones typed without a country code."},
+    )
+
+
+class ContactCreateSchema(ContactFieldsSchema):
+    workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
+
+
+class ContactUpdateSchema(ContactFieldsSchema):
+    @pre_load
+    def refuse_immutable(self, data, **kwargs):
+        if isinstance(data, dict):
+            frozen = [key for key in ("id", "workspaceId", "createdAt", "updatedAt") if key in data]
+            if frozen:
+                raise ValidationError({key: ["This field cannot be changed."] for key in frozen})
+        return data
+
+    @validates("tags")
+    def no_null_tag(self, value, **kwargs):
+        if value is not None and any(tag is None for tag in value):
+            raise ValidationError("Tags cannot be null.")
+
+
+class ContactSchema(Schema):
+    id = fields.String(required=True, metadata={"example": "contact_Jd8wB2mQ7nTq4kLx"})
+    workspaceId = fields.String(required=True)
+    firstName = fields.String(allow_none=True)
+    lastName = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"example": "+14155551234"})
+    email = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    customFields = fields.Dict()
+    dnc = fields.Boolean(metadata={"description": "The phone is on the workspace's DNC list."})
+    createdAt = fields.String(required=True, metadata={"example": "2026-01-31T12:00:00.000Z"})
+    updatedAt = fields.String(required=True)
+
+
+class ContactEnvelopeSchema(Schema):
+    data = fields.Nested(ContactSchema, required=True)
+
+
+class ContactListArgsSchema(Schema):
+    workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class ContactListSchema(Schema):
+    data = fields.List(fields.Nested(ContactSchema), required=True)
+    meta = fields.Nested(PageMetaSchema, required=True)

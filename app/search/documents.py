@@ -1,0 +1,55 @@
+"""Conversion between the API's contact and the document stored in OpenSearch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import phonenumbers
+
+from app.phones import digits
+
+CONTACT_FIELDS = (
+    "id",
+    "workspaceId",
+    "firstName",
+    "lastName",
+    "phone",
+    "email",
+    "company",
+    "notes",
+    "tags",
+    "customFields",
+    "createdAt",
+    "updatedAt",
+)
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with milliseconds and a Z, the API's timestamp format."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def phone_variants(e164: str | None) -> list[str]:
+    """Digit strings a person may type for this number: with and without the country code.
+
+    E.164 does not mark where the country code ends, so the national form is derived
+    from phonenumbers; both are indexed so "+1 415 555" and "(415) 555" find the same row.
+    """
+    if not e164:
+        return []
+    number = phonenumbers.parse(e164)
+    national = phonenumbers.national_significant_number(number)
+    return list(dict.fromkeys([digits(e164), national]))
+
+
+def to_document(contact: dict) -> dict:
+    document = {field: contact.get(field) for field in CONTACT_FIELDS}
+    document["phoneDigits"] = phone_variants(contact.get("phone"))
+    return document
+
+
+def from_source(source: dict) -> dict:
+    contact = {field: source.get(field) for field in CONTACT_FIELDS}
+    contact["tags"] = contact["tags"] or []
+    contact["customFields"] = contact["customFields"] or {}
+    return contact

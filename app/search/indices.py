@@ -1,0 +1,95 @@
+"""Index management: load a JSON mapping, create versioned indices, point aliases.
+
+Each logical index `<name>` (contacts, dnc) lives in `<prefix><name>-v<N>`; reads go
+through the alias `<prefix><name>` and writes through `<prefix><name>-write`, so a
+reindex can build `-v<N+1>` and move both aliases in one atomic call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from opensearchpy import OpenSearch
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent.parent / "index_mappings"
+
+
+def load_definition(name: str) -> dict:
+    return json.loads((MAPPINGS_DIR / f"{name}.json").read_text())
+
+
+def index_names() -> list[str]:
+    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.json"))
+
+
+class IndexNames:
+    """Aliases of one logical index under a prefix."""
+
+    def __init__(self, prefix: str, name: str) -> None:
+        self.prefix, self.name = prefix, name
+        self.read = f"{prefix}{name}"
+        self.write = f"{prefix}{name}-write"
+
+    def version(self, number: int) -> str:
+        return f"{self.read}-v{number}"
+
+    def version_of(self, index: str) -> int:
+        match = re.fullmatch(re.escape(self.read) + r"-v(\d+)", index)
+        return int(match.group(1)) if match else 0
+
+
+def current_index(client: OpenSearch, names: IndexNames) -> str | None:
+    """The concrete index behind the read alias, or None."""
+    if not client.indices.exists_alias(name=names.read):
+        return None
+    return next(iter(client.indices.get_alias(name=names.read)))
+
+
+def create_version(
+    client: OpenSearch, names: IndexNames, number: int, *, overrides: dict | None = None
+) -> str:
+    definition = load_definition(names.name)
+    if overrides:
+        definition["settings"]["index"] = {**definition["settings"]["index"], **overrides}
+    index = names.version(number)
+    client.indices.create(index=index, body=definition)
+    return index
+
+
+def point_aliases(client: OpenSearch, names: IndexNames, index: str) -> None:
+    """Move the read and write aliases to `index` in one atomic call."""
+    actions = []
+    for alias in (names.read, names.write):
+        if client.indices.exists_alias(name=alias):
+            for old in client.indices.get_alias(name=alias):
+                if old != index:
+                    actions.append({"remove": {"index": old, "alias": alias}})
+    actions.append({"add": {"index": index, "alias": names.read}})
+    actions.append({"add": {"index": index, "alias": names.write, "is_write_index": True}})
+    client.indices.update_aliases(body={"actions": actions})
+
+
+def ensure_index(client: OpenSearch, prefix: str, name: str) -> str:
+    """Create `-v1` and its aliases when the alias is absent; return the live index."""
+    names = IndexNames(prefix, name)
+    existing = current_index(client, names)
+    if existing:
+        return existing
+    index = names.version(1)
+    if not client.indices.exists(index=index):
+        create_version(client, names, 1)
+    point_aliases(client, names, index)
+    return index
+
+
+def ensure_all(client: OpenSearch, prefix: str) -> dict[str, str]:
+    return {name: ensure_index(client, prefix, name) for name in index_names()}
+
+
+def drop_all(client: OpenSearch, prefix: str) -> None:
+    """Delete every index under `prefix` (tests and local resets only)."""
+    if not prefix:
+        raise ValueError("refusing to drop indices without a prefix")
+    client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True)

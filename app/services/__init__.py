@@ -1,0 +1,28 @@
+"""Service objects, built once per app from its clients and settings.
+
+Handlers ask for a service here; they never touch a client themselves.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.services.contacts import ContactService
+
+
+def _cached(name: str, build):
+    services = current_app.extensions.setdefault("services", {})
+    if name not in services:
+        services[name] = build(current_app)
+    return services[name]
+
+
+def contacts() -> ContactService:
+    return _cached(
+        "contacts",
+        lambda app: ContactService(
+            app.extensions["opensearch"],
+            app.config["INDEX_PREFIX"],
+            app.config["DEFAULT_COUNTRY"],
+        ),
+    )

@@ -1,0 +1,265 @@
+"""ContactService: create, read, update, delete and list contacts in OpenSearch."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from marshmallow import ValidationError as SchemaValidationError
+from opensearchpy import ConflictError, NotFoundError, OpenSearch
+
+from app.errors import NotFound, PreconditionFailed, ValidationError
+from app.phones import normalize
+from app.schemas.contacts import ContactCreateSchema
+from app.search.documents import from_source, to_document, utc_now
+from app.search.indices import IndexNames
+
+MAX_OFFSET_WINDOW = 10_000
+OPTIONAL_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
+# Concurrent PATCHes of one contact retry the read-merge-write this many times.
+UPDATE_RETRIES = 5
+
+
+def new_contact_id() -> str:
+    # 16 random bytes, URL-safe base64: 128 bits, no ordering leaks, safe in paths.
+    return "contact_" + secrets.token_urlsafe(16)
+
+
+@dataclass
+class Versioned:
+    """A contact with the OpenSearch version that guards concurrent edits."""
+
+    contact: dict
+    seq_no: int
+    primary_term: int
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.primary_term}-{self.seq_no}"'
+
+
+def parse_etag(value: str | None) -> tuple[int, int] | None:
+    """(primary_term, seq_no) from an If-Match value; None for absent or `*`."""
+    if not value or value.strip() == "*":
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    term, _, seq = text.partition("-")
+    if not (term.isdigit() and seq.isdigit()):
+        raise PreconditionFailed("If-Match does not name a version of this contact.")
+    return int(term), int(seq)
+
+
+def prepare_fields(data: dict, default_country: str) -> dict:
+    """Domain rules on top of the schema: E.164 phones, lowercase emails, trimmed text."""
+    prepared = dict(data)
+    country = prepared.pop("defaultCountry", None) or default_country
+    for field in ("firstName", "lastName", "company", "notes"):
+        if isinstance(prepared.get(field), str):
+            prepared[field] = prepared[field].strip() or None
+    if prepared.get("email"):
+        prepared["email"] = prepared["email"].strip().lower()
+    if prepared.get("phone"):
+        info = normalize(prepared["phone"], country)
+        if not info.isValid:
+            reasons = ", ".join(info.validationErrors) or "INVALID_NUMBER"
+            raise ValidationError(
+                details=[{"field": "phone", "message": f"Not a valid phone number ({reasons})."}]
+            )
+        prepared["phone"] = info.normalized
+    elif "phone" in prepared:
+        prepared["phone"] = None
+    if "tags" in prepared:
+        prepared["tags"] = list(dict.fromkeys(t.strip() for t in prepared["tags"] or []))
+    return prepared
+
+
+def require_identity(contact: dict) -> None:
+    if not any(contact.get(f) for f in ("firstName", "lastName", "phone", "email", "company")):
+        raise ValidationError(
+            "A contact needs at least a name, phone or email.",
+            details=[{"field": "body", "message": "Give a name, phone, email or company."}],
+        )
+
+
+class ContactService:
+    def __init__(
+        self,
+        client: OpenSearch,
+        index_prefix: str,
+        default_country: str = "US",
+        annotate: Callable[[str, list[dict]], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.names = IndexNames(index_prefix, "contacts")
+        self.default_country = default_country
+        # Adds derived read-time fields (e.g. the DNC flag) to a page of contacts.
+        self.annotate = annotate or (lambda workspace_id, contacts: None)
+
+    # --- validation shared by HTTP, import and scripts -----------------------
+
+    def validate_new(self, payload: dict, default_country: str | None = None) -> dict:
+        """Full validation of a raw create payload (what import and scripts call)."""
+        try:
+            data = ContactCreateSchema().load(payload)
+        except SchemaValidationError as exc:
+            raise ValidationError.from_messages(exc.messages) from exc
+        return self.prepare_new(data, default_country)
+
+    def prepare_new(self, data: dict, default_country: str | None = None) -> dict:
+        prepared = prepare_fields(data, default_country or self.default_country)
+        require_identity(prepared)
+        now = utc_now()
+        contact = {f: prepared.get(f) for f in OPTIONAL_FIELDS}
+        contact.update(
+            id=new_contact_id(),
+            workspaceId=prepared["workspaceId"],
+            tags=prepared.get("tags") or [],
+            customFields=prepared.get("customFields") or {},
+            createdAt=now,
+            updatedAt=now,
+        )
+        return contact
+
+    # --- writes ---------------------------------------------------------------
+
+    def create(self, data: dict, *, refresh: str | None = None) -> Versioned:
+        contact = self.prepare_new(data)
+        result = self.client.index(
+            index=self.names.write,
+            id=contact["id"],
+            body=to_document(contact),
+            routing=contact["workspaceId"],
+            op_type="create",
+            refresh=refresh or "false",
+        )
+        self.annotate(contact["workspaceId"], [contact])
+        return Versioned(contact, result["_seq_no"], result["_primary_term"])
+
+    def update(
+        self,
+        contact_id: str,
+        workspaces: Iterable[str],
+        changes: dict,
+        *,
+        if_match: str | None = None,
+        refresh: str | None = None,
+    ) -> Versioned:
+        expected = parse_etag(if_match)
+        changes = prepare_fields(changes, changes.get("defaultCountry") or self.default_country)
+        for _ in range(UPDATE_RETRIES):
+            current = self.get(contact_id, workspaces, annotate=False)
+            if expected and expected != (current.primary_term, current.seq_no):
+                raise PreconditionFailed()
+            contact = {**current.contact, **changes}
+            contact["tags"] = contact.get("tags") or []
+            contact["customFields"] = contact.get("customFields") or {}
+            require_identity(contact)
+            contact["updatedAt"] = max(utc_now(), current.contact["updatedAt"])
+            try:
+                # Compare-and-set on the version we read: a concurrent edit makes this
+                # fail, and the loop re-reads and re-applies our fields on top of theirs.
+                result = self.client.index(
+                    index=self.names.write,
+                    id=contact_id,
+                    body=to_document(contact),
+                    routing=contact["workspaceId"],
+                    if_seq_no=current.seq_no,
+                    if_primary_term=current.primary_term,
+                    refresh=refresh or "false",
+                )
+            except ConflictError:
+                if expected:
+                    raise PreconditionFailed() from None
+                continue
+            self.annotate(contact["workspaceId"], [contact])
+            return Versioned(contact, result["_seq_no"], result["_primary_term"])
+        raise PreconditionFailed("The contact is being edited concurrently; retry.")
+
+    def delete(
+        self,
+        contact_id: str,
+        workspaces: Iterable[str],
+        *,
+        if_match: str | None = None,
+        refresh: str | None = None,
+    ) -> None:
+        expected = parse_etag(if_match)
+        current = self.get(contact_id, workspaces, annotate=False)
+        kwargs = {}
+        if expected:
+            if expected != (current.primary_term, current.seq_no):
+                raise PreconditionFailed()
+            kwargs = {"if_primary_term": expected[0], "if_seq_no": expected[1]}
+        try:
+            self.client.delete(
+                index=self.names.write,
+                id=contact_id,
+                routing=current.contact["workspaceId"],
+                refresh=refresh or "false",
+                **kwargs,
+            )
+        except ConflictError:
+            raise PreconditionFailed() from None
+        except NotFoundError:
+            raise NotFound() from None
+
+    # --- reads ----------------------------------------------------------------
+
+    def get(
+        self, contact_id: str, workspaces: Iterable[str], *, annotate: bool = True
+    ) -> Versioned:
+        """Real-time read; only the token's workspaces are looked in (404 otherwise).
+
+        Contacts are routed by workspace, so the id alone does not say which shard holds
+        it: one multi-get asks each granted workspace's shard, real-time.
+        """
+        workspaces = sorted(workspaces)
+        if not contact_id.startswith("contact_") or len(contact_id) > 64 or not workspaces:
+            raise NotFound()
+        docs = [{"_id": contact_id, "routing": ws} for ws in workspaces]
+        result = self.client.mget(
+            index=self.names.read,
+            body={"docs": docs},
+            realtime=True,
+            _source_excludes="phoneDigits",
+        )
+        for doc in result["docs"]:
+            source = doc.get("_source")
+            if doc.get("found") and source and source.get("workspaceId") in workspaces:
+                contact = from_source(source)
+                if annotate:
+                    self.annotate(contact["workspaceId"], [contact])
+                return Versioned(contact, doc["_seq_no"], doc["_primary_term"])
+        raise NotFound()
+
+    def list_page(self, args: dict) -> dict:
+        contacts, total = self.list(args["workspaceId"], limit=args["limit"], offset=args["offset"])
+        has_more = args["offset"] + len(contacts) < total
+        return {
+            "data": contacts,
+            "meta": {"total": total, "hasMore": has_more, "totalIsExact": True},
+        }
+
+    def list(self, workspace_id: str, *, limit: int, offset: int) -> tuple[list[dict], int]:
+        """Newest first; offset paging within the engine's result window."""
+        if offset + limit > MAX_OFFSET_WINDOW:
+            raise ValidationError(
+                f"offset + limit may not exceed {MAX_OFFSET_WINDOW}; page deeper with `cursor`.",
+                details=[{"field": "offset", "message": "Use cursor paging past 10,000 rows."}],
+            )
+        result = self.client.search(
+            index=self.names.read,
+            routing=workspace_id,
+            body={
+                "query": {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}},
+                "sort": [{"createdAt": "desc"}, {"id": "desc"}],
+                "from": offset,
+                "size": limit,
+                "track_total_hits": True,
+                "_source": {"excludes": ["phoneDigits"]},
+            },
+        )
+        contacts = [from_source(hit["_source"]) for hit in result["hits"]["hits"]]
+        self.annotate(workspace_id, contacts)
+        return contacts, result["hits"]["total"]["value"]
