@@ -45,6 +45,8 @@ def phone_variants(e164: str | None) -> list[str]:
 def to_document(contact: dict) -> dict:
     document = {field: contact.get(field) for field in CONTACT_FIELDS}
     document["phoneDigits"] = phone_variants(contact.get("phone"))
+    # Indexed copy of the DNC flag, for the search filter; reads recompute it from the cache.
+    document["dnc"] = bool(contact.get("dnc"))
     return document
 
 
