@@ -1,0 +1,107 @@
+"""Run every benchmark of the project and write BENCHMARKS.md from their results.
+
+python scripts/bench_all.py            run all, then write the report
+python scripts/bench_all.py --report   only rebuild BENCHMARKS.md from bench-results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from scripts.benchlib import RESULTS, ROOT
+
+# Order: cheap first, so a failure late in the run still leaves most figures.
+BENCHMARKS = ["bench_create", "bench_dnc", "bench_search", "bench_import", "bench_load"]
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    memory = ""
+    try:
+        kb = int(next(line for line in open("/proc/meminfo") if "MemTotal" in line).split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.platform()}, {cpus} CPUs{memory}, Python {platform.python_version()}"
+
+
+def render_value(value) -> str:
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def render(result: dict) -> list[str]:
+    """Lists of flat dicts become tables; everything else becomes a bullet."""
+    lines: list[str] = []
+    for key, value in result.items():
+        if key == "title":
+            continue
+        if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+            columns = list(dict.fromkeys(c for row in value for c in row))
+            lines += [
+                "",
+                f"{key}:",
+                "",
+                "| " + " | ".join(columns) + " |",
+                "|" + "---|" * len(columns),
+            ]
+            lines += [
+                "| " + " | ".join(render_value(r.get(c, "")) for c in columns) + " |" for r in value
+            ]
+            lines.append("")
+        else:
+            lines.append(f"- {key}: {render_value(value)}")
+    return lines
+
+
+def write_report() -> Path:
+    out = [
+        "# Benchmarks",
+        "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench` on "
+        f"{machine()}. Each figure sits beside its raw-engine baseline measured in the same "
+        "run; absolute times drift on shared machines, ratios much less.",
+    ]
+    for name in BENCHMARKS:
+        path = RESULTS / f"{name.removeprefix('bench_')}.json"
+        if not path.exists():
+            out += ["", f"## {name}", "", "Not run (no result file)."]
+            continue
+        result = json.loads(path.read_text())
+        out += ["", f"## {result.get('title', name)}", "", f"Source: `scripts/{name}.py`", ""]
+        out += render(result)
+    report = ROOT / "BENCHMARKS.md"
+    report.write_text("\n".join(out) + "\n")
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--report", action="store_true", help="only rebuild the report")
+    parser.add_argument("--only", nargs="*", help="run only these benchmarks")
+    args = parser.parse_args()
+    failed = []
+    if not args.report:
+        for name in args.only or BENCHMARKS:
+            script = ROOT / "scripts" / f"{name}.py"
+            if not script.exists():
+                continue
+            print(f"\n=== {name} ===", flush=True)
+            code = subprocess.call(
+                [sys.executable, str(script)], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT))
+            )
+            if code:
+                failed.append(name)
+    print(f"\nwrote {write_report()}")
+    if failed:
+        sys.exit(f"benchmarks failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Create-contact throughput through the API against raw single-document index calls.
+
+Both sides run at the same concurrency on the same documents in the same run, so the
+ratio holds even when the machine's absolute speed drifts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import urllib3
+
+from app.config import Config
+from app.search.documents import to_document
+from app.search.indices import IndexNames, drop_all, ensure_all
+from app.services.contacts import new_contact_id
+from scripts.benchlib import print_table, running_api, summarize, write_result
+from scripts.fakedata import contacts
+from scripts.mint_token import mint
+
+PREFIX = "bench-create-"
+WORKSPACE = "ws_benchcreate"
+
+
+def timed_calls(count: int, concurrency: int, call) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+
+    def one(i: int) -> None:
+        started = time.perf_counter()
+        call(i)
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(count)))
+    return time.perf_counter() - started, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--port", type=int, default=8010)
+    args = parser.parse_args()
+
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(hosts=Config.OPENSEARCH_HOSTS, timeout=30)
+    drop_all(client, PREFIX)
+    ensure_all(client, PREFIX)
+    bodies = [{"workspaceId": WORKSPACE, **c} for c in contacts(args.count, seed=7)]
+    http = urllib3.PoolManager(maxsize=args.concurrency * 2)
+    token = mint([WORKSPACE], ttl=3600)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    rows = []
+    try:
+        with running_api(args.port, {"INDEX_PREFIX": PREFIX}) as base:
+            for body in bodies[:50]:  # warm-up: connections, JIT of the mapping, caches
+                http.request("POST", f"{base}/v1/contacts", body=json.dumps(body), headers=headers)
+
+            def api_call(i: int) -> None:
+                response = http.request(
+                    "POST", f"{base}/v1/contacts", body=json.dumps(bodies[i]), headers=headers
+                )
+                assert response.status == 201, response.data[:200]
+
+            elapsed, latencies = timed_calls(args.count, args.concurrency, api_call)
+            rows.append(
+                {
+                    "path": "API POST /v1/contacts",
+                    "docs": args.count,
+                    "docs_per_s": round(args.count / elapsed),
+                    **summarize(latencies),
+                }
+            )
+
+        write_index = IndexNames(PREFIX, "contacts").write
+        docs = [
+            to_document(
+                {
+                    **b,
+                    "id": new_contact_id(),
+                    "tags": b["tags"],
+                    "customFields": {},
+                    "createdAt": "2026-01-01T00:00:00.000Z",
+                    "updatedAt": "2026-01-01T00:00:00.000Z",
+                }
+            )
+            for b in bodies
+        ]
+
+        def raw_call(i: int) -> None:
+            client.index(
+                index=write_index,
+                id=docs[i]["id"],
+                body=docs[i],
+                routing=WORKSPACE,
+                op_type="create",
+            )
+
+        elapsed, latencies = timed_calls(args.count, args.concurrency, raw_call)
+        rows.append(
+            {
+                "path": "raw OpenSearch index",
+                "docs": args.count,
+                "docs_per_s": round(args.count / elapsed),
+                **summarize(latencies),
+            }
+        )
+    finally:
+        drop_all(client, PREFIX)
+
+    ratio = rows[0]["docs_per_s"] / rows[1]["docs_per_s"]
+    print_table(rows, f"Create throughput, {args.concurrency} concurrent clients")
+    print(f"API / raw throughput ratio: {ratio:.2f}")
+    write_result(
+        "create",
+        {
+            "title": "Create contact: API vs raw single-document index",
+            "concurrency": args.concurrency,
+            "rows": rows,
+            "ratio": round(ratio, 2),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

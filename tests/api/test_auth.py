@@ -1,0 +1,115 @@
+"""Bearer-token verification: every bad token is a 401, a missing grant a 403."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from app import create_app
+from app.config import TestConfig
+from tests.conftest import bearer
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def bad_tokens(workspace: str) -> dict[str, dict]:
+    now = int(time.time())
+    claims = {"workspaces": [workspace], "scope": "contacts:read", "exp": now + 600}
+    none_token = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    return {
+        "missing": {},
+        "not bearer": {"Authorization": "Basic dXNlcjpwYXNz"},
+        "empty bearer": {"Authorization": "Bearer "},
+        "garbage": {"Authorization": "Bearer not.a.jwt"},
+        "expired": bearer(workspace, ttl=-3600),
+        "wrong key": bearer(workspace, secret="another-secret-of-sufficient-length-0123"),
+        "alg none": {"Authorization": f"Bearer {none_token}"},
+        "no exp": {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {"workspaces": [workspace], "scope": "contacts:read"}, TestConfig.JWT_SECRET
+            )
+        },
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_tokens("ws_x")))
+def test_bad_tokens_are_401_in_the_error_shape(client, workspace, case):
+    headers = bad_tokens(workspace)[case]
+    for method, path in (
+        ("get", f"/v1/contacts?workspaceId={workspace}"),
+        ("post", "/v1/contacts/normalize"),
+        ("get", "/v1/contacts/contact_abc"),
+    ):
+        response = getattr(client, method)(
+            path, headers=headers, json={"phone": "1"} if method == "post" else None
+        )
+        assert response.status_code == 401, (case, path, response.json)
+        assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_missing_scope_is_403(client, workspace):
+    read_only = bearer(workspace, scope="contacts:read")
+    response = client.post(
+        "/v1/contacts", json={"workspaceId": workspace, "firstName": "A"}, headers=read_only
+    )
+    assert response.status_code == 403 and response.json["error"]["code"] == "forbidden"
+    assert client.get(f"/v1/contacts?workspaceId={workspace}", headers=read_only).status_code == 200
+    no_scope = bearer(workspace, scope="dnc:read")
+    assert client.get(f"/v1/contacts?workspaceId={workspace}", headers=no_scope).status_code == 403
+
+
+def test_workspace_not_granted_is_403(client, workspace):
+    response = client.get(f"/v1/contacts?workspaceId={workspace}", headers=bearer("ws_other"))
+    assert response.status_code == 403
+
+
+def test_a_token_for_two_workspaces_reaches_both(client):
+    both = bearer(["ws_aaa111", "ws_bbb222"])
+    ids = []
+    for ws in ("ws_aaa111", "ws_bbb222"):
+        created = client.post(
+            "/v1/contacts", json={"workspaceId": ws, "firstName": ws}, headers=both
+        )
+        assert created.status_code == 201
+        ids.append(created.json["data"]["id"])
+    for contact_id in ids:
+        assert client.get(f"/v1/contacts/{contact_id}", headers=both).status_code == 200
+    only_a = bearer("ws_aaa111")
+    assert client.get(f"/v1/contacts/{ids[1]}", headers=only_a).status_code == 404
+
+
+def test_rs256_public_key_verification():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+    class RsaConfig(TestConfig):
+        JWT_ALGORITHMS = ["RS256"]
+        JWT_PUBLIC_KEY = public_pem
+
+    client = create_app(RsaConfig).test_client()
+    claims = {"workspaces": ["ws_rsa"], "scope": "contacts:read", "exp": int(time.time()) + 60}
+    good = jwt.encode(claims, key, algorithm="RS256")
+    body = {"phone": "(415) 555-1234"}
+    ok = client.post(
+        "/v1/contacts/normalize", json=body, headers={"Authorization": f"Bearer {good}"}
+    )
+    assert ok.status_code == 200
+    # An HS256 token signed with the public key text must not pass (algorithm confusion).
+    forged = jwt.encode(claims, TestConfig.JWT_SECRET, algorithm="HS256")
+    refused = client.post(
+        "/v1/contacts/normalize", json=body, headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert refused.status_code == 401

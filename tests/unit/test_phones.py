@@ -1,0 +1,75 @@
+"""Normalization of real-world phone input."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.phones import normalize
+
+# (input, default country, normalized or None, isValid, expected error or None)
+TABLE = [
+    ("(415) 555-1234", "US", "+14155551234", True, None),
+    ("415.555.1234", "US", "+14155551234", True, None),
+    ("415 555 1234", "US", "+14155551234", True, None),
+    ("1-415-555-1234", "US", "+14155551234", True, None),
+    ("+1 (415) 555-1234", "US", "+14155551234", True, None),
+    ("+14155551234", "GB", "+14155551234", True, None),
+    ("001 415 555 1234", "DE", "+14155551234", True, None),
+    ("0044 20 7946 0000", "US", "+442079460000", True, None),
+    ("020 7946 0000", "GB", "+442079460000", True, None),
+    ("+44 (0)20 7946 0000", "US", "+442079460000", True, None),
+    ("07911 123456", "GB", "+447911123456", True, None),
+    ("030 123456", "DE", "+4930123456", True, None),
+    ("+33 1 23 45 67 89", "US", "+33123456789", True, None),
+    ("+61 2 9876 5432", "US", "+61298765432", True, None),
+    ("+91 98765 43210", "US", "+919876543210", True, None),
+    ("tel:+1-415-555-1234", "US", "+14155551234", True, None),
+    ("tel:+1-415-555-1234;ext=77", "US", "+14155551234", True, None),
+    ("(415) 555-1234 ext. 12", "US", "+14155551234", True, None),
+    ("415-555-1234 x99", "US", "+14155551234", True, None),
+    ("1-800-FLOWERS", "US", "+18003569377", True, None),
+    ("  +1 415 555 1234  ", "US", "+14155551234", True, None),
+    ("555-1234", "US", None, False, None),
+    ("123", "US", None, False, "TOO_SHORT"),
+    ("hello", "US", None, False, "NOT_A_NUMBER"),
+    ("", "US", None, False, "NOT_A_NUMBER"),
+    ("+999 1234 5678", "US", None, False, "INVALID_COUNTRY_CODE"),
+    ("+1 415 555 1234 5678 9999", "US", None, False, "TOO_LONG"),
+    ("1" * 200, "US", None, False, "TOO_LONG"),
+    ("+1 099 555 1234", "US", "+10995551234", False, "INVALID_BUT_POSSIBLE"),
+]
+
+
+@pytest.mark.parametrize(("raw", "country", "normalized", "valid", "error"), TABLE)
+def test_normalization_table(raw, country, normalized, valid, error):
+    info = normalize(raw, country)
+    assert info.isValid is valid, info
+    if valid:
+        assert info.normalized == normalized
+        assert info.validationErrors == []
+        assert info.countryCode and info.internationalFormat and info.nationalFormat
+    else:
+        assert info.validationErrors, info
+        if error:
+            assert error in info.validationErrors, info
+
+
+def test_seed_example_fields():
+    info = normalize("(415) 555-1234", "US").as_dict()
+    assert info["original"] == "(415) 555-1234"
+    assert info["normalized"] == "+14155551234"
+    assert info["isValid"] is True
+    assert info["countryCode"] == "US"
+    assert info["areaCode"] == "415"
+    assert info["timezones"] == ["America/Los_Angeles"]
+
+
+def test_extension_is_kept_separately():
+    info = normalize("tel:+1-415-555-1234;ext=77", "US")
+    assert info.extension == "77" and info.normalized == "+14155551234"
+
+
+def test_possible_but_invalid_is_flagged():
+    info = normalize("+1 099 555 1234", "US")
+    assert not info.isValid
+    assert info.isPossible and info.validationErrors == ["INVALID_BUT_POSSIBLE"]
