@@ -31,6 +31,8 @@ class Config:
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
     MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
     RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", "5"))
+    # Idempotency-Key records (create, import, DNC add) are kept this long.
+    IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))
 
     API_TITLE = "Contacts API"
     API_VERSION = "v1"

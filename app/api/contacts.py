@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from app import services
 from app.auth import current_principal, require_scope
+from app.idempotency import HEADER_DOC, idempotent
 from app.schemas.common import WriteArgsSchema
 from app.schemas.contacts import (
     ContactCreateSchema,
@@ -31,6 +32,8 @@ def list_contacts(args):
 
 @blp.route("", methods=["POST"])
 @require_scope("contacts:write")
+@idempotent
+@blp.doc(parameters=[HEADER_DOC])
 @blp.arguments(ContactCreateSchema)
 @blp.arguments(WriteArgsSchema, location="query")
 @blp.response(201, ContactEnvelopeSchema)
