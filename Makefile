@@ -43,5 +43,8 @@ format: venv
 bench: indices          ## every benchmark; writes BENCHMARKS.md
 	$(PY) scripts/bench_all.py
 
+fuzz: services          ## long schemathesis run against /openapi.json
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q tests/fuzz
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -155,7 +155,11 @@ def register_error_handlers(app: Flask) -> None:
         message = exc.description or exc.name
         if status == 400 and "JSON" in str(message):
             return error_response(400, "invalid_json", "The request body is not valid JSON.")
-        return error_response(status, HTTP_CODES.get(status, "http_error"), message)
+        # Keep what the exception says about itself, e.g. `Allow` on a 405.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return error_response(
+            status, HTTP_CODES.get(status, "http_error"), message, headers=headers
+        )
 
     @app.errorhandler(opensearchpy.ConnectionError)
     @app.errorhandler(opensearchpy.ConnectionTimeout)

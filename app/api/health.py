@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from app.schemas.health import HealthSchema, ReadinessSchema
 from app.services import health as health_service
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
@@ -11,6 +12,7 @@ blp = Blueprint("health", __name__, description="Liveness and readiness probes."
 
 @blp.route("/healthz")
 @blp.doc(security=[])
+@blp.response(200, HealthSchema)
 def healthz():
     """The process is up."""
     return {"status": "ok"}
@@ -18,6 +20,8 @@ def healthz():
 
 @blp.route("/readyz")
 @blp.doc(security=[])
+@blp.response(200, ReadinessSchema)
+@blp.alt_response(503, schema=ReadinessSchema, description="Not ready")
 def readyz():
     """OpenSearch and Redis answer and the indices exist; 503 otherwise."""
     checks = health_service.readiness()
