@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, request
 from flask_cors import CORS
 
+from app import observability, ratelimit
 from app.config import Config
 from app.errors import ApiError, register_error_handlers
 from app.extensions import opensearch, redis_store
+from app.search.reindex import freeze_tolerant
 
 JSON_METHODS = ("POST", "PUT", "PATCH")
 
@@ -18,16 +18,24 @@ def create_app(config_class: type = Config) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config_class)
     app.json.sort_keys = False
-    logging.basicConfig(level=logging.INFO)
-    # The client logs every request at INFO; our own logs say what matters.
-    logging.getLogger("opensearch").setLevel(logging.WARNING)
 
     opensearch.init_app(app)
     redis_store.init_app(app)
+    # Request id, JSON logs and metrics first: every later hook and view is observed.
+    observability.init_app(app)
+    freeze_tolerant(app.extensions["opensearch"], app.config["REINDEX_FREEZE_RETRY_SECONDS"])
+    ratelimit.init_app(app)
     CORS(
         app,
         origins=app.config["CORS_ORIGINS"],
-        expose_headers=["ETag", "Retry-After", "X-Request-ID"],
+        expose_headers=[
+            "ETag",
+            "Retry-After",
+            "X-Request-ID",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
     )
 
     from app.api import register_blueprints

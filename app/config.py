@@ -34,6 +34,21 @@ class Config:
     # Idempotency-Key records (create, import, DNC add) are kept this long.
     IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))
 
+    # Operations: logs, metrics, rate limits, reindex.
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")  # json | text
+    METRICS_ENABLED = os.environ.get("METRICS_ENABLED", "true").lower() == "true"
+    RATE_LIMIT_ENABLED = os.environ.get("RATE_LIMIT_ENABLED", "true").lower() == "true"
+    # Per token and scope, "<limit>/<seconds>"; `default` covers scopes not listed.
+    RATE_LIMITS = os.environ.get(
+        "RATE_LIMITS",
+        "default=600/60,contacts:read=1200/60,contacts:write=600/60,contacts:export=10/60,"
+        "contacts:import=20/60,dnc:read=3000/60,dnc:write=600/60,anonymous=120/60",
+    )
+    # Writes refused by the reindex's brief write freeze are retried for this long.
+    REINDEX_FREEZE_RETRY_SECONDS = float(os.environ.get("REINDEX_FREEZE_RETRY_SECONDS", "15"))
+    EXPORT_PAGE_SIZE = int(os.environ.get("EXPORT_PAGE_SIZE", "1000"))
+
     API_TITLE = "Contacts API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -53,3 +68,5 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    # Suites hammer one token; the rate-limit tests build their own app with limits on.
+    RATE_LIMIT_ENABLED = False
