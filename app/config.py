@@ -49,6 +49,9 @@ class Config:
     REINDEX_FREEZE_RETRY_SECONDS = float(os.environ.get("REINDEX_FREEZE_RETRY_SECONDS", "15"))
     EXPORT_PAGE_SIZE = int(os.environ.get("EXPORT_PAGE_SIZE", "1000"))
 
+    # Search cursors page inside a point in time kept alive this long between pages.
+    SEARCH_PIT_KEEP_ALIVE = os.environ.get("SEARCH_PIT_KEEP_ALIVE", "1m")
+
     API_TITLE = "Contacts API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

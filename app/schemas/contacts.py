@@ -102,6 +102,11 @@ class ContactListArgsSchema(Schema):
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=4096),
+        metadata={"description": "meta.nextCursor of the previous page; pages any depth."},
+    )
 
 
 class ContactListSchema(Schema):

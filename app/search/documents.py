@@ -42,9 +42,17 @@ def phone_variants(e164: str | None) -> list[str]:
     return list(dict.fromkeys([digits(e164), national]))
 
 
+def full_name(contact: dict) -> str | None:
+    """First and last name joined by single spaces (None when the contact has neither)."""
+    text = " ".join(f"{contact.get('firstName') or ''} {contact.get('lastName') or ''}".split())
+    return text or None
+
+
 def to_document(contact: dict) -> dict:
     document = {field: contact.get(field) for field in CONTACT_FIELDS}
     document["phoneDigits"] = phone_variants(contact.get("phone"))
+    # "first last" as one keyword, so search can reward a query that is the whole name.
+    document["fullNameExact"] = full_name(contact)
     # Indexed copy of the DNC flag, for the search filter; reads recompute it from the cache.
     document["dnc"] = bool(contact.get("dnc"))
     return document

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from app.services.contacts import ContactService
+from app.services.search import SearchService
 
 
 def _cached(name: str, build):
@@ -24,5 +25,17 @@ def contacts() -> ContactService:
             app.extensions["opensearch"],
             app.config["INDEX_PREFIX"],
             app.config["DEFAULT_COUNTRY"],
+        ),
+    )
+
+
+def search() -> SearchService:
+    return _cached(
+        "search",
+        lambda app: SearchService(
+            app.extensions["opensearch"],
+            app.config["INDEX_PREFIX"],
+            contacts(),
+            pit_keep_alive=app.config["SEARCH_PIT_KEEP_ALIVE"],
         ),
     )

@@ -12,6 +12,7 @@ from opensearchpy import ConflictError, NotFoundError, OpenSearch
 from app.errors import NotFound, PreconditionFailed, ValidationError
 from app.phones import normalize
 from app.schemas.contacts import ContactCreateSchema
+from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
 
@@ -234,32 +235,69 @@ class ContactService:
         raise NotFound()
 
     def list_page(self, args: dict) -> dict:
-        contacts, total = self.list(args["workspaceId"], limit=args["limit"], offset=args["offset"])
-        has_more = args["offset"] + len(contacts) < total
+        cursor = args.get("cursor")
+        if cursor and args["offset"]:
+            raise ValidationError(
+                "Give either offset or cursor, not both.",
+                details=[{"field": "cursor", "message": "Give either offset or cursor."}],
+            )
+        contacts, total, next_cursor = self.list(
+            args["workspaceId"], limit=args["limit"], offset=args["offset"], cursor=cursor
+        )
         return {
             "data": contacts,
-            "meta": {"total": total, "hasMore": has_more, "totalIsExact": True},
+            "meta": {
+                "total": total,
+                "hasMore": next_cursor is not None,
+                "totalIsExact": True,
+                "nextCursor": next_cursor,
+            },
         }
 
-    def list(self, workspace_id: str, *, limit: int, offset: int) -> tuple[list[dict], int]:
-        """Newest first; offset paging within the engine's result window."""
-        if offset + limit > MAX_OFFSET_WINDOW:
+    def list(
+        self, workspace_id: str, *, limit: int, offset: int = 0, cursor: str | None = None
+    ) -> tuple[list[dict], int, str | None]:
+        """Newest first: offset paging within the engine's result window, or a cursor
+        (search_after on createdAt, id) for any depth.
+
+        createdAt never changes, so new contacts only ever land before the first page and
+        search_after alone neither repeats nor skips a row: no point in time is needed.
+        """
+        mark = cursors.fingerprint(workspace_id, "list")
+        after = None
+        if cursor:
+            try:
+                after = cursors.decode(cursor, mark).after
+            except cursors.CursorError as exc:
+                raise ValidationError(
+                    str(exc), details=[{"field": "cursor", "message": str(exc)}]
+                ) from exc
+            if len(after) != 2:
+                raise ValidationError(
+                    "The cursor is not valid.",
+                    details=[{"field": "cursor", "message": "The cursor is not valid."}],
+                )
+        elif offset + limit > MAX_OFFSET_WINDOW:
             raise ValidationError(
                 f"offset + limit may not exceed {MAX_OFFSET_WINDOW}; page deeper with `cursor`.",
                 details=[{"field": "offset", "message": "Use cursor paging past 10,000 rows."}],
             )
-        result = self.client.search(
-            index=self.names.read,
-            routing=workspace_id,
-            body={
-                "query": {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}},
-                "sort": [{"createdAt": "desc"}, {"id": "desc"}],
-                "from": offset,
-                "size": limit,
-                "track_total_hits": True,
-                "_source": {"excludes": ["phoneDigits"]},
-            },
-        )
-        contacts = [from_source(hit["_source"]) for hit in result["hits"]["hits"]]
+        body = {
+            "query": {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}},
+            "sort": [{"createdAt": "desc"}, {"id": "desc"}],
+            "size": limit + 1,  # one extra row says whether a next page exists
+            "track_total_hits": True,
+            "_source": {"excludes": ["phoneDigits", "fullNameExact"]},
+        }
+        if after is not None:
+            body["search_after"] = after
+        else:
+            body["from"] = offset
+        result = self.client.search(index=self.names.read, routing=workspace_id, body=body)
+        hits = result["hits"]["hits"]
+        contacts = [from_source(hit["_source"]) for hit in hits[:limit]]
         self.annotate(workspace_id, contacts)
-        return contacts, result["hits"]["total"]["value"]
+        next_cursor = None
+        if len(hits) > limit:
+            next_cursor = cursors.encode(cursors.Cursor(hits[limit - 1]["sort"], mark))
+        return contacts, result["hits"]["total"]["value"], next_cursor

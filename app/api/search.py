@@ -1,0 +1,42 @@
+"""Contact search: typo-tolerant, as-you-type, with filters, highlights and cursors."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from app import services
+from app.auth import current_principal, require_scope
+from app.schemas.search import SearchQueryArgsSchema, SearchRequestSchema, SearchResultSchema
+
+blp = Blueprint("search", __name__, url_prefix="/v1/contacts", description="Contact search.")
+
+
+def _search(args: dict) -> dict:
+    current_principal().require_workspace(args["workspaceId"])
+    return services.search().search(
+        args["workspaceId"],
+        query=args.get("query"),
+        filters=args.get("filters"),
+        sort=args.get("sort"),
+        limit=args["limit"],
+        offset=args["offset"],
+        cursor=args.get("cursor"),
+    )
+
+
+@blp.route("/search", methods=["POST"])
+@require_scope("contacts:read")
+@blp.arguments(SearchRequestSchema)
+@blp.response(200, SearchResultSchema)
+def search_contacts(args):
+    """Search a workspace's contacts by name, company, email or phone."""
+    return _search(args)
+
+
+@blp.route("/search", methods=["GET"])
+@require_scope("contacts:read")
+@blp.arguments(SearchQueryArgsSchema, location="query")
+@blp.response(200, SearchResultSchema)
+def search_contacts_get(args):
+    """Search with query parameters (filters flattened: company, tags, tagsAll, ...)."""
+    return _search(args)

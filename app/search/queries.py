@@ -1,0 +1,283 @@
+"""Pure builders of the contact search request body: no I/O, only dicts in and out.
+
+Scoring is deliberately *not* BM25. Every way a word can match is wrapped in
+`constant_score` with a fixed weight, so the order of results depends on how a word
+matched (exact, prefix, typo) and where (name, company, email, phone), never on how
+rare a name is in a workspace. That makes "exact beats prefix beats typo" hold for
+every workspace, and the ties fall to the deterministic sort (updatedAt, then id).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# --- the score of one query word -------------------------------------------------------
+# A word's score is the best (dis_max, no tie-breaker) of `tier * field weight` over every
+# way it matches; the document's score is the sum over words plus the whole-name bonuses.
+# Tiers are spaced so that even the lowest field weight keeps a tier above the next one
+# (10 * 0.6 = 6 > 5, 5 * 0.6 = 3 > 2, 2 * 0.6 = 1.2 > 1): a typo can never outrank an
+# exact match of the same word, whatever field either one lands in.
+EXACT = 10.0  # the word is a whole token of the field ("smith" in "Smith")
+PREFIX = 5.0  # the word starts a token ("smi" in "Smith"): the word being typed
+FUZZY = 2.0  # the word is a whole token within the allowed edits ("smtih")
+FUZZY_PREFIX = 1.0  # the word starts a token within the allowed edits ("smtih" in "Smithson")
+
+# Names are what people search for; a company hit is a little weaker (many contacts
+# share a company), an email hit weaker still (local parts are often initials).
+NAME_WEIGHT = 1.0
+COMPANY_WEIGHT = 0.8
+EMAIL_WEIGHT = 0.6
+PHONE_WEIGHT = 1.0
+
+# Whole-query bonuses, added on top of the per-word sum. They only ever reward exact
+# tokens, so they can lift an exact match over another exact match, never a typo.
+# The query is the person's whole name ("jane doe" for Jane Doe, either order): beats
+# Jane Doe-Smith and Jane Dorothy Doe, whose names only contain the words.
+FULL_NAME_BONUS = 6.0
+# Every word is a token of the person's name: "john smith" prefers John Smith over a
+# John who works at Smith Ltd.
+ALL_IN_NAME_BONUS = 3.0
+# The words appear in the typed order: "john smith" puts John Smith before Smith John.
+PHRASE_BONUS = 1.0
+
+# Edits allowed by word length: a short word must be typed right ("jo" must not find
+# "al"), one edit for a medium word ("jhon"), two for a long one ("schmdit" -> "schmidt").
+SHORT_WORD, LONG_WORD = 3, 7
+# Typo-tolerant prefixes are noisy for short input ("mar" is one edit from every "ma..."),
+# so the word being typed gets them only once it is this long.
+MIN_FUZZY_PREFIX = 5
+# Edge n-grams in the mapping stop at 20 characters; phone grams start at 3 digits.
+MIN_PHONE_DIGITS = 3
+MAX_WORDS = 10
+
+TEXT_FIELDS = (
+    # (exact field, prefix subfield, weight, typo tolerant)
+    ("firstName", "firstName.prefix", NAME_WEIGHT, True),
+    ("lastName", "lastName.prefix", NAME_WEIGHT, True),
+    ("company", "company.prefix", COMPANY_WEIGHT, True),
+    # Email local parts are mostly unique strings: fuzzy expansion over them costs much
+    # and finds little, so emails match exactly or by prefix only.
+    ("email.text", "email.prefix", EMAIL_WEIGHT, False),
+)
+
+SORTS = {
+    # name -> (primary sort fields, default direction); ties end with updatedAt and id.
+    "relevance": ((), "desc"),
+    "firstName": (("firstName.sort", "lastName.sort"), "asc"),
+    "lastName": (("lastName.sort", "firstName.sort"), "asc"),
+    "company": (("company.exact", "lastName.sort", "firstName.sort"), "asc"),
+    "createdAt": (("createdAt",), "desc"),
+    "updatedAt": (("updatedAt",), "desc"),
+}
+SORT_CHOICES = tuple(
+    [*SORTS] + [f"{name}:{d}" for name in SORTS if name != "relevance" for d in ("asc", "desc")]
+)
+# Sorts whose keys never change after a contact is created: search_after alone pages them
+# without duplicates or misses, so they need no point in time.
+IMMUTABLE_SORTS = frozenset({"createdAt"})
+
+_PHONE_LIKE = re.compile(r"^[\d\s+().\-/]+$")
+_HAS_WORD_CHAR = re.compile(r"[^\W_]")
+_DIGITS = re.compile(r"\D")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """What the user typed, split into the words each clause is built from."""
+
+    words: tuple[str, ...] = ()
+    # Digit strings to look up when the whole query is a phone number in any format.
+    phone: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.words and not self.phone
+
+
+def parse_query(text: str | None) -> ParsedQuery:
+    """Split on whitespace; the query never reaches query-string syntax.
+
+    A word with no letter or digit (`***`, `"`, `()`) is dropped: it would analyze to
+    no token and make the whole query match nothing.
+    """
+    text = (text or "").strip()
+    if not text:
+        return ParsedQuery()
+    if _PHONE_LIKE.match(text):
+        digits = _DIGITS.sub("", text)
+        if len(digits) >= MIN_PHONE_DIGITS:
+            return ParsedQuery(phone=phone_variants_typed(digits))
+    words = tuple(w for w in text.split() if _HAS_WORD_CHAR.search(w))
+    return ParsedQuery(words=words[:MAX_WORDS])
+
+
+def phone_variants_typed(digits: str) -> tuple[str, ...]:
+    """The digits as typed, and without a leading 0/00 (trunk or international prefix).
+
+    Stored numbers carry the E.164 digits and the national significant number, so
+    "+44 20 7946 0000", "020 7946 0000" and "0044 20..." all meet one of them.
+    """
+    stripped = digits.lstrip("0")
+    variants = [digits]
+    if stripped != digits and len(stripped) >= MIN_PHONE_DIGITS:
+        variants.append(stripped)
+    return tuple(variants)
+
+
+def fuzziness_for(word: str) -> int:
+    """Edits allowed for a word of this length (0 for digits: numbers have no typos)."""
+    if any(ch.isdigit() for ch in word):
+        return 0
+    length = len(word)
+    if length <= SHORT_WORD:
+        return 0
+    return 1 if length < LONG_WORD else 2
+
+
+def _scored(query: dict, score: float) -> dict:
+    return {"constant_score": {"filter": query, "boost": round(score, 3)}}
+
+
+def _match(field: str, text: str, **options) -> dict:
+    # operator "and": a word that analyzes to several tokens ("jane.doe@x.io") must match
+    # all of them in the one field, like a single word would.
+    return {"match": {field: {"query": text, "operator": "and", **options}}}
+
+
+def _phone_clauses(digits: str) -> list[dict]:
+    # A whole number typed in any format, its beginning ("(415) 555", "+1 415") or its
+    # end ("5551234", the last four "1234"); prefix and suffix are equally likely intents.
+    clauses = [_scored(_match("phoneDigits", digits), EXACT * PHONE_WEIGHT)]
+    if len(digits) >= MIN_PHONE_DIGITS:
+        clauses.append(_scored(_match("phoneDigits.prefix", digits), PREFIX * PHONE_WEIGHT))
+        clauses.append(_scored(_match("phoneDigits.suffix", digits), PREFIX * PHONE_WEIGHT))
+    return clauses
+
+
+def build_word_query(word: str, *, is_last: bool) -> dict:
+    """Every way one word may match, scored by the best of them."""
+    clauses: list[dict] = []
+    edits = fuzziness_for(word)
+    for field, prefix_field, weight, typo_tolerant in TEXT_FIELDS:
+        clauses.append(_scored(_match(field, word), EXACT * weight))
+        # Every word may be a prefix ("joh smi"), not only the last one.
+        clauses.append(_scored(_match(prefix_field, word), PREFIX * weight))
+        if typo_tolerant and edits:
+            clauses.append(_scored(_match(field, word, fuzziness=edits), FUZZY * weight))
+            # A typo inside the word being typed: fuzzy against the edge n-grams.
+            if is_last and len(word) >= MIN_FUZZY_PREFIX:
+                clauses.append(
+                    _scored(_match(prefix_field, word, fuzziness=edits), FUZZY_PREFIX * weight)
+                )
+    # The whole address typed: the keyword field, lowercased like the stored value.
+    if "@" in word:
+        clauses.append(
+            {"constant_score": {"filter": {"term": {"email": word.lower()}}, "boost": EXACT}}
+        )
+    digits = _DIGITS.sub("", word)
+    if len(digits) >= MIN_PHONE_DIGITS and _PHONE_LIKE.match(word):
+        clauses += _phone_clauses(digits)
+    return {"dis_max": {"queries": clauses, "tie_breaker": 0.0}}
+
+
+def build_text_query(parsed: ParsedQuery) -> dict | None:
+    """The scored part of the search; None for an empty query (a filtered listing)."""
+    if parsed.phone:
+        return {"dis_max": {"queries": [c for d in parsed.phone for c in _phone_clauses(d)]}}
+    if not parsed.words:
+        return None
+    last = len(parsed.words) - 1
+    must = [build_word_query(w, is_last=i == last) for i, w in enumerate(parsed.words)]
+    text = " ".join(parsed.words)
+    orders = dict.fromkeys([text, " ".join(reversed(parsed.words))])
+    should = [_scored(_match("fullNameExact", name), FULL_NAME_BONUS) for name in orders]
+    should.append(_scored(_match("fullName", text), ALL_IN_NAME_BONUS))
+    if len(parsed.words) > 1:
+        should.append(_scored({"match_phrase": {"fullName": text}}, PHRASE_BONUS))
+    return {"bool": {"must": must, "should": should}}
+
+
+def build_filters(workspace_id: str, filters: dict | None) -> list[dict]:
+    """Filter clauses (no scoring) for the search filters object; reused by export.
+
+    filters: company, tags {any, all}, createdAt / updatedAt {gte, gt, lte, lt},
+    hasPhone, hasEmail, dnc. The workspace clause always comes first.
+    """
+    filters = filters or {}
+    clauses: list[dict] = [{"term": {"workspaceId": workspace_id}}]
+    if filters.get("company"):
+        # A match on the keyword subfield runs the lowercase/folding normalizer on the
+        # input, so "ACME inc" equals "Acme Inc" and nothing else.
+        clauses.append({"match": {"company.exact": filters["company"]}})
+    tags = filters.get("tags") or {}
+    if tags.get("any"):
+        clauses.append({"terms": {"tags": [t.lower() for t in tags["any"]]}})
+    for tag in tags.get("all") or ():
+        clauses.append({"match": {"tags": tag}})
+    for field in ("createdAt", "updatedAt"):
+        bounds = {op: v for op, v in (filters.get(field) or {}).items() if v is not None}
+        if bounds:
+            clauses.append({"range": {field: bounds}})
+    for flag, field in (("hasPhone", "phone"), ("hasEmail", "email")):
+        if filters.get(flag) is True:
+            clauses.append({"exists": {"field": field}})
+        elif filters.get(flag) is False:
+            clauses.append({"bool": {"must_not": [{"exists": {"field": field}}]}})
+    if filters.get("dnc") is not None:
+        clauses.append({"term": {"dnc": bool(filters["dnc"])}})
+    return clauses
+
+
+def parse_sort(sort: str | None) -> tuple[str, str]:
+    """("lastName", "asc") from "lastName" or "lastName:asc"; relevance by default."""
+    name, _, direction = (sort or "relevance").partition(":")
+    if name not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}")
+    return name, direction or SORTS[name][1]
+
+
+def build_sort(sort: str | None, *, has_query: bool) -> list[dict]:
+    """A total order: the requested keys, then updatedAt desc, then id (search_after needs it)."""
+    name, direction = parse_sort(sort)
+    keys: list[dict] = []
+    if name == "relevance":
+        if has_query:
+            keys.append({"_score": {"order": "desc"}})
+    else:
+        for field in SORTS[name][0]:
+            keys.append({field: {"order": direction, "missing": "_last"}})
+    if name not in ("updatedAt", "createdAt"):
+        keys.append({"updatedAt": {"order": "desc"}})
+    keys.append({"id": {"order": "asc"}})
+    return keys
+
+
+def build_search_body(
+    workspace_id: str,
+    parsed: ParsedQuery,
+    filters: dict | None,
+    *,
+    sort: str | None,
+    size: int,
+    offset: int = 0,
+    search_after: list | None = None,
+    track_total_hits: int | bool = 10_000,
+) -> dict:
+    """The whole request body (no index, no routing, no point in time)."""
+    text_query = build_text_query(parsed)
+    query: dict = {"bool": {"filter": build_filters(workspace_id, filters)}}
+    if text_query:
+        query["bool"]["must"] = [text_query]
+    body: dict = {
+        "query": query,
+        "sort": build_sort(sort, has_query=text_query is not None),
+        "size": size,
+        "track_total_hits": track_total_hits,
+        "_source": {"excludes": ["phoneDigits", "fullNameExact"]},
+    }
+    if search_after is not None:
+        body["search_after"] = search_after
+    elif offset:
+        body["from"] = offset
+    return body

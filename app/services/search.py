@@ -1,0 +1,199 @@
+"""SearchService: typo-tolerant contact search with filters, highlights and cursor paging."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from opensearchpy import NotFoundError, OpenSearch, TransportError
+
+from app.errors import ValidationError
+from app.search import cursors, queries
+from app.search.documents import from_source
+from app.search.highlights import highlights
+from app.search.indices import IndexNames
+from app.services.contacts import MAX_OFFSET_WINDOW, ContactService
+
+log = logging.getLogger(__name__)
+
+
+def _cursor_error(message: str) -> ValidationError:
+    return ValidationError(message, details=[{"field": "cursor", "message": message}])
+
+
+class SearchService:
+    def __init__(
+        self,
+        client: OpenSearch,
+        index_prefix: str,
+        contacts: ContactService,
+        *,
+        pit_keep_alive: str = "1m",
+    ) -> None:
+        self.client = client
+        self.names = IndexNames(index_prefix, "contacts")
+        self.contacts = contacts
+        self.pit_keep_alive = pit_keep_alive
+
+    def annotate(self, workspace_id: str, contacts: list[dict]) -> None:
+        """Read-time fields (the DNC flag) for one page of hits."""
+        self.contacts.annotate(workspace_id, contacts)
+
+    # --- search -----------------------------------------------------------------------
+
+    def search(
+        self,
+        workspace_id: str,
+        *,
+        query: str | None = None,
+        filters: dict | None = None,
+        sort: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> dict:
+        """One page: {"data": [contact + highlights], "meta": {total, hasMore, nextCursor}}.
+
+        Cursor paging: page 1 is a plain search; its cursor carries the last sort values.
+        From page 2 on, sorts whose keys can change (score, names, updatedAt) run inside
+        a point in time, so an edit during paging cannot move a contact across a page
+        boundary (duplicate or miss). createdAt never changes and needs no point in time.
+        """
+        parsed = queries.parse_query(query)
+        sort_name, _ = queries.parse_sort(sort)
+        mark = cursors.fingerprint(workspace_id, parsed.words, parsed.phone, filters, sort)
+        after, pit = None, None
+        if cursor:
+            if offset:
+                raise _cursor_error("Give either offset or cursor, not both.")
+            try:
+                decoded = cursors.decode(cursor, mark)
+            except cursors.CursorError as exc:
+                raise _cursor_error(str(exc)) from exc
+            after, pit = decoded.after, decoded.pit
+        elif offset + limit > MAX_OFFSET_WINDOW:
+            raise ValidationError(
+                f"offset + limit may not exceed {MAX_OFFSET_WINDOW}; page deeper with `cursor`.",
+                details=[{"field": "offset", "message": "Use cursor paging past 10,000 rows."}],
+            )
+        body = queries.build_search_body(
+            workspace_id,
+            parsed,
+            filters,
+            sort=sort,
+            size=limit + 1,  # one more than asked says whether there is a next page
+            offset=offset,
+            search_after=after,
+        )
+        if after is not None and len(after) != len(body["sort"]):
+            raise _cursor_error("The cursor is not valid.")
+        if after is not None and pit is None and sort_name not in queries.IMMUTABLE_SORTS:
+            pit = self.open_point_in_time(workspace_id, quiet=True)
+        result, pit = self._run(workspace_id, body, pit)
+        hits = result["hits"]["hits"]
+        page, has_more = hits[:limit], len(hits) > limit
+        contacts = []
+        for hit in page:
+            contact = from_source(hit["_source"])
+            contact["highlights"] = highlights(contact, parsed)
+            contacts.append(contact)
+        self.annotate(workspace_id, contacts)
+        next_cursor = None
+        if has_more:
+            next_cursor = cursors.encode(cursors.Cursor(page[-1]["sort"], mark, pit))
+        elif pit:
+            self.close_point_in_time(pit)
+        total = result["hits"]["total"]
+        return {
+            "data": contacts,
+            "meta": {
+                "total": total["value"],
+                "totalIsExact": total["relation"] == "eq",
+                "hasMore": has_more,
+                "nextCursor": next_cursor,
+            },
+        }
+
+    def _run(self, workspace_id: str, body: dict, pit: str | None) -> tuple[dict, str | None]:
+        """Search inside the point in time when there is one; if it expired, carry on
+        without it (search_after on a total order still neither repeats nor skips rows
+        that did not change)."""
+        if pit:
+            try:
+                pit_body = {**body, "pit": {"id": pit, "keep_alive": self.pit_keep_alive}}
+                result = self.client.search(body=pit_body)
+                return result, result.get("pit_id") or pit
+            except NotFoundError:
+                log.info("point in time expired; continuing without it")
+            except TransportError as exc:
+                if exc.status_code not in (400, 404) and not _missing_context(exc):
+                    raise
+                log.info("point in time unusable (%s); continuing without it", exc.status_code)
+        result = self.client.search(index=self.names.read, routing=workspace_id, body=body)
+        return result, None
+
+    # --- points in time (also for export) ---------------------------------------------
+
+    def open_point_in_time(self, workspace_id: str, *, quiet: bool = False) -> str | None:
+        """A point in time over the workspace's shard; None (when quiet) if the engine
+        refuses one, e.g. at its open-contexts limit: paging then goes on without it."""
+        try:
+            result = self.client.create_pit(
+                index=self.names.read, routing=workspace_id, keep_alive=self.pit_keep_alive
+            )
+        except TransportError:
+            if not quiet:
+                raise
+            log.warning("could not open a point in time; paging without one")
+            return None
+        return result["pit_id"]
+
+    def close_point_in_time(self, pit: str) -> None:
+        """Best effort: an unclosed point in time expires after its keep-alive anyway."""
+        try:
+            self.client.delete_pit(body={"pit_id": [pit]})
+        except TransportError:
+            log.info("point in time already gone")
+
+    def scan(
+        self,
+        workspace_id: str,
+        *,
+        query: str | None = None,
+        filters: dict | None = None,
+        sort: str | None = "createdAt",
+        batch_size: int = 1000,
+    ) -> Iterator[list[dict]]:
+        """Every matching contact, a batch at a time, from one point in time (for export).
+
+        Batches are not annotated; call `annotate` on each if the DNC flag is needed.
+        """
+        parsed = queries.parse_query(query)
+        pit = self.open_point_in_time(workspace_id)
+        try:
+            after = None
+            while True:
+                body = queries.build_search_body(
+                    workspace_id,
+                    parsed,
+                    filters,
+                    sort=sort,
+                    size=batch_size,
+                    search_after=after,
+                    track_total_hits=False,
+                )
+                body["pit"] = {"id": pit, "keep_alive": self.pit_keep_alive}
+                result = self.client.search(body=body)
+                pit = result.get("pit_id") or pit
+                hits = result["hits"]["hits"]
+                if hits:
+                    yield [from_source(hit["_source"]) for hit in hits]
+                if len(hits) < batch_size:
+                    return
+                after = hits[-1]["sort"]
+        finally:
+            self.close_point_in_time(pit)
+
+
+def _missing_context(exc: TransportError) -> bool:
+    return "search_context_missing" in str(exc.info) or "No search context" in str(exc.info)
