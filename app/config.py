@@ -52,6 +52,13 @@ class Config:
     # Search cursors page inside a point in time kept alive this long between pages.
     SEARCH_PIT_KEEP_ALIVE = os.environ.get("SEARCH_PIT_KEEP_ALIVE", "1m")
 
+    # DNC cache: average numbers per Redis bucket (intset) when a workspace's cache is
+    # built; keep it well under set-max-intset-entries (512). Lazy build: a workspace
+    # whose cache is not ready is answered from OpenSearch and built in the background.
+    DNC_CACHE_BUCKET_TARGET = int(os.environ.get("DNC_CACHE_BUCKET_TARGET", "128"))
+    DNC_CACHE_LAZY_BUILD = os.environ.get("DNC_CACHE_LAZY_BUILD", "true").lower() == "true"
+    DNC_MAX_IMPORT_ROWS = int(os.environ.get("DNC_MAX_IMPORT_ROWS", "1000000"))
+
     API_TITLE = "Contacts API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from app.services.contacts import ContactService
+from app.services.dnc import DncService
 from app.services.search import SearchService
 
 
@@ -25,6 +26,23 @@ def contacts() -> ContactService:
             app.extensions["opensearch"],
             app.config["INDEX_PREFIX"],
             app.config["DEFAULT_COUNTRY"],
+            # Every page of contacts gets `dnc` from one batched cache call.
+            annotate=dnc().flag_contacts,
+        ),
+    )
+
+
+def dnc() -> DncService:
+    return _cached(
+        "dnc",
+        lambda app: DncService(
+            app.extensions["opensearch"],
+            app.extensions["redis"],
+            app.config["INDEX_PREFIX"],
+            app.config["REDIS_KEY_PREFIX"],
+            app.config["DEFAULT_COUNTRY"],
+            bucket_target=app.config["DNC_CACHE_BUCKET_TARGET"],
+            lazy_build=app.config["DNC_CACHE_LAZY_BUILD"],
         ),
     )
 

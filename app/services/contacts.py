@@ -126,6 +126,8 @@ class ContactService:
 
     def create(self, data: dict, *, refresh: str | None = None) -> Versioned:
         contact = self.prepare_new(data)
+        # `dnc` is indexed too (the search filter), so it is computed before the write.
+        self.annotate(contact["workspaceId"], [contact])
         result = self.client.index(
             index=self.names.write,
             id=contact["id"],
@@ -134,7 +136,6 @@ class ContactService:
             op_type="create",
             refresh=refresh or "false",
         )
-        self.annotate(contact["workspaceId"], [contact])
         return Versioned(contact, result["_seq_no"], result["_primary_term"])
 
     def update(
@@ -157,6 +158,7 @@ class ContactService:
             contact["customFields"] = contact.get("customFields") or {}
             require_identity(contact)
             contact["updatedAt"] = max(utc_now(), current.contact["updatedAt"])
+            self.annotate(contact["workspaceId"], [contact])
             try:
                 # Compare-and-set on the version we read: a concurrent edit makes this
                 # fail, and the loop re-reads and re-applies our fields on top of theirs.
@@ -173,7 +175,6 @@ class ContactService:
                 if expected:
                     raise PreconditionFailed() from None
                 continue
-            self.annotate(contact["workspaceId"], [contact])
             return Versioned(contact, result["_seq_no"], result["_primary_term"])
         raise PreconditionFailed("The contact is being edited concurrently; retry.")
 
