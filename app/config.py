@@ -30,6 +30,21 @@ class Config:
     CORS_ORIGINS = _env_list("CORS_ORIGINS", "http://localhost:3000")
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
     MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+    # CSV import: files up to this size run inside the request (200), larger ones on the
+    # worker (202). ~1 MiB is ~10k rows, about 2 s of import on the reference machine.
+    IMPORT_SYNC_MAX_BYTES = int(os.environ.get("IMPORT_SYNC_MAX_BYTES", str(1024 * 1024)))
+    IMPORT_DIR = os.environ.get(
+        "IMPORT_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".stack", "imports")
+    )
+    IMPORT_CHUNK_ROWS = int(os.environ.get("IMPORT_CHUNK_ROWS", "2000"))
+    IMPORT_MAX_LINE_CHARS = int(os.environ.get("IMPORT_MAX_LINE_CHARS", str(256 * 1024)))
+    IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "500"))
+    IMPORT_MAX_FIELD_CHARS = int(os.environ.get("IMPORT_MAX_FIELD_CHARS", "10000"))
+    # A run renews its lock after every chunk; a lock older than this means the run died.
+    IMPORT_LOCK_SECONDS = float(os.environ.get("IMPORT_LOCK_SECONDS", "60"))
+    IMPORT_MAX_ATTEMPTS = int(os.environ.get("IMPORT_MAX_ATTEMPTS", "3"))
+    IMPORT_JOB_TIMEOUT = int(os.environ.get("IMPORT_JOB_TIMEOUT", str(4 * 3600)))
+    IMPORT_RETENTION_SECONDS = int(os.environ.get("IMPORT_RETENTION_SECONDS", str(7 * 86400)))
     RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", "5"))
     # Idempotency-Key records (create, import, DNC add) are kept this long.
     IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))

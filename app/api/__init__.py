@@ -20,8 +20,8 @@ Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import contacts, dnc, health, phones, search
+    from app.api import contacts, dnc, health, imports, phones, search
 
     api.init_app(app)
-    for module in (health, phones, search, contacts, dnc):
+    for module in (health, phones, search, contacts, dnc, imports):
         api.register_blueprint(module.blp)

@@ -9,6 +9,7 @@ from flask import current_app
 
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
+from app.services.imports import ImportService
 from app.services.search import SearchService
 
 
@@ -57,3 +58,22 @@ def search() -> SearchService:
             pit_keep_alive=app.config["SEARCH_PIT_KEEP_ALIVE"],
         ),
     )
+
+
+def imports() -> ImportService:
+    # The submodule is imported at the top, so this function keeps the name `imports`.
+    from app.jobs import import_queue, job_hooks
+
+    def build(app):
+        config = dict(app.config)
+        enqueue, is_waiting = job_hooks(import_queue(app.extensions["redis"], config), config)
+        return ImportService(
+            app.extensions["opensearch"],
+            app.extensions["redis"],
+            contacts(),
+            config,
+            enqueue,
+            is_waiting,
+        )
+
+    return _cached("imports", build)

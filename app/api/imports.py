@@ -1,0 +1,108 @@
+"""CSV import of contacts: upload, job status, error report."""
+
+from __future__ import annotations
+
+from flask import current_app, request, send_file, url_for
+from flask_smorest import Blueprint
+
+from app import services
+from app.auth import current_principal, require_scope
+from app.errors import ApiError, ValidationError
+from app.schemas.imports import ImportEnvelopeSchema, ImportOptionsSchema
+
+blp = Blueprint("imports", __name__, url_prefix="/v1/contacts", description="CSV import.")
+CSV_TYPES = ("text/csv", "text/plain", "application/csv", "application/octet-stream")
+UPLOAD_DOC = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "workspaceId"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "workspaceId": {"type": "string"},
+                    "mapping": {"type": "string", "description": "JSON object"},
+                    "defaultCountry": {"type": "string"},
+                    "onDuplicate": {"type": "string", "enum": ["skip", "update", "create"]},
+                    "dryRun": {"type": "boolean"},
+                    "unmapped": {"type": "string", "enum": ["customFields", "ignore"]},
+                },
+            }
+        },
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+class UnsupportedUpload(ApiError):
+    status, code = 415, "unsupported_media_type"
+    message = "Send the CSV as multipart/form-data (field `file`) or as a text/csv body."
+
+
+@blp.before_request
+def allow_large_uploads() -> None:
+    # Flask 3.1 takes a per-request limit: imports get MAX_IMPORT_BYTES, not MAX_BODY_BYTES.
+    if request.endpoint == "imports.import_contacts":
+        request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
+
+
+def _upload():
+    """(byte stream, file name) from a multipart `file` field or a raw CSV body."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationError(details=[{"field": "file", "message": "Attach the CSV file."}])
+        return upload.stream, upload.filename
+    if request.mimetype in CSV_TYPES:
+        return request.stream, None
+    raise UnsupportedUpload()
+
+
+def _present(record: dict) -> dict:
+    has_errors = record["counts"]["invalid"] > 0
+    url = url_for("imports.import_errors", import_id=record["id"]) if has_errors else None
+    return {**record, "errorsUrl": url}
+
+
+@blp.route("/import", methods=["POST"])
+@require_scope("contacts:write")
+@blp.doc(
+    requestBody=UPLOAD_DOC,
+    parameters=[{"in": "query", "schema": ImportOptionsSchema}],
+)
+@blp.response(200, ImportEnvelopeSchema, description="Small file: imported, with the result.")
+@blp.alt_response(202, schema=ImportEnvelopeSchema, description="Queued: poll the import.")
+@blp.alt_response(413, description="The file is too large.")
+@blp.alt_response(415, description="Not multipart/form-data nor text/csv.")
+@blp.alt_response(422, description="The file is not CSV or breaks a limit.")
+def import_contacts():
+    """Import contacts from a CSV file (small files at once, large ones in the background)."""
+    stream, file_name = _upload()
+    options = ImportOptionsSchema().load({**request.args.to_dict(), **request.form.to_dict()})
+    current_principal().require_workspace(options["workspaceId"])
+    record = services.imports().create(stream, options, file_name)
+    if record["status"] in ("queued", "running"):
+        location = url_for("imports.get_import", import_id=record["id"])
+        return {"data": _present(record)}, 202, {"Location": location}
+    return {"data": _present(record)}
+
+
+@blp.route("/imports/<string:import_id>", methods=["GET"])
+@require_scope("contacts:read")
+@blp.response(200, ImportEnvelopeSchema)
+def get_import(import_id):
+    """Status, progress, counts and the first errors of an import."""
+    record = services.imports().get(import_id, current_principal().workspaces)
+    return {"data": _present(record)}
+
+
+@blp.route("/imports/<string:import_id>/errors.csv", methods=["GET"])
+@require_scope("contacts:read")
+@blp.doc(responses={"200": {"description": "The failed rows, with an error column."}})
+def import_errors(import_id):
+    """The rows that were not imported, each with its line number and error."""
+    path = services.imports().errors_file(import_id, current_principal().workspaces)
+    return send_file(
+        path, mimetype="text/csv", as_attachment=True, download_name=f"{import_id}-errors.csv"
+    )

@@ -1,0 +1,92 @@
+"""Background jobs on rq: the import queue, its job function, and the worker's clients.
+
+The queue is named after REDIS_KEY_PREFIX so that environments (and test runs) sharing
+one Redis never take each other's jobs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import redis
+from opensearchpy import OpenSearch
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from app.config import Config
+from app.services.contacts import ContactService
+from app.services.imports import ImportService
+
+WAITING = ("queued", "deferred", "scheduled")
+_worker_service: tuple[int, ImportService] | None = None
+
+
+def config_dict(config_class: type = Config) -> dict:
+    return {name: getattr(config_class, name) for name in dir(config_class) if name.isupper()}
+
+
+def queue_name(config: dict) -> str:
+    return f"{config['REDIS_KEY_PREFIX']}imports"
+
+
+def import_queue(redis_client: redis.Redis, config: dict) -> Queue:
+    return Queue(queue_name(config), connection=redis_client)
+
+
+def rq_job_id(import_id: str, attempt: int) -> str:
+    return f"{import_id}-{attempt}"
+
+
+def run_import(workspace_id: str, import_id: str) -> str:
+    """The job: run or resume one import to its end."""
+    record = worker_service().run(workspace_id, import_id)
+    return record["status"] if record else "missing"
+
+
+def job_hooks(queue: Queue, config: dict):
+    """enqueue(workspace, import, attempt) and is_waiting(import, attempt) for ImportService."""
+
+    def enqueue(workspace_id: str, import_id: str, attempt: int) -> None:
+        queue.enqueue(
+            run_import,
+            workspace_id,
+            import_id,
+            job_id=rq_job_id(import_id, attempt),
+            job_timeout=config["IMPORT_JOB_TIMEOUT"],
+            result_ttl=config["IMPORT_RETENTION_SECONDS"],
+            failure_ttl=config["IMPORT_RETENTION_SECONDS"],
+            description=f"import {import_id} attempt {attempt}",
+        )
+
+    def is_waiting(import_id: str, attempt: int) -> bool:
+        try:
+            job = Job.fetch(rq_job_id(import_id, attempt), connection=queue.connection)
+        except NoSuchJobError:
+            return False
+        return job.get_status() in WAITING
+
+    return enqueue, is_waiting
+
+
+def build_service(config: dict) -> ImportService:
+    """An ImportService with its own clients, for the worker and the command line."""
+    client = OpenSearch(
+        hosts=config["OPENSEARCH_HOSTS"],
+        # Bulk requests of a few thousand documents can take longer than a page read.
+        timeout=max(60.0, config["OPENSEARCH_TIMEOUT"]),
+        max_retries=2,
+        retry_on_timeout=True,
+    )
+    redis_client = redis.Redis.from_url(config["REDIS_URL"], health_check_interval=30)
+    contacts = ContactService(client, config["INDEX_PREFIX"], config["DEFAULT_COUNTRY"])
+    enqueue, is_waiting = job_hooks(import_queue(redis_client, config), config)
+    return ImportService(client, redis_client, contacts, config, enqueue, is_waiting)
+
+
+def worker_service() -> ImportService:
+    """One service per process (a forked work-horse builds its own clients)."""
+    global _worker_service
+    if _worker_service is None or _worker_service[0] != os.getpid():
+        _worker_service = (os.getpid(), build_service(config_dict()))
+    return _worker_service[1]

@@ -1,0 +1,333 @@
+"""One pass over an import file: validate in chunks, dedupe, bulk-index, checkpoint.
+
+The pass is resumable: contact ids are derived from the import id and the row's line
+number, and progress is checkpointed after every bulk, so a run that died is re-run
+from its last checkpoint and the rows in flight are written again under the same ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from marshmallow import ValidationError as SchemaValidationError
+from opensearchpy import OpenSearch, helpers
+
+from app.errors import ValidationError
+from app.imports import RowConverter, RowProblem
+from app.imports.bloom import BloomFilter
+from app.schemas.contacts import ContactCreateSchema
+from app.search.documents import from_source, to_document, utc_now
+from app.search.indices import IndexNames
+from app.services.contacts import ContactService
+
+POLICIES = ("skip", "update", "create")
+MERGED_TEXT_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
+# Built once: constructing a marshmallow schema costs more than loading a row with it.
+CREATE_SCHEMA = ContactCreateSchema()
+
+
+def row_contact_id(import_id: str, line: int) -> str:
+    """The id a row's new contact gets: the same on every attempt of the import."""
+    digest = hashlib.sha256(f"{import_id}:{line}".encode()).digest()[:16]
+    return "contact_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def dedupe_keys(contact: dict) -> tuple[str, ...]:
+    keys = []
+    if contact.get("phone"):
+        keys.append("p:" + contact["phone"])
+    if contact.get("email"):
+        keys.append("e:" + contact["email"])
+    return tuple(keys)
+
+
+@dataclass
+class Row:
+    line: int
+    values: list[str]
+    contact: dict | None = None
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+class RowValidator:
+    """CSV record -> validated contact, through ContactService's own rules."""
+
+    def __init__(self, converter: RowConverter, contacts: ContactService) -> None:
+        self.converter = converter
+        self.contacts = contacts
+
+    def validate(self, line: int, values: list[str]) -> Row:
+        row = Row(line, values)
+        payload, row.problems = self.converter.convert(values)
+        if payload is None:
+            return row
+        try:
+            # ContactService.validate_new, with the schema built once (see CREATE_SCHEMA).
+            try:
+                data = CREATE_SCHEMA.load(payload)
+            except SchemaValidationError as exc:
+                raise ValidationError.from_messages(exc.messages) from exc
+            row.contact = self.contacts.prepare_new(data)
+        except ValidationError as exc:
+            details = exc.details or [{"field": "row", "message": exc.message}]
+            row.problems = [
+                RowProblem(d["field"], d["message"], self.converter.raw_value(values, d["field"]))
+                for d in details
+            ]
+        return row
+
+
+@dataclass
+class Counts:
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    invalid: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.created + self.updated + self.skipped + self.invalid
+
+
+@dataclass
+class Planned:
+    """What one chunk will do: bulk actions by id, and each row's intended outcome."""
+
+    rows: list[Row]
+    actions: dict[str, dict] = field(default_factory=dict)
+    outcomes: list[tuple[Row, str, str | None]] = field(default_factory=list)
+
+
+def merge_into(contact: dict, row_contact: dict) -> dict:
+    """An update never clears: the row's non-empty fields win, tags and custom fields add up."""
+    merged = dict(contact)
+    for name in MERGED_TEXT_FIELDS:
+        if row_contact.get(name):
+            merged[name] = row_contact[name]
+    merged["tags"] = list(dict.fromkeys([*(contact.get("tags") or []), *row_contact["tags"]]))
+    merged["customFields"] = {**(contact.get("customFields") or {}), **row_contact["customFields"]}
+    merged["updatedAt"] = max(utc_now(), contact.get("updatedAt") or "")
+    return merged
+
+
+class ImportRun:
+    """Drives the rows of one import through validation, dedupe and bulk indexing.
+
+    Validation of chunk N+1 overlaps the bulk request of chunk N (one sender thread):
+    Python's CPU work and the engine's indexing run side by side.
+    """
+
+    def __init__(
+        self,
+        client: OpenSearch,
+        names: IndexNames,
+        validator: RowValidator,
+        *,
+        import_id: str,
+        workspace_id: str,
+        policy: str,
+        dry_run: bool,
+        expected_rows: int,
+        chunk_rows: int,
+        on_chunk: Callable[[list[Row], list[tuple[Row, str]], int], None],
+    ) -> None:
+        self.client, self.names, self.validator = client, names, validator
+        self.import_id, self.workspace_id = import_id, workspace_id
+        self.policy, self.dry_run, self.chunk_rows = policy, dry_run, chunk_rows
+        self.on_chunk = on_chunk
+        # Keys of contacts this run wrote (not yet searchable), to spot later rows of the file.
+        self.seen = BloomFilter(max(1000, 2 * expected_rows))
+        self._pending: tuple[Future | None, Planned] | None = None
+
+    # --- the loop ----------------------------------------------------------------
+
+    def run(self, rows: Iterable[tuple[int, list[str]]], *, resumed: bool = False) -> None:
+        if resumed and not self.dry_run:
+            # Rows written before the restart must be visible to the duplicate lookup.
+            self.client.indices.refresh(index=self.names.write)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-bulk") as sender:
+            for chunk in self._chunks(rows):
+                planned = self._plan([self.validator.validate(line, v) for line, v in chunk])
+                future = None
+                if planned.actions and not self.dry_run:
+                    future = sender.submit(self._send, list(planned.actions.values()))
+                self._settle()
+                self._pending = (future, planned)
+            self._settle()
+
+    def _chunks(self, rows: Iterable[tuple[int, list[str]]]) -> Iterator[list]:
+        chunk = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= self.chunk_rows:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _send(self, actions: list[dict]) -> dict[str, str | None]:
+        """Bulk-index; the error of each failed action by id (None when it succeeded)."""
+        results: dict[str, str | None] = {}
+        for ok, item in helpers.streaming_bulk(
+            self.client,
+            actions,
+            chunk_size=len(actions),
+            max_chunk_bytes=50 * 1024 * 1024,
+            raise_on_error=False,
+            max_retries=3,
+            initial_backoff=1,
+        ):
+            info = next(iter(item.values()))
+            results[info["_id"]] = None if ok else _bulk_error(info)
+        return results
+
+    def _settle(self) -> None:
+        """Wait for the chunk in flight and hand its outcomes to the caller."""
+        if self._pending is None:
+            return
+        future, planned = self._pending
+        self._pending = None
+        failures = future.result() if future else {}
+        outcomes = []
+        for row, outcome, action_id in planned.outcomes:
+            error = failures.get(action_id) if action_id else None
+            if error:
+                row.problems = [RowProblem("row", f"Not saved: {error}")]
+                outcome = "invalid"
+            outcomes.append((row, outcome))
+        self.on_chunk(planned.rows, outcomes, planned.rows[-1].line)
+
+    # --- dedupe --------------------------------------------------------------------
+
+    def _plan(self, rows: list[Row]) -> Planned:
+        planned = Planned(rows)
+        valid = [row for row in rows if row.contact]
+        for row in rows:
+            if not row.contact:
+                planned.outcomes.append((row, "invalid", None))
+        if self.policy == "create":
+            for row in valid:
+                self._add_create(planned, row)
+            return planned
+
+        keys = {key for row in valid for key in dedupe_keys(row.contact)}
+        maybe_seen = any(key in self.seen for key in keys)
+        if maybe_seen and not self.dry_run:
+            # An earlier chunk of this file may hold the same key: let it land, then look.
+            self._settle()
+            self.client.indices.refresh(index=self.names.write)
+        existing = self._lookup(keys) if keys else {}
+        in_chunk: dict[str, str] = {}  # key -> id of the action that carries it
+        for row in valid:
+            row_keys = dedupe_keys(row.contact)
+            own_id = row_contact_id(self.import_id, row.line)
+            target = next((in_chunk[k] for k in row_keys if k in in_chunk), None)
+            if target is None:
+                hit = next((existing[k] for k in row_keys if k in existing), None)
+                if hit and hit["_id"] == own_id:
+                    hit = None  # this very row, written by an attempt that died
+                if hit is None and self.dry_run and any(k in self.seen for k in row_keys):
+                    planned.outcomes.append(
+                        (row, "skipped" if self.policy == "skip" else "updated", None)
+                    )
+                    continue
+                if hit is None:
+                    action_id = self._add_create(planned, row)
+                    for key in row_keys:
+                        in_chunk.setdefault(key, action_id)
+                    continue
+                if self.policy == "skip":
+                    planned.outcomes.append((row, "skipped", None))
+                    continue
+                target = hit["_id"]
+                if target not in planned.actions:
+                    planned.actions[target] = self._update_action(hit)
+            if self.policy == "skip":
+                planned.outcomes.append((row, "skipped", None))
+                continue
+            action = planned.actions[target]
+            action["_source"] = merge_into(action["_source"], row.contact)
+            planned.outcomes.append((row, "updated", target))
+            for key in row_keys:
+                in_chunk.setdefault(key, target)
+        for action in planned.actions.values():
+            action["_source"] = to_document(action["_source"])
+            # Every key this run writes, so a later chunk knows to refresh and look again.
+            for key in dedupe_keys(action["_source"]):
+                self.seen.add(key)
+        return planned
+
+    def _add_create(self, planned: Planned, row: Row) -> str:
+        contact = row.contact
+        contact["id"] = row_contact_id(self.import_id, row.line)
+        planned.actions[contact["id"]] = self._action(contact)
+        planned.outcomes.append((row, "created", contact["id"]))
+        if self.policy == "create":
+            planned.actions[contact["id"]]["_source"] = to_document(contact)
+        return contact["id"]
+
+    def _action(self, contact: dict) -> dict:
+        return {
+            "_op_type": "index",
+            "_index": self.names.write,
+            "_id": contact["id"],
+            "routing": self.workspace_id,
+            "_source": contact,
+        }
+
+    def _update_action(self, hit: dict) -> dict:
+        contact = from_source(hit["_source"])
+        # Keep the indexed DNC flag: it belongs to the DNC list, not to the import.
+        contact["dnc"] = hit["_source"].get("dnc")
+        action = self._action(contact)
+        # Compare-and-set on the version read: a concurrent edit fails this row, not the file.
+        action["if_seq_no"], action["if_primary_term"] = hit["_seq_no"], hit["_primary_term"]
+        return action
+
+    def _lookup(self, keys: set[str]) -> dict[str, dict]:
+        """Existing contacts of the workspace holding any of `keys`: one search per chunk."""
+        phones = [k[2:] for k in keys if k.startswith("p:")]
+        emails = [k[2:] for k in keys if k.startswith("e:")]
+        should = []
+        if phones:
+            should.append({"terms": {"phone": phones}})
+        if emails:
+            should.append({"terms": {"email": emails}})
+        result = self.client.search(
+            index=self.names.read,
+            routing=self.workspace_id,
+            body={
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"workspaceId": self.workspace_id}},
+                            {"bool": {"should": should, "minimum_should_match": 1}},
+                        ]
+                    }
+                },
+                # Oldest first, so a key held by several contacts resolves to the original.
+                "sort": [{"createdAt": "asc"}, {"id": "asc"}],
+                "size": min(10_000, 2 * len(keys)),
+                "seq_no_primary_term": True,
+                "_source": {"excludes": ["phoneDigits", "fullNameExact"]},
+            },
+        )
+        found: dict[str, dict] = {}
+        for hit in result["hits"]["hits"]:
+            for key in dedupe_keys(hit["_source"]):
+                found.setdefault(key, hit)
+        return found
+
+
+def _bulk_error(info: dict) -> str:
+    error = info.get("error")
+    if isinstance(error, dict):
+        if error.get("type") == "version_conflict_engine_exception":
+            return "the contact changed during the import; import the row again."
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(error or f"status {info.get('status')}")
