@@ -14,6 +14,7 @@ import functools
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import redis
@@ -32,6 +33,7 @@ ENTRY_FIELDS = ("workspaceId", "phone", "reason", "source", "addedAt", "updatedA
 MAX_OFFSET_WINDOW = 10_000
 BUILD_BATCH = 5_000
 BUILD_LOCK_MS = 15 * 60 * 1000
+INVALIDATE_RETRY_SECONDS = 3600
 UNAVAILABLE = "Neither the DNC cache nor OpenSearch answered; no number may be called."
 
 
@@ -292,7 +294,24 @@ class DncService:
         except Exception:  # any cache failure: the record is written, distrust the cache
             log.warning("DNC cache write failed for %s; invalidating", workspace_id)
             self._suspect.add(workspace_id)
-            self._trusted(workspace_id)
+            if not self._trusted(workspace_id):
+                # Redis is unreachable: keep trying, so that other processes stop trusting
+                # the stale cache as soon as Redis is back.
+                threading.Thread(
+                    target=self._invalidate_when_back, args=(workspace_id,), daemon=True
+                ).start()
+
+    def _invalidate_when_back(self, workspace_id: str) -> None:
+        deadline = time.monotonic() + INVALIDATE_RETRY_SECONDS
+        while workspace_id in self._suspect and time.monotonic() < deadline:
+            if self._trusted(workspace_id):
+                log.info("DNC cache of %s invalidated after a missed write", workspace_id)
+                return
+            time.sleep(0.25)
+        if workspace_id in self._suspect:
+            log.error(
+                "DNC cache of %s may miss writes; run scripts/rebuild_dnc_cache.py", workspace_id
+            )
 
     def _trusted(self, workspace_id: str) -> bool:
         if workspace_id not in self._suspect:
