@@ -65,7 +65,7 @@ def imports() -> ImportService:
     from app.jobs import import_queue, job_hooks
 
     def build(app):
-        config = dict(app.config)
+        config = app.config
         enqueue, is_waiting = job_hooks(import_queue(app.extensions["redis"], config), config)
         return ImportService(
             app.extensions["opensearch"],

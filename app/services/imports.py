@@ -149,8 +149,20 @@ class ImportService:
 
     # --- create ----------------------------------------------------------------------
 
-    def create(self, stream: BinaryIO, options: dict, file_name: str | None = None) -> dict:
-        """Store the upload, check it is CSV with a usable header, then run or queue it."""
+    def create(
+        self,
+        stream: BinaryIO,
+        options: dict,
+        file_name: str | None = None,
+        *,
+        inline: bool | None = None,
+        progress: Callable[[dict], None] | None = None,
+    ) -> dict:
+        """Store the upload, check it is CSV with a usable header, then run or queue it.
+
+        `inline` None decides by size (IMPORT_SYNC_MAX_BYTES); True runs here whatever
+        the size (the command line), reporting each chunk to `progress`.
+        """
         workspace_id = options["workspaceId"]
         import_id = "imp_" + secrets.token_urlsafe(12)
         folder = self._dir(workspace_id, import_id)
@@ -165,10 +177,12 @@ class ImportService:
         if record["status"] == "completed":  # empty or header-only: nothing to run
             self._save(record)
             return record
-        if size <= self.config["IMPORT_SYNC_MAX_BYTES"] or self.enqueue is None:
+        if inline is None:
+            inline = size <= self.config["IMPORT_SYNC_MAX_BYTES"] or self.enqueue is None
+        if inline:
             self._save(record)
             try:
-                record = self.run(workspace_id, import_id)
+                record = self.run(workspace_id, import_id, progress)
             except Exception:
                 # Inline runs have no worker to resume them: say so instead of "running".
                 record = self.load(workspace_id, import_id) or record

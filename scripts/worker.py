@@ -1,0 +1,54 @@
+"""Run the background worker: rq on this environment's import queue.
+
+Beside rq's loop, a thread re-queues imports whose run died (the worker was killed, the
+machine restarted): their lock stops being renewed, and the next attempt resumes from
+the last checkpoint without writing any contact twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis  # noqa: E402
+from rq import Worker  # noqa: E402
+
+from app.jobs import build_service, config_dict, import_queue  # noqa: E402
+
+log = logging.getLogger("worker")
+
+
+def recover_forever(stop: threading.Event, interval: float) -> None:
+    service = build_service(config_dict())
+    while not stop.is_set():
+        try:
+            service.recover()
+        except redis.RedisError as exc:  # Redis blips must not kill the recovery loop
+            log.warning("import recovery skipped: %s", exc)
+        stop.wait(interval)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = config_dict()
+    connection = redis.Redis.from_url(config["REDIS_URL"])
+    queue = import_queue(connection, config)
+    stop = threading.Event()
+    interval = max(0.5, config["IMPORT_LOCK_SECONDS"] / 4)
+    threading.Thread(target=recover_forever, args=(stop, interval), daemon=True).start()
+    name = f"imports-{socket.gethostname()}-{os.getpid()}"
+    log.info("worker %s on queue %s", name, queue.name)
+    try:
+        Worker([queue], connection=connection, name=name).work(with_scheduler=False)
+    finally:
+        stop.set()
+
+
+if __name__ == "__main__":
+    main()
