@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv services stop status indices run worker test lint format bench fuzz reindex clean
+.PHONY: venv services stop status indices run worker test lint format bench fuzz reindex reindex-rollback clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -45,6 +45,12 @@ bench: indices          ## every benchmark; writes BENCHMARKS.md
 
 fuzz: services          ## long schemathesis run against /openapi.json
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q tests/fuzz
+
+reindex: services        ## next index version, aliases swapped atomically (INDEX=contacts ARGS=--dry-run)
+	$(PY) scripts/reindex.py $(if $(INDEX),--index $(INDEX)) $(ARGS)
+
+reindex-rollback: services  ## aliases back to the previous version, writes since copied back
+	$(PY) scripts/reindex.py rollback $(if $(INDEX),--index $(INDEX)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

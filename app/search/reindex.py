@@ -80,6 +80,7 @@ class ReindexResult:
     seconds: float = 0.0
     dry_run: bool = False
     rounds: list[int] = field(default_factory=list)
+    freeze_phases: dict[str, float] = field(default_factory=dict)  # ms per step
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -87,6 +88,18 @@ class ReindexResult:
 
 def _noop(phase: str, done: int, total: int) -> None:
     pass
+
+
+class _Clock:
+    """Records milliseconds since the previous call under a step name."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into, self.last = into, time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.into[step] = round((now - self.last) * 1000, 1)
+        self.last = now
 
 
 # --- the lock ------------------------------------------------------------------------
@@ -297,7 +310,13 @@ def restore_settings(client: OpenSearch, index: str, definition: dict) -> None:
     replicas = int(wanted.get("number_of_replicas", 1))
     nodes = client.cluster.health()["number_of_nodes"]
     status = "green" if nodes > replicas else "yellow"
-    client.cluster.health(index=index, wait_for_status=status, timeout="300s")
+    for _ in range(10):  # up to ~5 minutes, in client-friendly waits
+        health = client.cluster.health(
+            index=index, wait_for_status=status, params={"timeout": "30s"}, request_timeout=40
+        )
+        if not health["timed_out"]:
+            return
+    raise ReindexError(f"{index} did not reach {status} health")
 
 
 def set_write_block(client: OpenSearch, index: str, blocked: bool) -> None:
@@ -331,10 +350,6 @@ def server_side_copy(
     failures = response.get("failures") or []
     if failures or state.get("error"):
         raise ReindexError(f"_reindex failed: {(failures or [state.get('error')])[0]}")
-    try:
-        client.delete(index=".tasks", id=task)  # the stored result is not needed any more
-    except Exception:  # noqa: BLE001 (best effort; .tasks may not exist)
-        pass
     return response.get("created", 0) + response.get("updated", 0)
 
 
@@ -363,19 +378,28 @@ def sync_into(
             break
     if names.version_of(target) > names.version_of(source):
         restore_settings(client, target, load_definition(names.name))
-    frozen_at = time.perf_counter()
+    # Deletes so far are removed unfrozen; the frozen sweep then only meets the last few.
+    result.deleted = remove_deleted(client, source, target)
+    clock = _Clock(result.freeze_phases)
     set_write_block(client, source, True)
     try:
+        clock("block")
         wait_for_drain(client, source)
+        clock("drain")
         copied, checkpoints = copy_changes(client, source, target, checkpoints)
         result.caught_up += copied
         result.rounds.append(copied)
-        result.deleted = remove_deleted(client, source, target)
+        clock("catch-up")
+        result.deleted += remove_deleted(client, source, target)
+        clock("deletes")
         result.source_count_after, result.target_count = verify(client, source, target)
+        clock("verify")
         point_aliases(client, names, target)
+        clock("swap")
     finally:
         set_write_block(client, source, False)
-        result.freeze_ms = round((time.perf_counter() - frozen_at) * 1000, 1)
+        clock("unblock")
+        result.freeze_ms = round(sum(result.freeze_phases.values()), 1)
     progress("swap", 1, 1)
 
 
