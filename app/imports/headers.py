@@ -72,7 +72,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "empresa",
         "societe",
     ),
-    "notes": ("notes", "note", "comments", "comment", "description", "remarks"),
+    "notes": ("notes", "note", "comments", "comment", "description", "remarks", "notizen"),
     "tags": ("tags", "tag", "labels", "label", "lists"),
 }
 _RANK = {

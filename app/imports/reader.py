@@ -103,13 +103,12 @@ def detect_encoding(sample: bytes) -> str:
             return "utf-16-le"
         if even_nuls > pairs * 0.3 and odd_nuls < pairs * 0.05:
             return "utf-16-be"
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut by the end of the sample is still UTF-8.
-        if not (exc.reason == "unexpected end of data" and exc.start >= len(sample) - 3):
-            return "cp1252"
-    return "utf-8"
+    # Valid multi-byte sequences are near impossible by chance in Windows-1252 text, so
+    # a sample with more of them than broken bytes is UTF-8 with a few stray bytes.
+    text = sample[: len(sample) - 3].decode("utf-8", errors="replace") if sample else ""
+    broken = text.count("\ufffd")
+    multibyte = sum(1 for char in text if char > "\x7f") - broken
+    return "utf-8" if broken == 0 or multibyte > broken else "cp1252"
 
 
 def check_not_binary(sample: bytes, text: str) -> None:
