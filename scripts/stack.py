@@ -149,14 +149,11 @@ def ensure_service_user() -> None:
             parent.chmod(os.stat(parent).st_mode | 0o001)
 
 
-def start_opensearch(url: str) -> None:
-    port = urlparse(url).port or 9200
-    if http_json(url):
-        log(f"OpenSearch already up at {url}")
-        return
+def launch_opensearch(port: int, folder: Path, heap: str = OPENSEARCH_HEAP) -> Path:
+    """Start a node on 127.0.0.1:`port` with its data under `folder`-*; its pid file."""
     fetch_opensearch()
     home = opensearch_home()
-    data, logs, run = (STACK / f"opensearch-{name}" for name in ("data", "logs", "run"))
+    data, logs, run = (Path(f"{folder}-{name}") for name in ("data", "logs", "run"))
     for path in (data, logs, run):
         path.mkdir(parents=True, exist_ok=True)
     pid_file = run / "opensearch.pid"
@@ -164,7 +161,7 @@ def start_opensearch(url: str) -> None:
     env = dict(
         os.environ,
         OPENSEARCH_JAVA_HOME=str(java),
-        OPENSEARCH_JAVA_OPTS=f"-Xms{OPENSEARCH_HEAP} -Xmx{OPENSEARCH_HEAP}",
+        OPENSEARCH_JAVA_OPTS=f"-Xms{heap} -Xmx{heap}",
     )
     command = [
         str(home / "bin" / "opensearch"),
@@ -177,7 +174,7 @@ def start_opensearch(url: str) -> None:
         f"-Etransport.port={port + 100}",
         f"-Epath.data={data}",
         f"-Epath.logs={logs}",
-        "-Ecluster.name=contacts-local",
+        f"-Ecluster.name=contacts-{port}",
         # A shared dev machine fills its disk; do not flip indices read-only at 95 %.
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         "-Eaction.auto_create_index=false",
@@ -187,16 +184,29 @@ def start_opensearch(url: str) -> None:
         for path in (home, data, logs, run):
             subprocess.run(["chown", "-R", SERVICE_USER, str(path)], check=True)
         command = ["runuser", "-u", SERVICE_USER, "--", *command]
-    log(f"starting OpenSearch {OPENSEARCH_VERSION} on {url} (Java {java.name})")
+    log(f"starting OpenSearch {OPENSEARCH_VERSION} on port {port} (Java {java.name})")
     with open(logs / "startup.log", "ab") as out:
         subprocess.run(command, env=env, cwd=home, check=True, stdout=out, stderr=out)
-    deadline = time.time() + 180
+    return pid_file
+
+
+def wait_for_opensearch(url: str, timeout: float = 180) -> bool:
+    deadline = time.time() + timeout
     while time.time() < deadline:
         health = http_json(f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s")
         if health and health.get("status") in ("yellow", "green"):
-            return
+            return True
         time.sleep(1)
-    fail(f"OpenSearch did not become ready; see {logs}")
+    return False
+
+
+def start_opensearch(url: str) -> None:
+    if http_json(url):
+        log(f"OpenSearch already up at {url}")
+        return
+    launch_opensearch(urlparse(url).port or 9200, STACK / "opensearch")
+    if not wait_for_opensearch(url):
+        fail(f"OpenSearch did not become ready; see {STACK / 'opensearch-logs'}")
 
 
 def verify_modules(url: str) -> None:
