@@ -9,6 +9,7 @@ from app import observability, ratelimit
 from app.config import Config
 from app.errors import ApiError, register_error_handlers
 from app.extensions import opensearch, redis_store
+from app.jsonio import StrictJSONProvider
 from app.search.reindex import freeze_tolerant
 
 JSON_METHODS = ("POST", "PUT", "PATCH")
@@ -17,7 +18,7 @@ JSON_METHODS = ("POST", "PUT", "PATCH")
 def create_app(config_class: type = Config) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config_class)
-    app.json.sort_keys = False
+    app.json = StrictJSONProvider(app)
 
     opensearch.init_app(app)
     redis_store.init_app(app)

@@ -177,6 +177,11 @@ def register_error_handlers(app: Flask) -> None:
             return handle_api_error(ServiceUnavailable())
         if exc.status_code == 429:
             return handle_api_error(ServiceUnavailable("OpenSearch is overloaded."))
+        if exc.status_code == 400:
+            # The engine refused what the request carried (e.g. text it cannot parse):
+            # bad input that slipped past validation is still the client's 400, not a 500.
+            log.warning("OpenSearch refused a request: %s", exc.error)
+            return handle_api_error(ValidationError("The request cannot be stored or searched."))
         log.error("unexpected OpenSearch %s: %s", exc.status_code, exc.info)
         return error_response(500, "internal_error", "Internal server error.")
 

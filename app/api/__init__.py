@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint
 
+from app.jsonio import StrictFlaskParser
 from app.schemas.common import ErrorSchema
 
 
@@ -15,7 +16,9 @@ class Api(SmorestApi):
 
 
 api = Api()
-# Bad input is a 400 in this API (webargs' default is 422); the OpenAPI document says so too.
+# Bodies are read by the strict parser (app/jsonio.py); bad input is a 400 in this API
+# (webargs' default is 422), and the OpenAPI document says so too.
+Blueprint.ARGUMENTS_PARSER = StrictFlaskParser()
 Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
 
 
