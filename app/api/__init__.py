@@ -23,8 +23,8 @@ Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import contacts, dnc, health, imports, phones, search
+    from app.api import contacts, dnc, export, health, imports, phones, search
 
     api.init_app(app)
-    for module in (health, phones, search, contacts, dnc, imports):
+    for module in (health, phones, search, contacts, dnc, imports, export):
         api.register_blueprint(module.blp)

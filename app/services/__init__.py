@@ -9,6 +9,7 @@ from flask import current_app
 
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
+from app.services.export import ExportService
 from app.services.imports import ImportService
 from app.services.search import SearchService
 
@@ -77,3 +78,10 @@ def imports() -> ImportService:
         )
 
     return _cached("imports", build)
+
+
+def export() -> ExportService:
+    return _cached(
+        "export",
+        lambda app: ExportService(search(), page_size=app.config["EXPORT_PAGE_SIZE"]),
+    )
