@@ -25,6 +25,9 @@ from app.search.indices import IndexNames
 from app.services.contacts import ContactService
 
 POLICIES = ("skip", "update", "create")
+# Rows written since the last refresh are remembered exactly; a refresh every few chunks
+# makes them searchable and bounds that memory (about 4,000 keys per chunk).
+REFRESH_EVERY_CHUNKS = 8
 MERGED_TEXT_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
 # Built once: constructing a marshmallow schema costs more than loading a row with it.
 CREATE_SCHEMA = ContactCreateSchema()
@@ -140,9 +143,15 @@ class ImportRun:
         self.import_id, self.workspace_id = import_id, workspace_id
         self.policy, self.dry_run, self.chunk_rows = policy, dry_run, chunk_rows
         self.on_chunk = on_chunk
-        # Keys of contacts this run wrote (not yet searchable), to spot later rows of the file.
-        self.seen = BloomFilter(max(1000, 2 * expected_rows))
-        self._pending: tuple[Future | None, Planned] | None = None
+        # Keys this run wrote that search may not see yet, per chunk: an exact and bounded
+        # view of the file's own recent rows (cleared by the refresh every few chunks).
+        self.recent: dict[str, str] = {}
+        self._recent_chunks: list[tuple[int, dict[str, str]]] = []
+        self._chunk_no = self._settled_no = self._refreshed_no = 0
+        # A dry run writes nothing, so only memory can spot a repeated key: a fixed-size
+        # Bloom filter (one false "seen" in a million keys) keeps that memory flat.
+        self.seen = BloomFilter(max(1000, 2 * expected_rows), 1e-6) if dry_run else None
+        self._pending: tuple[Future | None, Planned, int] | None = None
 
     # --- the loop ----------------------------------------------------------------
 
@@ -152,12 +161,15 @@ class ImportRun:
             self.client.indices.refresh(index=self.names.write)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-bulk") as sender:
             for chunk in self._chunks(rows):
+                self._chunk_no += 1
                 planned = self._plan([self.validator.validate(line, v) for line, v in chunk])
                 future = None
                 if planned.actions and not self.dry_run:
                     future = sender.submit(self._send, list(planned.actions.values()))
                 self._settle()
-                self._pending = (future, planned)
+                self._pending = (future, planned, self._chunk_no)
+                if self._chunk_no - self._refreshed_no > REFRESH_EVERY_CHUNKS:
+                    self._refresh()
             self._settle()
 
     def _chunks(self, rows: Iterable[tuple[int, list[str]]]) -> Iterator[list]:
@@ -190,8 +202,9 @@ class ImportRun:
         """Wait for the chunk in flight and hand its outcomes to the caller."""
         if self._pending is None:
             return
-        future, planned = self._pending
+        future, planned, number = self._pending
         self._pending = None
+        self._settled_no = number
         failures = future.result() if future else {}
         outcomes = []
         for row, outcome, action_id in planned.outcomes:
@@ -216,11 +229,9 @@ class ImportRun:
             return planned
 
         keys = {key for row in valid for key in dedupe_keys(row.contact)}
-        maybe_seen = any(key in self.seen for key in keys)
-        if maybe_seen and not self.dry_run:
-            # An earlier chunk of this file may hold the same key: let it land, then look.
-            self._settle()
-            self.client.indices.refresh(index=self.names.write)
+        if self.policy == "update" and any(key in self.recent for key in keys):
+            # Updating a contact this file wrote moments ago needs its current version.
+            self._refresh()
         existing = self._lookup(keys) if keys else {}
         in_chunk: dict[str, str] = {}  # key -> id of the action that carries it
         for row in valid:
@@ -231,10 +242,12 @@ class ImportRun:
                 hit = next((existing[k] for k in row_keys if k in existing), None)
                 if hit and hit["_id"] == own_id:
                     hit = None  # this very row, written by an attempt that died
-                if hit is None and self.dry_run and any(k in self.seen for k in row_keys):
-                    planned.outcomes.append(
-                        (row, "skipped" if self.policy == "skip" else "updated", None)
-                    )
+                repeated = any(k in self.recent for k in row_keys) or (
+                    self.seen is not None and any(k in self.seen for k in row_keys)
+                )
+                if hit is None and repeated:  # an earlier row of this file, not yet searchable
+                    outcome = "skipped" if self.policy == "skip" else "updated"
+                    planned.outcomes.append((row, outcome, None))
                     continue
                 if hit is None:
                     action_id = self._add_create(planned, row)
@@ -255,12 +268,26 @@ class ImportRun:
             planned.outcomes.append((row, "updated", target))
             for key in row_keys:
                 in_chunk.setdefault(key, target)
+        written: dict[str, str] = {}
         for action in planned.actions.values():
             action["_source"] = to_document(action["_source"])
-            # Every key this run writes, so a later chunk knows to refresh and look again.
             for key in dedupe_keys(action["_source"]):
-                self.seen.add(key)
+                written[key] = action["_id"]
+                if self.seen is not None:
+                    self.seen.add(key)
+        if not self.dry_run:
+            self._recent_chunks.append((self._chunk_no, written))
+            self.recent.update(written)
         return planned
+
+    def _refresh(self) -> None:
+        """Wait for the bulk in flight, make everything written searchable, forget it."""
+        self._settle()
+        if not self.dry_run:
+            self.client.indices.refresh(index=self.names.write)
+        self._refreshed_no = self._settled_no
+        self._recent_chunks = [c for c in self._recent_chunks if c[0] > self._settled_no]
+        self.recent = {k: v for _, keys in self._recent_chunks for k, v in keys.items()}
 
     def _add_create(self, planned: Planned, row: Row) -> str:
         contact = row.contact
