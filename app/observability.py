@@ -201,7 +201,8 @@ def instrument_opensearch(client) -> None:
             return perform(method, url, *args, **kwargs)
         except Exception as exc:
             status = getattr(exc, "status_code", None)
-            OPENSEARCH_ERRORS.labels(operation, str(status or exc.__class__.__name__)).inc()
+            error = str(status) if isinstance(status, int) else exc.__class__.__name__
+            OPENSEARCH_ERRORS.labels(operation, error).inc()
             raise
         finally:
             OPENSEARCH_LATENCY.labels(operation).observe(time.perf_counter() - started)

@@ -23,7 +23,7 @@ def healthz():
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="Not ready")
 def readyz():
-    """OpenSearch and Redis answer and the indices exist; 503 otherwise."""
+    """OpenSearch answers and the aliases exist (503 otherwise); Redis down is `degraded`."""
     checks = health_service.readiness()
-    ready = all(check["ok"] for check in checks.values())
-    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    status = health_service.status_of(checks)
+    return {"status": status, "checks": checks}, 503 if status == "unavailable" else 200

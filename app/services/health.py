@@ -22,13 +22,35 @@ def _timed(check) -> dict:
     return result
 
 
+# Without OpenSearch (or its aliases) nothing can be served: take the instance out of
+# rotation. Redis is a cache and a coordinator: the DNC check falls back to OpenSearch
+# and rate limits to per-process buckets, so a Redis outage degrades but does not gate
+# traffic (every instance shares that Redis; gating on it would turn a degraded service
+# into a total outage).
+REQUIRED = ("opensearch", "indices")
+
+
 def readiness() -> dict:
     client = current_app.extensions["opensearch"]
     redis_client = current_app.extensions["redis"]
     prefix = current_app.config["INDEX_PREFIX"]
-    aliases = [IndexNames(prefix, name).read for name in index_names()]
+    aliases = [
+        alias
+        for name in index_names()
+        for alias in (IndexNames(prefix, name).read, IndexNames(prefix, name).write)
+    ]
     return {
         "opensearch": _timed(lambda: client.cluster.health(request_timeout=2)["status"] != "red"),
-        "indices": _timed(lambda: all(client.indices.exists_alias(name=a) for a in aliases)),
+        # Reads and writes both go through aliases: a half-finished setup is not ready.
+        "indices": _timed(
+            lambda: client.indices.exists_alias(name=",".join(aliases), request_timeout=2)
+        ),
         "redis": _timed(redis_client.ping),
     }
+
+
+def status_of(checks: dict) -> str:
+    """ready, degraded (serving without an optional dependency) or unavailable."""
+    if not all(checks[name]["ok"] for name in REQUIRED):
+        return "unavailable"
+    return "ready" if all(check["ok"] for check in checks.values()) else "degraded"
