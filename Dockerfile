@@ -1,0 +1,25 @@
+# The API and the background worker share this image (different commands).
+FROM python:3.11-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONPATH=/app
+
+WORKDIR /app
+RUN useradd --system --uid 10001 --no-create-home contacts
+
+# Dependencies first: they change less often than the code, so this layer caches.
+COPY pyproject.toml README.md ./
+RUN mkdir app && touch app/__init__.py && pip install . && rm -rf app build *.egg-info
+
+COPY app ./app
+COPY index_mappings ./index_mappings
+COPY scripts ./scripts
+COPY wsgi.py gunicorn.conf.py ./
+
+USER contacts
+ENV HOST=0.0.0.0 PORT=8000
+EXPOSE 8000
+# Exec form: gunicorn is PID 1 and receives SIGTERM itself (graceful shutdown).
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
