@@ -37,12 +37,21 @@ LAYOUT_RETRIES = 3
 MAX_BITS = 24
 UNLINK_BATCH = 1_000
 
+# Bucket keys are derived inside the script from the live layout, so a check is one
+# round trip carrying only the numbers. They share the meta key's hash tag, hence its
+# cluster slot, which is what lets a script touch keys it did not declare.
 _CHECK = """
-local gen = redis.call('HGET', KEYS[1], 'gen')
-if not gen then return {0} end
-if gen ~= ARGV[1] then return {1} end
-local out = {2}
-for i = 2, #KEYS do out[i] = redis.call('SISMEMBER', KEYS[i], ARGV[i]) end
+local m = redis.call('HMGET', KEYS[1], 'gen', 'bits')
+if not m[1] then return {0} end
+local base = ARGV[1] .. m[1] .. ':'
+local size = 2 ^ tonumber(m[2])
+local out = {1}
+for i = 2, #ARGV do
+  local n = tonumber(ARGV[i])
+  local bucket = n % size
+  local member = string.format('%.0f', (n - bucket) / size)
+  out[i] = redis.call('SISMEMBER', base .. string.format('%x', bucket), member)
+end
 return out
 """
 
@@ -148,9 +157,6 @@ class DncCache:
         self._load = client.register_script(_LOAD)
         self._flip = client.register_script(_FLIP)
         self._release = client.register_script(_RELEASE)
-        # Last layout seen per workspace: the check scripts verify it, so a stale entry
-        # costs one retry, never a wrong answer.
-        self._layouts: dict[str, Layout] = {}
 
     # --- keys -------------------------------------------------------------------
 
@@ -178,10 +184,6 @@ class DncCache:
         }
         live = Layout(meta["gen"], int(meta["bits"])) if "gen" in meta else None
         building = Layout(meta["building"], int(meta["bbits"])) if "building" in meta else None
-        if live:
-            self._layouts[workspace_id] = live
-        else:
-            self._layouts.pop(workspace_id, None)
         return CacheState(live, building, int(meta.get("count", 0)))
 
     def is_full(self, state: CacheState) -> bool:
@@ -194,25 +196,14 @@ class DncCache:
 
     def contains_many(self, workspace_id: str, phones: Sequence[str]) -> list[bool] | None:
         """Membership of each E.164 number in one script call; None when not ready."""
-        if not phones:
-            return [] if self.state(workspace_id).ready else None
-        numbers = [number_of(p) for p in phones]
-        for _ in range(LAYOUT_RETRIES):
-            layout = self._layouts.get(workspace_id) or self.state(workspace_id).live
-            if layout is None:
-                return None
-            keys, members = [self.meta_key(workspace_id)], [layout.gen]
-            for n in numbers:
-                bucket, member = layout.split(n)
-                keys.append(self.bucket_key(workspace_id, layout.gen, bucket))
-                members.append(member)
-            result = self._check(keys=keys, args=members)
-            if result[0] == 2:
-                return [bool(flag) for flag in result[1:]]
-            self._layouts.pop(workspace_id, None)
-            if result[0] == 0:
-                return None
-        raise LayoutChanged(workspace_id)
+        # Lua numbers are doubles: exact up to 2**53, beyond any 15-digit E.164 number.
+        result = self._check(
+            keys=[self.meta_key(workspace_id)],
+            args=[f"{self._base(workspace_id)}:", *(p[1:] for p in phones)],
+        )
+        if result[0] == 0:
+            return None
+        return [bool(flag) for flag in result[1:]]
 
     # --- writes -------------------------------------------------------------------
 
@@ -263,7 +254,6 @@ class DncCache:
             pipe.hset(meta, mapping={"stale": gen, "sbits": bits})
         pipe.hdel(meta, "gen", "bits", "count")
         pipe.execute()
-        self._layouts.pop(workspace_id, None)
 
     # --- builds -------------------------------------------------------------------
 
@@ -312,7 +302,6 @@ class DncCache:
         if old == -1:
             raise LayoutChanged(workspace_id)
         self.client.delete(self.removed_key(workspace_id, layout.gen))
-        self._layouts[workspace_id] = layout
         old_gen, old_bits = (v.decode() if isinstance(v, bytes) else v for v in old)
         if old_gen:
             self.drop_generation(workspace_id, Layout(old_gen, int(old_bits)))
@@ -333,4 +322,3 @@ class DncCache:
         if stale[0] is not None:
             self.drop_generation(workspace_id, Layout(stale[0].decode(), int(stale[1])))
         self.client.delete(self.meta_key(workspace_id), self.lock_key(workspace_id))
-        self._layouts.pop(workspace_id, None)
