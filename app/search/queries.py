@@ -50,6 +50,8 @@ MIN_FUZZY_PREFIX = 5
 # Edge n-grams in the mapping stop at 20 characters; phone grams start at 3 digits.
 MIN_PHONE_DIGITS = 3
 MAX_WORDS = 10
+# The engine's default position_increment_gap between the values of a text field.
+NAME_GAP = 100
 
 TEXT_FIELDS = (
     # (exact field, prefix subfield, weight, typo tolerant)
@@ -194,7 +196,12 @@ def build_text_query(parsed: ParsedQuery) -> dict | None:
     should = [_scored(_match("fullNameExact", name), FULL_NAME_BONUS) for name in orders]
     should.append(_scored(_match("fullName", text), ALL_IN_NAME_BONUS))
     if len(parsed.words) > 1:
-        should.append(_scored({"match_phrase": {"fullName": text}}, PHRASE_BONUS))
+        # fullName is copied from two values, and the engine puts a position gap of 100
+        # between them (a last name starts 101 positions after the first name's last
+        # word): a slop of exactly the gap lets "jane doe" span first -> last name in the
+        # typed order, while a reversed order or a word in between stays out.
+        phrase = {"match_phrase": {"fullName": {"query": text, "slop": NAME_GAP}}}
+        should.append(_scored(phrase, PHRASE_BONUS))
     return {"bool": {"must": must, "should": should}}
 
 

@@ -1,0 +1,112 @@
+"""The pure search builders: query parsing, clauses, filters, sorts, cursors, highlights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.search import cursors, queries
+from app.search.highlights import edit_distance, fold, highlights
+
+
+def test_words_split_on_whitespace_and_symbol_only_words_are_dropped():
+    parsed = queries.parse_query('  john "*?:\\/()[]{}~^!  smith ')
+    assert parsed.words == ("john", "smith")
+    assert queries.parse_query("").is_empty and queries.parse_query("***").is_empty
+
+
+def test_phone_in_any_format_becomes_digit_variants():
+    for typed in ("+1 415-555-1234", "(415) 555-1234", "415.555.1234"):
+        digits = queries.parse_query(typed).phone
+        assert digits[0] in ("14155551234", "4155551234")
+    assert queries.parse_query("020 7946 0000").phone == ("02079460000", "2079460000")
+    assert queries.parse_query("1234").phone == ("1234",)
+    assert queries.parse_query("12").phone == ()  # too short to be a number part
+    assert queries.parse_query("john 415").words == ("john", "415")
+
+
+@pytest.mark.parametrize(
+    ("word", "edits"),
+    [("jo", 0), ("jon", 0), ("jhon", 1), ("smtih", 1), ("garcai", 1), ("schmitd", 2), ("415", 0)],
+)
+def test_fuzziness_grows_with_word_length(word, edits):
+    assert queries.fuzziness_for(word) == edits
+
+
+def test_word_query_orders_tiers_and_only_the_last_word_gets_typo_prefixes():
+    clause = queries.build_word_query("smtih", is_last=True)["dis_max"]["queries"]
+    boosts = sorted({c["constant_score"]["boost"] for c in clause}, reverse=True)
+    assert boosts[0] == queries.EXACT and min(boosts) < queries.FUZZY
+    not_last = queries.build_word_query("smtih", is_last=False)["dis_max"]["queries"]
+    assert len(not_last) < len(clause)
+    # A typo never reaches the exact tier, whatever the field weights are.
+    weights = (queries.NAME_WEIGHT, queries.COMPANY_WEIGHT, queries.EMAIL_WEIGHT)
+    assert queries.EXACT * min(weights) > queries.PREFIX * max(weights)
+    assert queries.PREFIX * min(weights) > queries.FUZZY * max(weights)
+    assert queries.FUZZY * min(weights) > queries.FUZZY_PREFIX * max(weights)
+
+
+def test_user_text_never_reaches_query_string_syntax():
+    body = queries.build_search_body(
+        "ws_a", queries.parse_query('a:b OR "c" (d)'), {}, sort=None, size=5
+    )
+    text = json.dumps(body)
+    assert "query_string" not in text and "simple_query_string" not in text
+
+
+def test_filters_start_with_the_workspace_and_cover_every_option():
+    clauses = queries.build_filters(
+        "ws_a",
+        {
+            "company": "Acme Inc",
+            "tags": {"any": ["VIP", "lead"], "all": ["x"]},
+            "createdAt": {"gte": "2026-01-01T00:00:00.000Z"},
+            "hasPhone": True,
+            "hasEmail": False,
+            "dnc": False,
+        },
+    )
+    assert clauses[0] == {"term": {"workspaceId": "ws_a"}}
+    assert {"terms": {"tags": ["vip", "lead"]}} in clauses
+    assert {"range": {"createdAt": {"gte": "2026-01-01T00:00:00.000Z"}}} in clauses
+    assert {"exists": {"field": "phone"}} in clauses
+    assert {"bool": {"must_not": [{"exists": {"field": "email"}}]}} in clauses
+    assert {"term": {"dnc": False}} in clauses
+    assert queries.build_filters("ws_a", None) == [{"term": {"workspaceId": "ws_a"}}]
+
+
+def test_every_sort_ends_with_a_total_order():
+    for choice in queries.SORT_CHOICES:
+        keys = queries.build_sort(choice, has_query=True)
+        assert keys[-1] == {"id": {"order": "asc"}}
+    assert list(queries.build_sort(None, has_query=True)[0]) == ["_score"]
+    assert list(queries.build_sort(None, has_query=False)[0]) == ["updatedAt"]
+    assert (
+        queries.build_sort("lastName:desc", has_query=True)[0]["lastName.sort"]["order"] == "desc"
+    )
+
+
+def test_cursor_round_trip_and_refusals():
+    mark = cursors.fingerprint("ws_a", ("john",), (), {}, None)
+    text = cursors.encode(cursors.Cursor([1.5, 1700000000000, "contact_x"], mark, "pit1"))
+    decoded = cursors.decode(text, mark)
+    assert decoded.after == [1.5, 1700000000000, "contact_x"] and decoded.pit == "pit1"
+    with pytest.raises(cursors.CursorError):
+        cursors.decode(text, cursors.fingerprint("ws_b"))
+    for bad in ("", "!!!", "e30", "x" * 5000):
+        with pytest.raises(cursors.CursorError):
+            cursors.decode(bad, mark)
+
+
+def test_highlights_mark_the_typed_prefix_typos_and_phone_digits():
+    contact = {"firstName": "José", "lastName": "Müller", "phone": "+14155551234", "email": None}
+    found = {h["field"]: h["spans"] for h in highlights(contact, queries.parse_query("jo mueller"))}
+    assert found["firstName"] == [{"start": 0, "end": 2}]
+    assert found["lastName"] == [{"start": 0, "end": 6}]
+    phone = highlights(contact, queries.parse_query("(415) 555"))
+    assert phone == [{"field": "phone", "value": "+14155551234", "spans": [{"start": 2, "end": 8}]}]
+    last4 = highlights(contact, queries.parse_query("1234"))[0]["spans"]
+    assert last4 == [{"start": 8, "end": 12}]
+    assert fold("Østergaard Straße") == "ostergaard strasse"
+    assert edit_distance("smtih", "smith", 1) == 1
