@@ -10,7 +10,7 @@ from marshmallow import ValidationError as SchemaValidationError
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
 from app.errors import NotFound, PreconditionFailed, ValidationError
-from app.phones import normalize
+from app.phones import normalize, to_e164
 from app.schemas.contacts import ContactCreateSchema
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
@@ -61,13 +61,14 @@ def prepare_fields(data: dict, default_country: str) -> dict:
     if prepared.get("email"):
         prepared["email"] = prepared["email"].strip().lower()
     if prepared.get("phone"):
-        info = normalize(prepared["phone"], country)
-        if not info.isValid:
-            reasons = ", ".join(info.validationErrors) or "INVALID_NUMBER"
+        e164 = to_e164(prepared["phone"], country)
+        if e164 is None:
+            # The slow, full analysis only for the rejected number, to say why.
+            reasons = ", ".join(normalize(prepared["phone"], country).validationErrors)
             raise ValidationError(
                 details=[{"field": "phone", "message": f"Not a valid phone number ({reasons})."}]
             )
-        prepared["phone"] = info.normalized
+        prepared["phone"] = e164
     elif "phone" in prepared:
         prepared["phone"] = None
     if "tags" in prepared:
