@@ -28,6 +28,7 @@ _POSSIBILITY = {
 }
 _TYPES = {value: name for name, value in vars(PhoneNumberType).items() if name.isupper()}
 MAX_PHONE_LENGTH = 64
+_NANP_E164 = re.compile(r"\+1[2-9]\d{9}")
 
 
 @dataclass
@@ -117,7 +118,12 @@ def to_e164(raw: str, default_country: str = "US") -> str | None:
     """
     if len(raw) > MAX_PHONE_LENGTH:
         return None
-    # Already E.164 (what dialers send): skip the "00" / tel: preparation.
+    if _NANP_E164.fullmatch(raw):
+        # What dialers send most: a North American number already in E.164. Building the
+        # number directly skips the parser, about half of the cost; validity is still checked.
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(raw[2:]))
+        return raw if phonenumbers.is_valid_number(number) else None
+    # Already E.164: skip the "00" / tel: preparation.
     text = raw if raw.startswith("+") and raw[1:].isdigit() else _prepare(raw)
     try:
         number = phonenumbers.parse(text, default_country.upper())

@@ -73,3 +73,16 @@ def test_possible_but_invalid_is_flagged():
     info = normalize("+1 099 555 1234", "US")
     assert not info.isValid
     assert info.isPossible and info.validationErrors == ["INVALID_BUT_POSSIBLE"]
+
+
+def test_fast_e164_path_agrees_with_the_full_analysis():
+    import random
+
+    from app.phones import to_e164
+
+    rng = random.Random(7)
+    samples = [f"+1{rng.randint(2_000_000_000, 9_999_999_999)}" for _ in range(2_000)]
+    samples += [raw for raw, *_ in TABLE]
+    for raw in samples:
+        info = normalize(raw, "US")
+        assert to_e164(raw, "US") == (info.normalized if info.isValid else None), raw
