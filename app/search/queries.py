@@ -47,6 +47,7 @@ SHORT_WORD, LONG_WORD = 3, 7
 # Typo-tolerant prefixes are noisy for short input ("mar" is one edit from every "ma..."),
 # so the word being typed gets them only once it is this long.
 MIN_FUZZY_PREFIX = 5
+FUZZY_PREFIX_LENGTH = 1
 # Edge n-grams in the mapping stop at 20 characters; phone grams start at 3 digits.
 MIN_PHONE_DIGITS = 3
 MAX_WORDS = 10
@@ -128,8 +129,13 @@ def phone_variants_typed(digits: str) -> tuple[str, ...]:
 
 
 def fuzziness_for(word: str) -> int:
-    """Edits allowed for a word of this length (0 for digits: numbers have no typos)."""
-    if any(ch.isdigit() for ch in word):
+    """Edits allowed for a word of this length.
+
+    None for digits (numbers have no typos) nor for addresses and domains ("@", "."):
+    those are copied, not typed from memory, and expanding a long dotted token by two
+    edits over every n-gram is the costliest clause there is.
+    """
+    if any(ch.isdigit() or ch in "@." for ch in word):
         return 0
     length = len(word)
     if length <= SHORT_WORD:
@@ -144,6 +150,10 @@ def _scored(query: dict, score: float) -> dict:
 def _match(field: str, text: str, **options) -> dict:
     # operator "and": a word that analyzes to several tokens ("jane.doe@x.io") must match
     # all of them in the one field, like a single word would.
+    if "fuzziness" in options:
+        # The first letter must be right: people rarely miss it, and fixing it keeps the
+        # fuzzy expansion to one branch of the term dictionary (the cost of typo search).
+        options.setdefault("prefix_length", FUZZY_PREFIX_LENGTH)
     return {"match": {field: {"query": text, "operator": "and", **options}}}
 
 
