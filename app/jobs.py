@@ -7,14 +7,23 @@ one Redis never take each other's jobs.
 from __future__ import annotations
 
 import os
-
-import redis
-from opensearchpy import OpenSearch
-from rq import Queue
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
+import re
 
 from app.config import Config
+
+# rq names its own keys (jobs, registries, workers) after RQ_KEY_PREFIX, read once when rq
+# is first imported: keep them under this environment's prefix too. The API and the
+# worker both derive it from REDIS_KEY_PREFIX, so they agree.
+os.environ.setdefault(
+    "RQ_KEY_PREFIX", re.sub(r"[^A-Za-z0-9_.:-]", "_", Config.REDIS_KEY_PREFIX) + "rq"
+)
+
+import redis  # noqa: E402
+from opensearchpy import OpenSearch  # noqa: E402
+from rq import Queue, Worker  # noqa: E402, F401  (Worker: for scripts/worker.py)
+from rq.exceptions import NoSuchJobError  # noqa: E402
+from rq.job import Job  # noqa: E402
+
 from app.services.contacts import ContactService
 from app.services.imports import ImportService
 
@@ -77,6 +86,8 @@ def build_service(config: dict) -> ImportService:
         timeout=max(60.0, config["OPENSEARCH_TIMEOUT"]),
         max_retries=2,
         retry_on_timeout=True,
+        # The bulk sender thread and the duplicate lookups talk to the engine at once.
+        pool_maxsize=4,
     )
     redis_client = redis.Redis.from_url(config["REDIS_URL"], health_check_interval=30)
     contacts = ContactService(client, config["INDEX_PREFIX"], config["DEFAULT_COUNTRY"])

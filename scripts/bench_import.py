@@ -84,6 +84,12 @@ def export_documents(client: OpenSearch, index: str, path: Path) -> int:
     return count
 
 
+def _bulk(client: OpenSearch, index: str, lines: list[str]) -> None:
+    response = client.bulk(body="".join(lines), index=index)
+    if response["errors"]:
+        raise RuntimeError("the plain _bulk baseline had item errors")
+
+
 def plain_bulk(client: OpenSearch, index: str, path: Path, batch: int) -> float:
     started = time.perf_counter()
     lines: list[str] = []
@@ -91,17 +97,17 @@ def plain_bulk(client: OpenSearch, index: str, path: Path, batch: int) -> float:
         for line in source:
             lines.append(line)
             if len(lines) >= 2 * batch:
-                client.bulk(body="".join(lines), index=index)
+                _bulk(client, index, lines)
                 lines = []
     if lines:
-        client.bulk(body="".join(lines), index=index)
+        _bulk(client, index, lines)
     client.indices.refresh(index=index)
     return time.perf_counter() - started
 
 
 def measure(client: OpenSearch, size: int, work: Path) -> dict:
     run = secrets.token_hex(3)
-    prefix, raw_prefix = f"bench-{run}-", f"bench-{run}-raw-"
+    prefix, raw_prefix = f"bench-import-{run}-", f"bench-import-raw-{run}-"
     csv_path, docs_path = work / f"contacts-{size}.csv", work / f"docs-{size}.ndjson"
     write_csv(csv_path, size)
     env = dict(

@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis  # noqa: E402
-from rq import Worker  # noqa: E402
 
-from app.jobs import build_service, config_dict, import_queue  # noqa: E402
+# rq comes through app.jobs, which sets its key prefix before rq is first imported.
+from app.jobs import Worker, build_service, config_dict, import_queue  # noqa: E402
 
 log = logging.getLogger("worker")
 
