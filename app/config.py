@@ -64,6 +64,7 @@ class Config:
     # Writes refused by the reindex's brief write freeze are retried for this long.
     REINDEX_FREEZE_RETRY_SECONDS = float(os.environ.get("REINDEX_FREEZE_RETRY_SECONDS", "15"))
     EXPORT_PAGE_SIZE = int(os.environ.get("EXPORT_PAGE_SIZE", "1000"))
+    OPENSEARCH_POOL_SIZE = int(os.environ.get("OPENSEARCH_POOL_SIZE", "16"))
 
     # Search cursors page inside a point in time kept alive this long between pages.
     SEARCH_PIT_KEEP_ALIVE = os.environ.get("SEARCH_PIT_KEEP_ALIVE", "1m")

@@ -19,6 +19,8 @@ class OpenSearchExtension:
             max_retries=1,
             retry_on_timeout=False,
             http_compress=False,
+            # One kept-alive connection per request thread (gthread serves several).
+            pool_maxsize=app.config.get("OPENSEARCH_POOL_SIZE", 16),
         )
         app.extensions["opensearch"] = self.client
 

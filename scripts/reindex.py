@@ -49,7 +49,9 @@ class ProgressBar:
 
 def clients(config=Config) -> tuple[OpenSearch, redis.Redis]:
     # Long server-side calls (health waits, task polls) need more than the API's timeout.
-    search = OpenSearch(hosts=config.OPENSEARCH_HOSTS, timeout=max(60, config.OPENSEARCH_TIMEOUT))
+    search = OpenSearch(
+        hosts=config.OPENSEARCH_HOSTS, timeout=max(60, config.OPENSEARCH_TIMEOUT), pool_maxsize=8
+    )
     return search, redis.Redis.from_url(config.REDIS_URL, socket_connect_timeout=2)
 
 

@@ -237,6 +237,9 @@ def remove_deleted(client: OpenSearch, source: str, target: str) -> int:
     The target holds every source document after the catch-up, so a workspace whose
     counts agree holds the same ids; only the workspaces that differ are listed.
     """
+    # Counts must see every copied document: a copied one still invisible could hide a
+    # stale one in the same workspace (equal counts, different ids).
+    client.indices.refresh(index=f"{source},{target}")
     has_partition = PARTITION_FIELD in json.dumps(client.indices.get_mapping(index=source))
     if has_partition:
         source_counts, target_counts = (
