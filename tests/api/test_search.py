@@ -296,9 +296,11 @@ def test_writes_without_refresh_become_searchable_within_the_refresh_interval(
     client, workspace, auth
 ):
     create(client, workspace, auth, refresh="false", firstName="Eventually")
-    deadline = time.monotonic() + 5  # refresh_interval is 1s; generous for a busy machine
+    # refresh_interval is 1 s; the bound is only there so a broken refresh cannot hang the
+    # suite (how fast it shows up is the benchmark's business, not a test's).
+    deadline = time.monotonic() + 30
     while not search(client, workspace, auth, query="eventually")["data"]:
-        assert time.monotonic() < deadline, "not searchable after 5 s"
+        assert time.monotonic() < deadline, "never became searchable without a refresh"
         time.sleep(0.1)
 
 
