@@ -77,21 +77,24 @@ class ServiceUnavailable(ApiError):
     status, code, message = 503, "service_unavailable", "A backing service is unavailable."
 
 
-def flatten_messages(messages, prefix: str = "") -> list[dict]:
+WEBARGS_LOCATIONS = ("json", "query", "form", "files", "headers", "view_args", "json_or_form")
+
+
+def flatten_messages(messages, prefix: str = "", top: bool = True) -> list[dict]:
     """Turn marshmallow's nested error dict into a flat list of {field, message}."""
     details: list[dict] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
             # webargs nests by location ("json", "query"); the location is not a field.
-            if not prefix and key in ("json", "query", "form", "files", "headers", "view_args"):
-                details += flatten_messages(value, "")
+            if top and key in WEBARGS_LOCATIONS and isinstance(value, dict):
+                details += flatten_messages(value, "", top=False)
                 continue
-            field = "body" if key == "_schema" else f"{prefix}{key}"
-            details += (
-                flatten_messages(value, f"{field}.")
-                if isinstance(value, dict)
-                else [{"field": field, "message": str(m)} for m in _as_list(value)]
-            )
+            whole = key == "_schema" or (top and key in WEBARGS_LOCATIONS)
+            field = "body" if whole else f"{prefix}{key}"
+            if isinstance(value, dict):
+                details += flatten_messages(value, f"{field}.", top=False)
+            else:
+                details += [{"field": field, "message": str(m)} for m in _as_list(value)]
     else:
         details += [
             {"field": prefix.rstrip(".") or "body", "message": str(m)} for m in _as_list(messages)
