@@ -18,7 +18,10 @@ blp = Blueprint("export", __name__, url_prefix="/v1/contacts", description="CSV 
 CSV_DOC = {
     "200": {
         "description": "CSV (UTF-8 with BOM); gzip when asked by Accept-Encoding or ?gzip=true.",
-        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+        },
     }
 }
 
