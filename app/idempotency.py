@@ -37,7 +37,18 @@ HEADER_DOC = {
 def _fingerprint() -> str:
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.path}?{request.query_string.decode()}".encode())
-    digest.update(request.get_data(cache=True))
+    if request.mimetype == "multipart/form-data":
+        # Uploads can be large: hash the parsed fields and stream each file, then rewind it
+        # for the view, instead of holding the raw body in memory.
+        for name, value in sorted(request.form.items(multi=True)):
+            digest.update(f"{name}={value}\n".encode())
+        for name, upload in sorted(request.files.items(multi=True)):
+            digest.update(f"{name}:{upload.filename}\n".encode())
+            for chunk in iter(lambda upload=upload: upload.stream.read(1 << 16), b""):
+                digest.update(chunk)
+            upload.stream.seek(0)
+    else:
+        digest.update(request.get_data(cache=True))
     return digest.hexdigest()
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import current_app, request, send_file, url_for
 from flask_smorest import Blueprint
 
 from app import services
 from app.auth import current_principal, require_scope
 from app.errors import ApiError, ValidationError
+from app.idempotency import HEADER, HEADER_DOC, idempotent
 from app.schemas.imports import ImportEnvelopeSchema, ImportOptionsSchema
 
 blp = Blueprint("imports", __name__, url_prefix="/v1/contacts", description="CSV import.")
@@ -55,6 +58,8 @@ def _upload():
             raise ValidationError(details=[{"field": "file", "message": "Attach the CSV file."}])
         return upload.stream, upload.filename
     if request.mimetype in CSV_TYPES:
+        if HEADER in request.headers:  # the idempotency fingerprint has read the body
+            return io.BytesIO(request.get_data(cache=True)), None
         return request.stream, None
     raise UnsupportedUpload()
 
@@ -67,9 +72,10 @@ def _present(record: dict) -> dict:
 
 @blp.route("/import", methods=["POST"])
 @require_scope("contacts:write")
+@idempotent
 @blp.doc(
     requestBody=UPLOAD_DOC,
-    parameters=[{"in": "query", "schema": ImportOptionsSchema}],
+    parameters=[{"in": "query", "schema": ImportOptionsSchema}, HEADER_DOC],
 )
 @blp.response(200, ImportEnvelopeSchema, description="Small file: imported, with the result.")
 @blp.alt_response(202, schema=ImportEnvelopeSchema, description="Queued: poll the import.")

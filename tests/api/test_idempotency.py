@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 
@@ -66,3 +67,48 @@ def test_keys_expire(client, app, workspace, auth):
         "/v1/contacts", json={**body, "firstName": "New"}, headers={**auth, "Idempotency-Key": key}
     )
     assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+
+
+def csv_upload(workspace: str, text: str) -> dict:
+    return {
+        "data": {"workspaceId": workspace, "file": (io.BytesIO(text.encode()), "c.csv")},
+        "content_type": "multipart/form-data",
+    }
+
+
+def test_import_with_the_same_key_runs_once(client, app, workspace, auth):
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    text = "First Name,Last Name,Phone\nIda,Em,+14155550111\nPo,Tent,+14155550112\n"
+    first = client.post(
+        "/v1/contacts/import", headers={**auth, **key}, **csv_upload(workspace, text)
+    )
+    assert first.status_code == 200, first.json
+    again = client.post(
+        "/v1/contacts/import", headers={**auth, **key}, **csv_upload(workspace, text)
+    )
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json["data"]["id"] == first.json["data"]["id"]
+    changed = client.post(
+        "/v1/contacts/import",
+        headers={**auth, **key},
+        **csv_upload(workspace, text + "Third,Row,+14155550113\n"),
+    )
+    assert changed.status_code == 409
+    raw = client.post(
+        f"/v1/contacts/import?workspaceId={workspace}",
+        data=text,
+        content_type="text/csv",
+        headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert raw.status_code == 200 and raw.json["data"]["counts"]["skipped"] == 2
+
+
+def test_dnc_add_with_the_same_key_replays(client, workspace, auth):
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"workspaceId": workspace, "phone": "+14155550114", "reason": "asked"}
+    first = client.post("/v1/dnc", json=body, headers={**auth, **key})
+    again = client.post("/v1/dnc", json=body, headers={**auth, **key})
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    other = client.post("/v1/dnc", json={**body, "reason": "other"}, headers={**auth, **key})
+    assert other.status_code == 409
