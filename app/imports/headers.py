@@ -14,6 +14,9 @@ CUSTOM_PREFIX = "customFields."
 IGNORE = "ignore"
 # Columns of our own errors.csv, so a corrected error file re-imports cleanly.
 ERROR_COLUMNS = ("import_line", "import_error")
+# Columns of this service's own export that describe the source record, not the contact:
+# a re-import gets new ids, timestamps and DNC state, so these are never data.
+EXPORT_SYSTEM_COLUMNS = ("id", "workspaceId", "createdAt", "updatedAt", "dnc")
 
 # Most specific first: when several columns match one field, the earliest synonym wins
 # (Outlook's "Mobile Phone" over "Business Phone"); the others become custom fields.
@@ -152,7 +155,10 @@ def build_mapping(
 
     unmapped = []
     for index, name in enumerate(header):
-        if decided[index] or name in ERROR_COLUMNS:
+        if decided[index] or name in ERROR_COLUMNS or name in EXPORT_SYSTEM_COLUMNS:
+            continue
+        if name.startswith(CUSTOM_PREFIX) and valid_target(name):
+            targets[index] = name  # an exported custom field goes back where it came from
             continue
         unmapped.append(name)
         if keep_unmapped and name:

@@ -27,6 +27,17 @@ def split_full_name(name: str) -> tuple[str | None, str | None]:
     return first or None, last or None
 
 
+# Spreadsheet-safe exports (ours among them) put an apostrophe before a cell that would
+# otherwise run as a formula; the contact's real value starts after it.
+NEUTRALIZED_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unneutralize(value: str) -> str:
+    return (
+        value[1:] if value[:1] == "'" and value[1:2] in NEUTRALIZED_STARTS and value[1:2] else value
+    )
+
+
 class RowConverter:
     """Builds the payload ContactService validates from one CSV record.
 
@@ -61,7 +72,7 @@ class RowConverter:
         custom: dict[str, str] = {}
         problems: list[RowProblem] = []
         for index, target in self.columns:
-            value = values[index].strip()
+            value = unneutralize(values[index].strip())
             if not value:
                 continue
             if len(value) > self.max_field_chars:

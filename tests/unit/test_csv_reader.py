@@ -229,3 +229,25 @@ def test_bloom_filter_remembers_without_false_negatives():
     assert all(key in bloom for key in keys)
     false_positives = sum(f"e:{i}@x" in bloom for i in range(10_000))
     assert false_positives < 20
+
+
+def test_exported_columns_map_back_without_options():
+    from app.imports.headers import build_mapping
+    from app.imports.rows import unneutralize
+
+    header = ["id", "workspaceId", "firstName", "customFields.plan", "createdAt", "dnc", "Extra"]
+    mapping = build_mapping(header)
+    assert mapping.targets == [
+        None,
+        None,
+        "firstName",
+        "customFields.plan",
+        None,
+        None,
+        "customFields.Extra",
+    ]
+    assert mapping.unmapped == ["Extra"]
+    assert unneutralize("'=SUM(A1)") == "=SUM(A1)"
+    assert unneutralize("'-5") == "-5"
+    assert unneutralize("'tis") == "'tis"
+    assert unneutralize("'") == "'"
