@@ -8,10 +8,11 @@ highlighter would mark the whole n-gram token and costs a re-analysis per hit.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
-from app.search.queries import MIN_FUZZY_PREFIX, ParsedQuery, fuzziness_for
+from app.search.queries import FUZZY_PREFIX_LENGTH, MIN_FUZZY_PREFIX, ParsedQuery, fuzziness_for
 
 TEXT_FIELDS = ("firstName", "lastName", "company", "email")
 _TOKEN = re.compile(r"[^\W_]+")
@@ -19,6 +20,7 @@ _TOKEN = re.compile(r"[^\W_]+")
 _SPECIAL = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d"})
 
 
+@functools.lru_cache(maxsize=65_536)
 def fold(text: str) -> str:
     """Lowercase without accents, one output character per input character where possible."""
     text = text.lower().translate(_SPECIAL)
@@ -51,12 +53,17 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[len(b)]
 
 
+# Names and companies repeat across hits and pages: a word meets the same tokens again and
+# again, so the edit-distance work is memoized (the cache is bounded).
+@functools.lru_cache(maxsize=262_144)
 def _word_span(word: str, token: str, *, is_last: bool) -> int | None:
     """Length of the token matched by the word (its prefix or all of it), or None."""
     if token == word:
         return len(token)
     if token.startswith(word):
         return len(word)
+    if token[:FUZZY_PREFIX_LENGTH] != word[:FUZZY_PREFIX_LENGTH]:
+        return None  # the query never forgives a typo in the first letters either
     edits = fuzziness_for(word)
     if edits and edit_distance(word, token, edits) <= edits:
         return len(token)
