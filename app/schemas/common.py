@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import UTC
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 WORKSPACE_ID = validate.Regexp(r"^ws_[A-Za-z0-9_-]{1,64}$", error="Must look like ws_abc123.")
 
@@ -43,3 +45,23 @@ class WriteArgsSchema(Schema):
 
 class WorkspaceArgsSchema(Schema):
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
+
+
+class Timestamp(fields.DateTime):
+    """An ISO 8601 date-time filter bound, as an aware UTC datetime (naive means UTC).
+
+    Dates a search engine cannot compare (year 1 with a +22:34 offset, say) are a 400,
+    not an overflow deep in the service.
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        try:
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Date out of range.") from None
+        if not 1900 <= parsed.year <= 9999:
+            raise ValidationError("Use a year between 1900 and 9999.")
+        return parsed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from app.schemas.common import WORKSPACE_ID, PageMetaSchema, WriteArgsSchema
+from app.schemas.common import WORKSPACE_ID, PageMetaSchema, Timestamp, WriteArgsSchema
 from app.schemas.contacts import COUNTRY
 
 MAX_CHECK = 10_000
@@ -78,10 +78,10 @@ class DncListArgsSchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
     reason = fields.String(validate=validate.Length(max=MAX_REASON))
     source = fields.String(validate=validate.Length(max=MAX_SOURCE))
-    addedAfter = fields.AwareDateTime(
+    addedAfter = Timestamp(
         format="iso", metadata={"description": "Entries added at or after (ISO 8601)."}
     )
-    addedBefore = fields.AwareDateTime(
+    addedBefore = Timestamp(
         format="iso", metadata={"description": "Entries added before (ISO 8601)."}
     )
 

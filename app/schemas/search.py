@@ -16,7 +16,7 @@ from marshmallow import (
 )
 from webargs.fields import DelimitedList
 
-from app.schemas.common import WORKSPACE_ID, PageMetaSchema
+from app.schemas.common import WORKSPACE_ID, PageMetaSchema, Timestamp
 from app.schemas.contacts import MAX_TAG, ContactSchema
 from app.search.queries import MAX_WORDS, SORT_CHOICES
 
@@ -67,10 +67,10 @@ class DateRangeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    gte = fields.DateTime()
-    gt = fields.DateTime()
-    lte = fields.DateTime()
-    lt = fields.DateTime()
+    gte = Timestamp()
+    gt = Timestamp()
+    lte = Timestamp()
+    lt = Timestamp()
 
     @post_load
     def to_iso(self, data, **kwargs):
@@ -147,10 +147,10 @@ class SearchQueryArgsSchema(Schema):
         fields.String(validate=validate.Length(min=1, max=MAX_TAG)),
         metadata={"description": "Comma-separated; contacts with all of them."},
     )
-    createdFrom = fields.DateTime(metadata={"description": "createdAt >= this."})
-    createdTo = fields.DateTime(metadata={"description": "createdAt <= this."})
-    updatedFrom = fields.DateTime(metadata={"description": "updatedAt >= this."})
-    updatedTo = fields.DateTime(metadata={"description": "updatedAt <= this."})
+    createdFrom = Timestamp(metadata={"description": "createdAt >= this."})
+    createdTo = Timestamp(metadata={"description": "createdAt <= this."})
+    updatedFrom = Timestamp(metadata={"description": "updatedAt >= this."})
+    updatedTo = Timestamp(metadata={"description": "updatedAt <= this."})
     hasPhone = fields.Boolean()
     hasEmail = fields.Boolean()
     dnc = fields.Boolean()
