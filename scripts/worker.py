@@ -7,6 +7,7 @@ the last checkpoint without writing any contact twice.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -42,12 +43,31 @@ def main() -> None:
     stop = threading.Event()
     interval = max(0.5, config["IMPORT_LOCK_SECONDS"] / 4)
     threading.Thread(target=recover_forever, args=(stop, interval), daemon=True).start()
-    name = f"imports-{socket.gethostname()}-{os.getpid()}"
-    log.info("worker %s on queue %s", name, queue.name)
     try:
-        Worker([queue], connection=connection, name=name).work(with_scheduler=False)
+        for attempt in itertools.count():
+            name = f"imports-{socket.gethostname()}-{os.getpid()}-{attempt}"
+            log.info("worker %s on queue %s", name, queue.name)
+            try:
+                Worker([queue], connection=connection, name=name).work(with_scheduler=False)
+                return  # asked to stop (SIGTERM / SIGINT)
+            except redis.ConnectionError as exc:
+                # Redis went away: wait for it rather than exit. A job cut off mid-run is
+                # re-queued by the recovery thread once its lock lapses, and resumes.
+                log.warning("Redis unavailable (%s); worker restarts when it is back", exc)
+                wait_for_redis(connection, stop)
     finally:
         stop.set()
+
+
+def wait_for_redis(connection: redis.Redis, stop: threading.Event) -> None:
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            connection.ping()
+            return
+        except redis.ConnectionError:
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
 
 
 if __name__ == "__main__":

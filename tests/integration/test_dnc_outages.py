@@ -7,7 +7,6 @@ points a separate app at it; "OpenSearch down" is a closed port.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 
@@ -18,47 +17,11 @@ from app import create_app, services
 from app.config import TestConfig
 from scripts.rebuild_dnc_cache import rebuild
 from tests.conftest import bearer
+from tests.servers import OwnRedis
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 
 LISTED, ALSO_LISTED, CALLABLE = "+14155550161", "+14155550162", "+14155550163"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class OwnRedis:
-    """A redis-server of this test's own, stopped and restarted by its pid."""
-
-    def __init__(self, directory) -> None:
-        self.port, self.directory, self.process = free_port(), directory, None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture
