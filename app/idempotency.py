@@ -40,9 +40,9 @@ def _fingerprint() -> str:
     if request.mimetype == "multipart/form-data":
         # Uploads can be large: hash the parsed fields and stream each file, then rewind it
         # for the view, instead of holding the raw body in memory.
-        for name, value in sorted(request.form.items(multi=True)):
+        for name, value in sorted(request.form.items(multi=True), key=str):
             digest.update(f"{name}={value}\n".encode())
-        for name, upload in sorted(request.files.items(multi=True)):
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: str(item[0])):
             digest.update(f"{name}:{upload.filename}\n".encode())
             for chunk in iter(lambda upload=upload: upload.stream.read(1 << 16), b""):
                 digest.update(chunk)
