@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as phone_timezones
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 _PARSE_ERRORS = {
     NumberParseException.INVALID_COUNTRY_CODE: "INVALID_COUNTRY_CODE",
@@ -122,6 +123,9 @@ def to_e164(raw: str, default_country: str = "US") -> str | None:
         # What dialers send most: a North American number already in E.164. Building the
         # number directly skips the parser, about half of the cost; validity is still checked.
         number = phonenumbers.PhoneNumber(country_code=1, national_number=int(raw[2:]))
+        # Most are US numbers: one region's rules first, then all of the plan's regions.
+        if phonenumbers.is_valid_number_for_region(number, "US"):
+            return raw
         return raw if phonenumbers.is_valid_number(number) else None
     # Already E.164: skip the "00" / tel: preparation.
     text = raw if raw.startswith("+") and raw[1:].isdigit() else _prepare(raw)
@@ -132,6 +136,17 @@ def to_e164(raw: str, default_country: str = "US") -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def country_calling_code(e164: str) -> str:
+    """The calling code that starts an E.164 number ("+14155551234" -> "1"), without parsing.
+
+    Calling codes are prefix-free, so the first 1-3 digits that name one are it.
+    """
+    for size in (1, 2, 3):
+        if int(e164[1 : 1 + size]) in COUNTRY_CODE_TO_REGION_CODE:
+            return e164[1 : 1 + size]
+    raise ValueError(f"not an E.164 number: {e164!r}")
 
 
 def digits(text: str) -> str:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import phonenumbers
-
-from app.phones import digits
+from app.phones import country_calling_code, digits
 
 CONTACT_FIELDS = (
     "id",
@@ -32,14 +30,12 @@ def utc_now() -> str:
 def phone_variants(e164: str | None) -> list[str]:
     """Digit strings a person may type for this number: with and without the country code.
 
-    E.164 does not mark where the country code ends, so the national form is derived
-    from phonenumbers; both are indexed so "+1 415 555" and "(415) 555" find the same row.
+    Both are indexed so "+1 415 555" and "(415) 555" find the same row.
     """
     if not e164:
         return []
-    number = phonenumbers.parse(e164)
-    national = phonenumbers.national_significant_number(number)
-    return list(dict.fromkeys([digits(e164), national]))
+    all_digits = digits(e164)
+    return list(dict.fromkeys([all_digits, all_digits[len(country_calling_code(e164)) :]]))
 
 
 def full_name(contact: dict) -> str | None:
