@@ -43,6 +43,21 @@ def canonical(raw: str, country: str) -> str | None:
     return to_e164(raw, country)
 
 
+def new_entry(
+    workspace_id: str, phone: str, reason: str | None, source: str | None, actor: str, now: str
+) -> dict:
+    """The stored document of a newly listed number."""
+    return {
+        "workspaceId": workspace_id,
+        "phone": phone,
+        "reason": reason,
+        "source": source,
+        "addedBy": actor or None,
+        "addedAt": now,
+        "updatedAt": now,
+    }
+
+
 def _entry(source: dict) -> dict:
     return {field: source.get(field) for field in ENTRY_FIELDS}
 
@@ -101,15 +116,7 @@ class DncService:
         """List a number; listing it again updates the reason. Returns (entry, existed)."""
         phone = self.phone_or_400(raw_phone, country)
         now = utc_now()
-        document = {
-            "workspaceId": workspace_id,
-            "phone": phone,
-            "reason": reason,
-            "source": source,
-            "addedBy": actor or None,
-            "addedAt": now,
-            "updatedAt": now,
-        }
+        document = new_entry(workspace_id, phone, reason, source, actor, now)
         doc_id = self.doc_id(workspace_id, phone)
         try:
             self.client.index(
@@ -170,15 +177,7 @@ class DncService:
             actions.append(
                 {
                     "doc": changes,
-                    "upsert": {
-                        "workspaceId": workspace_id,
-                        "phone": phone,
-                        "reason": reason,
-                        "source": source,
-                        "addedBy": actor or None,
-                        "addedAt": now,
-                        "updatedAt": now,
-                    },
+                    "upsert": new_entry(workspace_id, phone, reason, source, actor, now),
                 }
             )
         result = self.client.bulk(index=self.names.write, body=actions, refresh="false")

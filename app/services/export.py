@@ -18,23 +18,11 @@ from collections.abc import Iterator
 from app import observability
 from app.errors import Unprocessable
 from app.search import queries
-from app.search.documents import from_source
+from app.search.documents import CONTACT_FIELDS, from_source
 from app.services.search import SearchService
 
-BASE_COLUMNS = (
-    "id",
-    "workspaceId",
-    "firstName",
-    "lastName",
-    "phone",
-    "email",
-    "company",
-    "notes",
-    "tags",
-    "dnc",
-    "createdAt",
-    "updatedAt",
-)
+# The contact's own fields (custom fields get a column each), then the derived DNC flag.
+BASE_COLUMNS = (*(f for f in CONTACT_FIELDS if f != "customFields"), "dnc")
 CUSTOM_PREFIX = "customFields."
 TAG_SEPARATOR = ", "  # the importer splits tags on , ; or |
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).

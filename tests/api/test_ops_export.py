@@ -78,9 +78,9 @@ def test_export_streams_every_field_across_pages(client, workspace, auth, small_
         "company",
         "notes",
         "tags",
-        "dnc",
         "createdAt",
         "updatedAt",
+        "dnc",
     ]
     assert list(rows[0])[12:] == ["customFields.plan", "customFields.region", "customFields.seats"]
     one = rows[1]
