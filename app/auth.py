@@ -44,6 +44,14 @@ def _verification_key() -> str:
 
 
 def decode_token(token: str) -> Principal:
+    """The token's principal; verified once per request however many hooks ask."""
+    memo = g.setdefault("verified_tokens", {})
+    if token not in memo:
+        memo[token] = _verify(token)
+    return memo[token]
+
+
+def _verify(token: str) -> Principal:
     config = current_app.config
     try:
         claims = jwt.decode(

@@ -90,7 +90,7 @@ def main() -> None:
     try:
         with running_api(
             args.port,
-            {"INDEX_PREFIX": PREFIX, "REDIS_KEY_PREFIX": PREFIX, "RATE_LIMIT_ENABLED": "false"},
+            {"INDEX_PREFIX": PREFIX, "REDIS_KEY_PREFIX": PREFIX},
         ) as base:
             # Put a slice of the numbers on the DNC list so checks see both answers.
             for phone in phones[:200]:

@@ -15,6 +15,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
+BENCH_SCOPES = (
+    "default",
+    "contacts:read",
+    "contacts:write",
+    "contacts:export",
+    "contacts:import",
+    "dnc:read",
+    "dnc:write",
+    "anonymous",
+)
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -58,8 +68,17 @@ def write_result(name: str, result: dict) -> Path:
 @contextmanager
 def running_api(port: int, env: dict[str, str], workers: int = 2):
     """gunicorn serving the app on 127.0.0.1:port with `env`; stopped on exit."""
+    # Limits stay on (their Redis call is part of every request's cost) but high enough
+    # that one benchmark token is never refused; a caller may still turn them off.
+    high = ",".join(f"{scope}=100000000/60" for scope in BENCH_SCOPES)
     full_env = dict(
-        os.environ, PYTHONPATH=str(ROOT), PORT=str(port), WEB_WORKERS=str(workers), **env
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        PORT=str(port),
+        WEB_WORKERS=str(workers),
+        RATE_LIMITS=high,
+        LOG_LEVEL="WARNING",
+        **env,
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
