@@ -23,7 +23,9 @@ graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
 keepalive = 5  # behind a load balancer that keeps connections open
 # Recycle workers now and then so slow leaks never reach the memory limit; the jitter
 # keeps them from restarting all at once.
-max_requests = int(os.environ.get("MAX_REQUESTS", "5000"))
+# Recycling workers costs a cold start (and a latency spike) each time; the service has
+# no known leak, so it is off unless MAX_REQUESTS asks for it.
+max_requests = int(os.environ.get("MAX_REQUESTS", "0"))
 max_requests_jitter = 500
 # Heartbeat files on tmpfs: a container's overlay disk can stall them under load.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
