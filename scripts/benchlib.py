@@ -71,15 +71,15 @@ def running_api(port: int, env: dict[str, str], workers: int = 2):
     # Limits stay on (their Redis call is part of every request's cost) but high enough
     # that one benchmark token is never refused; a caller may still turn them off.
     high = ",".join(f"{scope}=100000000/60" for scope in BENCH_SCOPES)
-    full_env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        PORT=str(port),
-        WEB_WORKERS=str(workers),
-        RATE_LIMITS=high,
-        LOG_LEVEL="WARNING",
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PORT": str(port),
+        "WEB_WORKERS": str(workers),
+        "RATE_LIMITS": high,
+        "LOG_LEVEL": "WARNING",
         **env,
-    )
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
         env=full_env,
