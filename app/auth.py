@@ -7,6 +7,7 @@ workspaces (`workspaces: ["ws_..."]`) and scopes (`scope: "contacts:read ..."`).
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,15 +44,41 @@ def _verification_key() -> str:
     return config["JWT_SECRET"]
 
 
+# Dialers send the same token thousands of times: a token whose signature and claims were
+# verified is remembered until its `exp` (bounded; keyed by the verification settings too).
+_VERIFIED: dict[tuple, tuple[Principal, float]] = {}
+_VERIFIED_MAX = 10_000
+
+
 def decode_token(token: str) -> Principal:
     """The token's principal; verified once per request however many hooks ask."""
     memo = g.setdefault("verified_tokens", {})
     if token not in memo:
-        memo[token] = _verify(token)
+        memo[token] = _remembered(token)
     return memo[token]
 
 
-def _verify(token: str) -> Principal:
+def _remembered(token: str) -> Principal:
+    config = current_app.config
+    key = (
+        token,
+        tuple(config["JWT_ALGORITHMS"]),
+        _verification_key(),
+        config["JWT_AUDIENCE"],
+        config["JWT_ISSUER"],
+    )
+    hit = _VERIFIED.get(key)
+    if hit and time.time() < hit[1]:
+        return hit[0]
+    principal, expires = _verify(token)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (principal, expires)
+    return principal
+
+
+def _verify(token: str) -> tuple[Principal, float]:
+    """Full verification: the principal and the time after which it must not be reused."""
     config = current_app.config
     try:
         claims = jwt.decode(
@@ -72,12 +99,14 @@ def _verify(token: str) -> Principal:
     scope = claims.get("scope") or ""
     if not isinstance(workspaces, list) or not isinstance(scope, str):
         raise Unauthorized("The token claims are malformed.")
-    return Principal(
+    principal = Principal(
         subject=str(claims.get("sub", "")),
         workspaces=frozenset(str(w) for w in workspaces),
         scopes=frozenset(scope.split()),
         token_id=str(claims.get("jti") or claims.get("sub") or token[-16:]),
     )
+    # Reused no longer than PyJWT itself would accept it (exp plus the configured leeway).
+    return principal, float(claims["exp"]) + config["JWT_LEEWAY_SECONDS"]
 
 
 def authenticate() -> Principal:

@@ -36,11 +36,26 @@ def render_value(value) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
+def render_targets(targets) -> list[str]:
+    """A benchmark's own verdicts: {"name": bool} or ["sentence", ...]."""
+    if isinstance(targets, dict):
+        return [
+            f"- {'holds' if ok else 'does not hold'}: {name}"
+            if isinstance(ok, bool)
+            else f"- {name}: {render_value(ok)}"
+            for name, ok in targets.items()
+        ]
+    return [f"- {item}" for item in targets]
+
+
 def render(result: dict) -> list[str]:
-    """Lists of flat dicts become tables; everything else becomes a bullet."""
+    """Lists of flat dicts become tables; targets a checklist; the rest bullets."""
     lines: list[str] = []
     for key, value in result.items():
         if key == "title":
+            continue
+        if key == "targets":
+            lines += ["", "Targets:", "", *render_targets(value), ""]
             continue
         if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
             columns = list(dict.fromkeys(c for row in value for c in row))

@@ -113,3 +113,17 @@ def test_rs256_public_key_verification():
         "/v1/contacts/normalize", json=body, headers={"Authorization": f"Bearer {forged}"}
     )
     assert refused.status_code == 401
+
+
+def test_a_remembered_token_is_refused_once_it_expires(workspace):
+    class NoLeeway(TestConfig):
+        JWT_LEEWAY_SECONDS = 0
+
+    client = create_app(NoLeeway).test_client()
+    headers = bearer(workspace, ttl=2)
+    body = {"phone": "(415) 555-1234"}
+    assert client.post("/v1/contacts/normalize", json=body, headers=headers).status_code == 200
+    assert client.post("/v1/contacts/normalize", json=body, headers=headers).status_code == 200
+    time.sleep(2.2)
+    expired = client.post("/v1/contacts/normalize", json=body, headers=headers)
+    assert expired.status_code == 401 and "expired" in expired.json["error"]["message"]
