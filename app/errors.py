@@ -180,6 +180,11 @@ def register_error_handlers(app: Flask) -> None:
             return handle_api_error(ServiceUnavailable())
         if exc.status_code == 429:
             return handle_api_error(ServiceUnavailable("OpenSearch is overloaded."))
+        if exc.status_code == 400 and exc.error == "strict_dynamic_mapping_exception":
+            # The live index predates a field the code writes: a deployment fault, not bad
+            # input. The operator's fix is `make reindex` onto the current mapping.
+            log.error("index mapping is behind the code (run make reindex): %s", exc.info)
+            return error_response(500, "internal_error", "Internal server error.")
         if exc.status_code == 400:
             # The engine refused what the request carried (e.g. text it cannot parse):
             # bad input that slipped past validation is still the client's 400, not a 500.
