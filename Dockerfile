@@ -18,6 +18,8 @@ COPY index_mappings ./index_mappings
 COPY scripts ./scripts
 COPY wsgi.py gunicorn.conf.py ./
 
+# Uploads waiting for the worker (a named volume in docker-compose takes this ownership).
+RUN mkdir -p /data/imports && chown contacts /data/imports
 USER contacts
 ENV HOST=0.0.0.0 PORT=8000
 EXPOSE 8000
