@@ -38,13 +38,14 @@ CHECKS = [
     response_headers_conformance,
 ]
 
-app = create_app(TestConfig)
-schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+fuzz_app = create_app(TestConfig)
+schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzz_app)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def indices():
-    ensure_all(app.extensions["opensearch"], app.config["INDEX_PREFIX"])
+def indices(app):  # the session app: it also removes this run's indices and keys at the end
+    del app
+    ensure_all(fuzz_app.extensions["opensearch"], fuzz_app.config["INDEX_PREFIX"])
 
 
 def aim_at_the_granted_workspace(case) -> None:
