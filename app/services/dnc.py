@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import redis
-from opensearchpy import ConflictError, NotFoundError, OpenSearch
+from opensearchpy import NotFoundError, OpenSearch
 from opensearchpy.helpers import scan
 
 from app.dnc import DncCache
@@ -84,6 +84,8 @@ class DncService:
         # Workspaces whose cache missed a write while Redis was unreachable: this
         # process does not trust their cache until it has managed to invalidate it.
         self._suspect: set[str] = set()
+        self._pending_builds: set[str] = set()
+        self._pending_lock = threading.Lock()
 
     # --- numbers ------------------------------------------------------------------
 
@@ -116,39 +118,32 @@ class DncService:
         """List a number; listing it again updates the reason. Returns (entry, existed)."""
         phone = self.phone_or_400(raw_phone, country)
         now = utc_now()
-        document = new_entry(workspace_id, phone, reason, source, actor, now)
-        doc_id = self.doc_id(workspace_id, phone)
-        try:
-            self.client.index(
-                index=self.names.write,
-                id=doc_id,
-                body=document,
-                routing=workspace_id,
-                op_type="create",
-                refresh=refresh or "false",
-            )
-            existed = False
-        except ConflictError:
-            changes = {"reason": reason, "updatedAt": now}
-            if source is not None:
-                changes["source"] = source
-            result = self.client.update(
-                index=self.names.write,
-                id=doc_id,
-                routing=workspace_id,
-                body={"doc": changes},
-                retry_on_conflict=3,
-                refresh=refresh or "false",
-                params={"_source": "true"},
-            )
-            document = result["get"]["_source"]
-            existed = True
+        changes = {"reason": reason, "updatedAt": now}
+        if source is not None:
+            changes["source"] = source
+        # One upsert: a new number gets the full entry, a listed one keeps its addedAt.
+        result = self.client.update(
+            index=self.names.write,
+            id=self.doc_id(workspace_id, phone),
+            routing=workspace_id,
+            body={
+                "doc": changes,
+                "upsert": new_entry(workspace_id, phone, reason, source, actor, now),
+            },
+            retry_on_conflict=3,
+            refresh=refresh or "false",
+            params={"_source": "true"},
+        )
+        document = result["get"]["_source"]
+        existed = result["result"] != "created"
+        # The cache follows the record at once: a failure in the side writes below must
+        # never leave a listed number looking callable.
+        self._mirror("add", workspace_id, [phone])
         self._record(
             workspace_id, [phone], "updated" if existed else "added", reason, source, actor, refresh
         )
         if not existed:
             self._sync_contacts(workspace_id, [phone], True)
-        self._mirror("add", workspace_id, [phone])
         return _entry(document), existed
 
     def add_many(
@@ -180,7 +175,13 @@ class DncService:
                     "upsert": new_entry(workspace_id, phone, reason, source, actor, now),
                 }
             )
-        result = self.client.bulk(index=self.names.write, body=actions, refresh="false")
+        try:
+            result = self.client.bulk(index=self.names.write, body=actions, refresh="false")
+        except Exception:
+            # Some of the batch may have landed: treat all of it as listed (fail closed);
+            # the retried file makes the record whole.
+            self._mirror("add", workspace_id, phones)
+            raise
         added, updated, failed = [], [], []
         for phone, item in zip(phones, result["items"], strict=True):
             outcome = item["update"]
@@ -193,10 +194,10 @@ class DncService:
         if failed:
             # What did land is mirrored below; the rest is reported, never silently lost.
             log.error("DNC bulk add: %d numbers failed in OpenSearch", len(failed))
+        self._mirror("add", workspace_id, added + updated)
         self._record(workspace_id, added, "added", reason, source, actor, None)
         self._record(workspace_id, updated, "updated", reason, source, actor, None)
         self._sync_contacts(workspace_id, added, True)
-        self._mirror("add", workspace_id, added + updated)
         if failed:
             raise ServiceUnavailable(f"{len(failed)} numbers could not be stored; retry the file.")
         return {"added": len(added), "updated": len(updated)}
@@ -223,9 +224,9 @@ class DncService:
             )
         except NotFoundError:
             raise NotFound("The number is not on this workspace's DNC list.") from None
+        self._mirror("remove", workspace_id, [phone])
         self._record(workspace_id, [phone], "removed", reason, None, actor, refresh)
         self._sync_contacts(workspace_id, [phone], False)
-        self._mirror("remove", workspace_id, [phone])
 
     def _record(self, workspace_id, phones, action, reason, source, actor, refresh) -> None:
         if not phones:
@@ -292,8 +293,9 @@ class DncService:
                 self.schedule_build(workspace_id)
         except Exception:  # any cache failure: the record is written, distrust the cache
             log.warning("DNC cache write failed for %s; invalidating", workspace_id)
+            already_suspect = workspace_id in self._suspect
             self._suspect.add(workspace_id)
-            if not self._trusted(workspace_id):
+            if not self._trusted(workspace_id) and not already_suspect:
                 # Redis is unreachable: keep trying, so that other processes stop trusting
                 # the stale cache as soon as Redis is back.
                 threading.Thread(
@@ -326,6 +328,13 @@ class DncService:
 
     def contains(self, workspace_id: str, phones: Sequence[str]) -> tuple[list[bool], str]:
         """Listed flags for E.164 numbers and where they came from ("cache" or "opensearch")."""
+        flags, source, _ = self._membership(workspace_id, phones)
+        return flags, source
+
+    def _membership(
+        self, workspace_id: str, phones: Sequence[str]
+    ) -> tuple[list[bool], str, dict[str, dict] | None]:
+        """contains(), plus the entries when the answer came from OpenSearch."""
         flags = None
         redis_answered = False
         if self._trusted(workspace_id):
@@ -335,11 +344,11 @@ class DncService:
             except Exception as exc:  # Redis down, timed out, or mid-rebuild: ask the record
                 log.warning("DNC cache unavailable (%s); checking OpenSearch", type(exc).__name__)
         if flags is not None:
-            return flags, "cache"
+            return flags, "cache", None
         if redis_answered and self.lazy_build:
             self.schedule_build(workspace_id)
         entries = self.lookup(workspace_id, phones)
-        return [phone in entries for phone in phones], "opensearch"
+        return [phone in entries for phone in phones], "opensearch", entries
 
     def lookup(self, workspace_id: str, phones: Sequence[str]) -> dict[str, dict]:
         """Entries of the listed numbers among `phones`, real-time; 503 when unreachable."""
@@ -373,17 +382,17 @@ class DncService:
         region = (country or self.default_country).upper()
         normalized = [canonical(raw, region) for raw in raws]
         valid = [p for p in normalized if p]
-        flags, source = self.contains(workspace_id, valid)
+        if valid:
+            flags, source, entries = self._membership(workspace_id, valid)
+        else:  # nothing to look up: no round trip
+            flags, source, entries = [], "cache", None
         listed_set = {p for p, flag in zip(valid, flags, strict=True) if flag}
-        details: dict[str, dict] = {}
-        if listed_set:
-            if source == "opensearch":
+        details: dict[str, dict] = entries or {}
+        if listed_set and entries is None:
+            try:  # reasons are a courtesy; the flag alone decides, so never fail on them
                 details = self.lookup(workspace_id, sorted(listed_set))
-            else:
-                try:  # reasons are a courtesy; the flag alone decides, so never fail on them
-                    details = self.lookup(workspace_id, sorted(listed_set))
-                except ServiceUnavailable:
-                    details = {}
+            except ServiceUnavailable:
+                details = {}
         results = []
         for raw, phone in zip(raws, normalized, strict=True):
             if phone is None:
@@ -484,7 +493,15 @@ class DncService:
     # --- cache builds ----------------------------------------------------------------
 
     def schedule_build(self, workspace_id: str) -> None:
-        """Build a workspace's cache in the background (one builder at a time, by lock)."""
+        """Build a workspace's cache in the background (one builder at a time, by lock).
+
+        Every check of a not-yet-built workspace asks for a build; only the first in this
+        process starts a thread, the rest find it pending.
+        """
+        with self._pending_lock:
+            if workspace_id in self._pending_builds:
+                return
+            self._pending_builds.add(workspace_id)
         threading.Thread(
             target=self._build_quietly, args=(workspace_id,), daemon=True, name="dnc-build"
         ).start()
@@ -494,6 +511,9 @@ class DncService:
             self.rebuild(workspace_id)
         except Exception:
             log.exception("DNC cache build failed for %s", workspace_id)
+        finally:
+            with self._pending_lock:
+                self._pending_builds.discard(workspace_id)
 
     def rebuild(self, workspace_id: str) -> dict | None:
         """Build a new cache generation from OpenSearch and make it live; None if busy."""

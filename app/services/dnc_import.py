@@ -7,7 +7,8 @@ from typing import BinaryIO
 
 from app.errors import PayloadTooLarge, Unprocessable, ValidationError
 from app.imports.reader import CsvFormatError, iter_csv_rows
-from app.services.dnc import DncService, canonical
+from app.phones import to_e164
+from app.services.dnc import DncService
 
 BATCH = 5_000
 MAX_REPORTED_ERRORS = 100
@@ -51,7 +52,7 @@ def import_csv(
         raise Unprocessable(exc.message) from exc
     country = (args.get("defaultCountry") or service.default_country).upper()
     rows = parsed.rows
-    if len(parsed.header) == 1 and canonical(parsed.header[0], country):
+    if len(parsed.header) == 1 and to_e164(parsed.header[0], country):
         column = 0
         rows = _chain([(parsed.header_line, parsed.header)], rows)
     else:
@@ -65,7 +66,9 @@ def import_csv(
             if seen > max_rows:
                 raise PayloadTooLarge(f"At most {max_rows} rows per file.")
             value = values[column].strip() if column < len(values) else ""
-            phone = canonical(value, country) if value else None
+            phone = (
+                to_e164(value, country) if value else None
+            )  # not memoized: a file would flush the checks' memo
             if phone is None:
                 totals["invalid"] += 1
                 if len(totals["errors"]) < MAX_REPORTED_ERRORS:
