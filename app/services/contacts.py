@@ -17,6 +17,22 @@ from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
 
 MAX_OFFSET_WINDOW = 10_000
+
+
+def probe_size(limit: int, offset: int) -> int:
+    """Rows to ask for: one more than the page says whether a next page exists, except at
+    the edge of the engine's result window, which refuses from + size past it."""
+    return limit + 1 if offset + limit < MAX_OFFSET_WINDOW else limit
+
+
+def more_after(hits: list, limit: int, offset: int, total: dict) -> bool:
+    """Whether rows follow this page (read from the probe row, or from the total at the edge)."""
+    if len(hits) > limit:
+        return True
+    at_edge = probe_size(limit, offset) == limit
+    return at_edge and (total["relation"] == "gte" or total["value"] > offset + len(hits))
+
+
 OPTIONAL_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
 # Concurrent PATCHes of one contact retry the read-merge-write this many times.
 UPDATE_RETRIES = 5
@@ -287,7 +303,7 @@ class ContactService:
         body = {
             "query": {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}},
             "sort": [{"createdAt": "desc"}, {"id": "desc"}],
-            "size": limit + 1,  # one extra row says whether a next page exists
+            "size": probe_size(limit, offset if after is None else 0),
             "track_total_hits": True,
             "_source": {"excludes": ["phoneDigits", "fullNameExact"]},
         }
@@ -300,6 +316,7 @@ class ContactService:
         contacts = [from_source(hit["_source"]) for hit in hits[:limit]]
         self.annotate(workspace_id, contacts)
         next_cursor = None
-        if len(hits) > limit:
-            next_cursor = cursors.encode(cursors.Cursor(hits[limit - 1]["sort"], mark))
-        return contacts, result["hits"]["total"]["value"], next_cursor
+        total = result["hits"]["total"]
+        if hits and more_after(hits, limit, offset if after is None else 0, total):
+            next_cursor = cursors.encode(cursors.Cursor(hits[:limit][-1]["sort"], mark))
+        return contacts, total["value"], next_cursor

@@ -12,7 +12,7 @@ from app.search import cursors, queries
 from app.search.documents import from_source
 from app.search.highlights import highlights
 from app.search.indices import IndexNames
-from app.services.contacts import MAX_OFFSET_WINDOW, ContactService
+from app.services.contacts import MAX_OFFSET_WINDOW, ContactService, more_after, probe_size
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class SearchService:
             parsed,
             filters,
             sort=sort,
-            size=limit + 1,  # one more than asked says whether there is a next page
+            size=probe_size(limit, offset),
             offset=offset,
             search_after=after,
         )
@@ -91,7 +91,8 @@ class SearchService:
             pit = self.open_point_in_time(workspace_id, quiet=True)
         result, pit = self._run(workspace_id, body, pit)
         hits = result["hits"]["hits"]
-        page, has_more = hits[:limit], len(hits) > limit
+        page = hits[:limit]
+        has_more = bool(page) and more_after(hits, limit, offset, result["hits"]["total"])
         contacts = []
         for hit in page:
             contact = from_source(hit["_source"])

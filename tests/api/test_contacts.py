@@ -173,3 +173,11 @@ def test_contact_of_another_workspace_is_404_on_every_verb(client, workspace, au
         "/v1/contacts", json={"workspaceId": workspace, "firstName": "X"}, headers=other
     )
     assert created.status_code == 403
+
+
+def test_offset_at_the_edge_of_the_result_window_is_not_an_error(client, workspace, auth):
+    create(client, workspace, auth)
+    for path in (f"/v1/contacts?workspaceId={workspace}&offset=9990&limit=10",):
+        response = client.get(path, headers=auth)
+        assert response.status_code == 200, response.json
+        assert response.json["data"] == [] and response.json["meta"]["hasMore"] is False

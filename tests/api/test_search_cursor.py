@@ -101,3 +101,26 @@ def test_contacts_list_cursor_pages_every_contact_once(client, big):
     )
     assert len(seen) == len(set(seen)) == COUNT and set(seen) == set(ids)
     assert meta["total"] == COUNT and meta["totalIsExact"] is True
+
+
+def test_the_last_offset_page_of_the_result_window_is_served(client, big):
+    """offset + limit == 10,000 is allowed; more rows follow, reachable by cursor."""
+    workspace, ids = big
+    auth = bearer(workspace)
+    listed = client.get(f"/v1/contacts?workspaceId={workspace}&offset=9990&limit=10", headers=auth)
+    searched = client.post(
+        "/v1/contacts/search",
+        headers=auth,
+        json={"workspaceId": workspace, "sort": "createdAt", "offset": 9990, "limit": 10},
+    )
+    for response in (listed, searched):
+        assert response.status_code == 200, response.json
+        assert len(response.json["data"]) == 10
+        assert response.json["meta"]["hasMore"] is True and response.json["meta"]["nextCursor"]
+    after = client.get(
+        f"/v1/contacts?workspaceId={workspace}&limit=10&cursor={listed.json['meta']['nextCursor']}",
+        headers=auth,
+    ).json["data"]
+    assert len(after) == 10 and not {c["id"] for c in after} & {
+        c["id"] for c in listed.json["data"]
+    }
