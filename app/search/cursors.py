@@ -43,12 +43,17 @@ def encode(cursor: Cursor) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a sort value")
+
+
 def decode(text: str, expected_fingerprint: str) -> Cursor:
     if not text or len(text) > MAX_CURSOR_LENGTH:
         raise CursorError("The cursor is not valid.")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        payload = json.loads(raw)
+        # NaN / Infinity are JSON to Python but never a sort value the engine returned.
+        payload = json.loads(raw, parse_constant=_refuse_constant)
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise CursorError("The cursor is not valid.") from exc
     if not isinstance(payload, dict) or payload.get("v") != VERSION:

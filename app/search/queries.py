@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.phones import digits as digits_of
+
 # --- the score of one query word -------------------------------------------------------
 # A word's score is the best (dis_max, no tie-breaker) of `tier * field weight` over every
 # way it matches; the document's score is the sum over words plus the whole-name bonuses.
@@ -82,7 +84,6 @@ IMMUTABLE_SORTS = frozenset({"createdAt"})
 
 _PHONE_LIKE = re.compile(r"^[\d\s+().\-/]+$")
 _HAS_WORD_CHAR = re.compile(r"[^\W_]")
-_DIGITS = re.compile(r"\D")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def parse_query(text: str | None) -> ParsedQuery:
     if not text:
         return ParsedQuery()
     if _PHONE_LIKE.match(text):
-        digits = _DIGITS.sub("", text)
+        digits = digits_of(text)
         if len(digits) >= MIN_PHONE_DIGITS:
             return ParsedQuery(phone=phone_variants_typed(digits))
     words = tuple(w for w in text.split() if _HAS_WORD_CHAR.search(w))
@@ -187,7 +188,7 @@ def build_word_query(word: str, *, is_last: bool) -> dict:
         clauses.append(
             {"constant_score": {"filter": {"term": {"email": word.lower()}}, "boost": EXACT}}
         )
-    digits = _DIGITS.sub("", word)
+    digits = digits_of(word)
     if len(digits) >= MIN_PHONE_DIGITS and _PHONE_LIKE.match(word):
         clauses += _phone_clauses(digits)
     return {"dis_max": {"queries": clauses, "tie_breaker": 0.0}}

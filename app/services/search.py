@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 from opensearchpy import NotFoundError, OpenSearch, TransportError
 
@@ -155,45 +154,6 @@ class SearchService:
             self.client.delete_pit(body={"pit_id": [pit]})
         except TransportError:
             log.info("point in time already gone")
-
-    def scan(
-        self,
-        workspace_id: str,
-        *,
-        query: str | None = None,
-        filters: dict | None = None,
-        sort: str | None = "createdAt",
-        batch_size: int = 1000,
-    ) -> Iterator[list[dict]]:
-        """Every matching contact, a batch at a time, from one point in time (for export).
-
-        Batches are not annotated; call `annotate` on each if the DNC flag is needed.
-        """
-        parsed = queries.parse_query(query)
-        pit = self.open_point_in_time(workspace_id)
-        try:
-            after = None
-            while True:
-                body = queries.build_search_body(
-                    workspace_id,
-                    parsed,
-                    filters,
-                    sort=sort,
-                    size=batch_size,
-                    search_after=after,
-                    track_total_hits=False,
-                )
-                body["pit"] = {"id": pit, "keep_alive": self.pit_keep_alive}
-                result = self.client.search(body=body)
-                pit = result.get("pit_id") or pit
-                hits = result["hits"]["hits"]
-                if hits:
-                    yield [from_source(hit["_source"]) for hit in hits]
-                if len(hits) < batch_size:
-                    return
-                after = hits[-1]["sort"]
-        finally:
-            self.close_point_in_time(pit)
 
 
 def _missing_context(exc: TransportError) -> bool:

@@ -110,3 +110,21 @@ def test_highlights_mark_the_typed_prefix_typos_and_phone_digits():
     assert last4 == [{"start": 8, "end": 12}]
     assert fold("Østergaard Straße") == "ostergaard strasse"
     assert edit_distance("smtih", "smith", 1) == 1
+
+
+def test_a_cursor_with_a_non_finite_sort_value_is_refused():
+    import base64
+    import json
+
+    import pytest
+
+    from app.search import cursors
+
+    mark = cursors.fingerprint("ws_x", "list")
+    good = cursors.encode(cursors.Cursor([1, "contact_a"], mark))
+    payload = json.loads(base64.urlsafe_b64decode(good + "=" * (-len(good) % 4)))
+    forged = json.dumps({**payload, "a": [float("nan"), "contact_a"]}).encode()
+    text = base64.urlsafe_b64encode(forged).decode().rstrip("=")
+    assert cursors.decode(good, mark).after == [1, "contact_a"]
+    with pytest.raises(cursors.CursorError):
+        cursors.decode(text, mark)
