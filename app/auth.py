@@ -109,12 +109,17 @@ def _verify(token: str) -> tuple[Principal, float]:
     return principal, float(claims["exp"]) + config["JWT_LEEWAY_SECONDS"]
 
 
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def authenticate() -> Principal:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token()
+    if token is None:
         raise Unauthorized()
-    principal = decode_token(token.strip())
+    principal = decode_token(token)
     g.principal = principal
     return principal
 

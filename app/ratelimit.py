@@ -25,7 +25,7 @@ import redis
 from flask import Flask, Response, current_app, g, request
 
 from app import observability
-from app.auth import decode_token
+from app.auth import bearer_token, decode_token
 from app.errors import ApiError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -158,11 +158,10 @@ class RateLimiter:
 
 
 def _identity() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
+    token = bearer_token()
+    if token:
         try:
-            return f"token:{decode_token(token.strip()).token_id}"
+            return f"token:{decode_token(token).token_id}"
         except ApiError:
             pass  # the view answers 401; the caller is limited as anonymous meanwhile
     return f"addr:{request.remote_addr}"
