@@ -32,6 +32,8 @@ def recover_forever(stop: threading.Event, interval: float) -> None:
             service.recover()
         except redis.RedisError as exc:  # Redis blips must not kill the recovery loop
             log.warning("import recovery skipped: %s", exc)
+        except Exception:  # nor anything else: a dead loop would strand stalled imports
+            log.exception("import recovery failed; retrying")
         stop.wait(interval)
 
 

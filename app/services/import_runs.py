@@ -13,13 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from marshmallow import ValidationError as SchemaValidationError
 from opensearchpy import OpenSearch, helpers
 
 from app.errors import ValidationError
 from app.imports import RowConverter, RowProblem
 from app.imports.bloom import BloomFilter
-from app.schemas.contacts import ContactCreateSchema
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
 from app.services.contacts import ContactService
@@ -29,10 +27,9 @@ POLICIES = ("skip", "update", "create")
 # makes them searchable and bounds that memory (about 4,000 keys per chunk).
 REFRESH_EVERY_CHUNKS = 8
 MERGED_TEXT_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
+
+
 # Built once: constructing a marshmallow schema costs more than loading a row with it.
-CREATE_SCHEMA = ContactCreateSchema()
-
-
 def row_contact_id(import_id: str, line: int) -> str:
     """The id a row's new contact gets: the same on every attempt of the import."""
     digest = hashlib.sha256(f"{import_id}:{line}".encode()).digest()[:16]
@@ -69,12 +66,7 @@ class RowValidator:
         if payload is None:
             return row
         try:
-            # ContactService.validate_new, with the schema built once (see CREATE_SCHEMA).
-            try:
-                data = CREATE_SCHEMA.load(payload)
-            except SchemaValidationError as exc:
-                raise ValidationError.from_messages(exc.messages) from exc
-            row.contact = self.contacts.prepare_new(data)
+            row.contact = self.contacts.validate_new(payload)
         except ValidationError as exc:
             details = exc.details or [{"field": "row", "message": exc.message}]
             row.problems = [
