@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from app.errors import ValidationError as RequestError
 from app.imports.headers import valid_target
+from app.jsonio import strict_loads
 from app.schemas.common import WORKSPACE_ID
 from app.schemas.contacts import COUNTRY
 from app.services.import_runs import POLICIES
@@ -24,9 +24,11 @@ class MappingField(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = strict_loads(value)
             except ValueError as exc:
                 raise ValidationError("Must be a JSON object.") from exc
+            except RequestError as exc:  # too deep, a huge number, not Unicode
+                raise ValidationError(f"Must be a JSON object: {exc.message}") from exc
         if not isinstance(value, dict) or len(value) > MAX_MAPPING:
             raise ValidationError(f"Must be an object of at most {MAX_MAPPING} columns.")
         for column, target in value.items():

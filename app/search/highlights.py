@@ -20,42 +20,74 @@ _TOKEN = re.compile(r"[^\W_]+")
 _SPECIAL = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d"})
 
 
-@functools.lru_cache(maxsize=65_536)
+# Bounds on the work and memory one search may cost. Highlighting is cosmetic: past
+# these, a token or word is matched exactly or as a prefix, never fuzzily.
+MAX_FUZZY_CHARS = 32  # typo matching compares words of at most this many characters
+MAX_TOKENS_PER_FIELD = 32  # a 200-character name of one-letter words is not 100 tokens
+MAX_QUERY_PARTS = 16  # sub-words of the query ("a_b_c" splits) considered at all
+# Memo keys are at most MAX_MEMO_KEY_CHARS long and the memos at most this many
+# entries (~300 bytes each): a few MB per worker, whatever the queries and names.
+MAX_MEMO_KEY_CHARS = 64
+FOLD_MEMO_ENTRIES = 16_384
+SPAN_MEMO_ENTRIES = 32_768
+
+
 def fold(text: str) -> str:
     """Lowercase without accents, one output character per input character where possible."""
+    if len(text) > MAX_MEMO_KEY_CHARS:
+        return _fold(text)  # long text is rare: folding it again beats holding it
+    return _fold_memo(text)
+
+
+def _fold(text: str) -> str:
     text = text.lower().translate(_SPECIAL)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+_fold_memo = functools.lru_cache(maxsize=FOLD_MEMO_ENTRIES)(_fold)
+
+
 def _tokens(value: str) -> list[tuple[int, int, str]]:
-    """(start, end, folded token) with offsets into the original value."""
+    """(start, end, folded token) with offsets into the original value (the first few)."""
     found = []
     for match in _TOKEN.finditer(value):
         found.append((match.start(), match.end(), fold(match.group())))
+        if len(found) == MAX_TOKENS_PER_FIELD:
+            break
     return found
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
-    """Optimal string alignment distance (transpositions count as one), capped at limit+1."""
+    """Optimal string alignment distance (transpositions count as one), capped at limit+1.
+
+    Only the diagonal band of width 2*limit+1 can hold a distance within the limit, so
+    only that band is computed, and a row whose every cell is past the limit stops the
+    walk: O(len * limit) instead of O(len_a * len_b).
+    """
     if abs(len(a) - len(b)) > limit:
         return limit + 1
+    over = limit + 1
+    width = len(b) + 1
     previous2: list[int] = []
-    previous = list(range(len(b) + 1))
+    previous = [j if j <= limit else over for j in range(width)]
     for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
+        current = [over] * width
+        if i <= limit:
+            current[0] = i
+        low, high = max(1, i - limit), min(len(b), i + limit)
+        for j in range(low, high + 1):
             cost = 0 if a[i - 1] == b[j - 1] else 1
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
             if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
+                value = min(value, previous2[j - 2] + 1)
+            current[j] = min(value, over)
+        if min(current[max(0, low - 1) : high + 1]) > limit:
+            return over
         previous2, previous = previous, current
     return previous[len(b)]
 
 
-# Names and companies repeat across hits and pages: a word meets the same tokens again and
-# again, so the edit-distance work is memoized (the cache is bounded).
-@functools.lru_cache(maxsize=262_144)
 def _word_span(word: str, token: str, *, is_last: bool) -> int | None:
     """Length of the token matched by the word (its prefix or all of it), or None."""
     if token == word:
@@ -64,6 +96,15 @@ def _word_span(word: str, token: str, *, is_last: bool) -> int | None:
         return len(word)
     if token[:FUZZY_PREFIX_LENGTH] != word[:FUZZY_PREFIX_LENGTH]:
         return None  # the query never forgives a typo in the first letters either
+    if len(word) > MAX_FUZZY_CHARS or len(token) > MAX_FUZZY_CHARS + 2:
+        return None
+    return _fuzzy_span(word, token, is_last)
+
+
+# Names and companies repeat across hits and pages: a word meets the same tokens again and
+# again, so the edit-distance work is memoized. Keys are bounded by MAX_FUZZY_CHARS.
+@functools.lru_cache(maxsize=SPAN_MEMO_ENTRIES)
+def _fuzzy_span(word: str, token: str, is_last: bool) -> int | None:
     edits = fuzziness_for(word)
     if edits and edit_distance(word, token, edits) <= edits:
         return len(token)
@@ -109,19 +150,23 @@ def highlights(contact: dict, parsed: ParsedQuery) -> list[dict]:
     if parsed.is_empty:
         return []
     result = []
-    words = [(fold(w), i == len(parsed.words) - 1) for i, w in enumerate(parsed.words)]
+    last = len(parsed.words) - 1
+    words = [
+        (word, i == last)
+        for i, raw in enumerate(parsed.words)
+        for word in _TOKEN.findall(fold(raw))
+    ][:MAX_QUERY_PARTS]
     for field in TEXT_FIELDS:
         value = contact.get(field)
         if not value:
             continue
         spans = []
         for start, end, token in _tokens(value):
-            for raw, is_last in words:
-                for word in _TOKEN.findall(raw):
-                    size = _word_span(word, token, is_last=is_last)
-                    if size:
-                        # Folding may lengthen a letter (ß -> ss): stay inside the token.
-                        spans.append((start, min(start + size, end)))
+            for word, is_last in words:
+                size = _word_span(word, token, is_last=is_last)
+                if size:
+                    # Folding may lengthen a letter (ß -> ss): stay inside the token.
+                    spans.append((start, min(start + size, end)))
         if spans:
             result.append({"field": field, "value": value, "spans": _merge(spans)})
     digit_strings = parsed.phone or tuple(

@@ -64,7 +64,11 @@ def parse_etag(value: str | None) -> tuple[int, int] | None:
         return None
     text = value.strip().removeprefix("W/").strip('"')
     term, _, seq = text.partition("-")
-    if not (term.isdigit() and seq.isdigit()):
+    # ASCII digits only, each part a 64-bit number: int() never sees 4,000 digits or "²".
+    if (
+        not (term.isascii() and seq.isascii() and term.isdigit() and seq.isdigit())
+        or max(len(term), len(seq)) > 19
+    ):
         raise PreconditionFailed("If-Match does not name a version of this contact.")
     return int(term), int(seq)
 
