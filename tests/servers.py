@@ -17,15 +17,20 @@ def free_port() -> int:
 
 
 class OwnRedis:
-    """A redis-server on a free port; `persist` keeps an append-only file across restarts."""
+    """A redis-server on a free port; `persist` keeps an append-only file across restarts.
 
-    def __init__(self, directory, persist: bool = False) -> None:
+    `fsync` is the AOF's appendfsync policy: "always" loses nothing to a kill -9;
+    "everysec" (production's setting) may lose the last second of writes.
+    """
+
+    def __init__(self, directory, persist: bool = False, fsync: str = "always") -> None:
         self.port, self.directory, self.persist, self.process = (
             free_port(),
             directory,
             persist,
             None,
         )
+        self.fsync = fsync
 
     @property
     def url(self) -> str:
@@ -33,7 +38,7 @@ class OwnRedis:
 
     def start(self) -> None:
         durability = (
-            ["--appendonly", "yes", "--appendfsync", "always"]
+            ["--appendonly", "yes", "--appendfsync", self.fsync]
             if self.persist
             else ["--appendonly", "no"]
         )
@@ -65,3 +70,12 @@ class OwnRedis:
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
             self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Start again on the same port and directory (the AOF, if any, is replayed)."""
+        self.stop()
+        self.start()
+
+    def wipe(self) -> None:
+        """FLUSHALL, as an operator's mistake or a failover to an empty replica would."""
+        redis.Redis.from_url(self.url, socket_timeout=5).flushall()
