@@ -59,7 +59,8 @@ class Config:
     RATE_LIMITS = os.environ.get(
         "RATE_LIMITS",
         "default=600/60,contacts:read=1200/60,contacts:write=600/60,contacts:export=10/60,"
-        "contacts:import=20/60,dnc:read=3000/60,dnc:write=600/60,anonymous=120/60",
+        "contacts:import=20/60,dnc:read=3000/60,dnc:write=600/60,dnc:import=10/60,"
+        "anonymous=120/60",
     )
     # Writes refused by the reindex's brief write freeze are retried for this long.
     REINDEX_FREEZE_RETRY_SECONDS = float(os.environ.get("REINDEX_FREEZE_RETRY_SECONDS", "15"))

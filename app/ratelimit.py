@@ -2,7 +2,8 @@
 
 Every /v1 request spends one token from the bucket of its bearer token and limit
 scope (`contacts:read`, `contacts:write`, `contacts:export`, `contacts:import`,
-`dnc:read`, `dnc:write`, falling back to `default`). A bucket holds `limit` tokens and
+`dnc:read`, `dnc:write`, `dnc:import`, falling back to `default`; a heavy action with
+no entry of its own takes the contacts' entry for it). A bucket holds `limit` tokens and
 refills continuously at `limit / period`, so a client may burst up to its limit and
 then sustain the average rate. Requests without a valid token share an `anonymous`
 bucket per client address (the view answers 401 anyway; this only caps floods).
@@ -31,6 +32,7 @@ from app.errors import ApiError, RateLimited
 log = logging.getLogger(__name__)
 
 READ_ACTIONS = ("search", "normalize", "check", "lookup")
+HEAVY_ACTIONS = ("import", "export")
 # After a Redis failure, the local buckets serve for this long before Redis is retried.
 REDIS_RETRY_SECONDS = 5.0
 LOCAL_BUCKETS_MAX = 10_000
@@ -132,7 +134,15 @@ class RateLimiter:
         self._redis_retry_at = 0.0
 
     def rule(self, scope: str) -> Limit | None:
-        return self.limits.get(scope) or self.limits.get("default")
+        """The scope's limit. A heavy action (import, export) the spec leaves out takes the
+        contacts' limit for that action, never `default`: a synchronous 100 MiB DNC
+        import must not be allowed 600 times a minute because a line was forgotten."""
+        if scope in self.limits:
+            return self.limits[scope]
+        action = scope.partition(":")[2]
+        if action in HEAVY_ACTIONS and f"contacts:{action}" in self.limits:
+            return self.limits[f"contacts:{action}"]
+        return self.limits.get("default")
 
     def key(self, identity: str, scope: str) -> str:
         # The identity is a hash tag: one client's buckets share a Redis Cluster slot.

@@ -107,3 +107,48 @@ def test_scopes_and_limit_specs():
     assert limit_scope("GET", "/v1/dnc/check") == "dnc:read"
     limits = parse_limits("a=10/60, b=5/1")
     assert (limits["a"].limit, limits["a"].period, limits["b"].period) == (10, 60.0, 1.0)
+
+
+def dnc_import(client, workspace, auth):
+    return client.post(
+        f"/v1/dnc/import?workspaceId={workspace}",
+        data="+14155550181\n",
+        content_type="text/csv",
+        headers=auth,
+    )
+
+
+def test_dnc_import_is_limited_by_its_own_entry_not_the_default(app, workspace):
+    class DncImportLimited(Limited):
+        RATE_LIMITS = "default=100/60,contacts:import=5/60,dnc:import=2/60"
+
+    client = create_app(DncImportLimited).test_client()
+    auth = bearer(workspace)
+    codes = [dnc_import(client, workspace, auth).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    refused = dnc_import(client, workspace, auth)
+    assert "dnc:import" in refused.json["error"]["message"]
+    # The bulk check is a read, in its own bucket: still served.
+    check = client.post(
+        "/v1/dnc/check", json={"workspaceId": workspace, "phones": ["4155550181"]}, headers=auth
+    )
+    assert check.status_code == 200
+
+
+def test_dnc_import_without_an_entry_takes_the_import_limit_not_the_default(app, workspace):
+    class NoDncImportEntry(Limited):
+        RATE_LIMITS = "default=100/60,contacts:import=1/60"
+
+    client = create_app(NoDncImportEntry).test_client()
+    auth = bearer(workspace)
+    codes = [dnc_import(client, workspace, auth).status_code for _ in range(2)]
+    assert codes == [200, 429]
+
+
+def test_the_shipped_limits_name_every_heavy_scope():
+    from app.config import Config
+
+    limits = parse_limits(Config.RATE_LIMITS)
+    assert limit_scope("POST", "/v1/dnc/import") == "dnc:import"
+    for scope in ("contacts:import", "contacts:export", "dnc:import"):
+        assert limits[scope].limit <= 20, scope
