@@ -7,6 +7,7 @@ workspaces (`workspaces: ["ws_..."]`) and scopes (`scope: "contacts:read ..."`).
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from flask import current_app, g, request
 
 from app.errors import Forbidden, NotFound, Unauthorized
 
+log = logging.getLogger(__name__)
 SCOPES = ("contacts:read", "contacts:write", "dnc:read", "dnc:write")
 
 
@@ -37,11 +39,15 @@ class Principal:
             raise NotFound()
 
 
-def _verification_key() -> str:
+def _verification_key(algorithm: str) -> str:
+    """The key for one algorithm: the shared secret for HS*, the public key otherwise.
+
+    Chosen by the token's own `alg` (already checked against JWT_ALGORITHMS), so a
+    configuration allowing HS256 and RS256 verifies both, and each algorithm only ever
+    meets its own kind of key: an HMAC check never runs with the public key.
+    """
     config = current_app.config
-    if any(alg.startswith(("RS", "ES", "PS")) for alg in config["JWT_ALGORITHMS"]):
-        return config["JWT_PUBLIC_KEY"]
-    return config["JWT_SECRET"]
+    return config["JWT_SECRET"] if algorithm.startswith("HS") else config["JWT_PUBLIC_KEY"]
 
 
 # Dialers send the same token thousands of times: a token whose signature and claims were
@@ -63,7 +69,8 @@ def _remembered(token: str) -> Principal:
     key = (
         token,
         tuple(config["JWT_ALGORITHMS"]),
-        _verification_key(),
+        config["JWT_SECRET"],
+        config["JWT_PUBLIC_KEY"],
         config["JWT_AUDIENCE"],
         config["JWT_ISSUER"],
     )
@@ -81,11 +88,14 @@ def _verify(token: str) -> tuple[Principal, float]:
     """Full verification: the principal and the time after which it must not be reused."""
     config = current_app.config
     try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        # An explicit allow-list: "none" and anything not configured never reach a key.
+        if not isinstance(algorithm, str) or algorithm not in config["JWT_ALGORITHMS"]:
+            raise Unauthorized("The token is not valid.")
         claims = jwt.decode(
             token,
-            _verification_key(),
-            # An explicit allow-list: "none" and algorithm confusion are refused by PyJWT.
-            algorithms=config["JWT_ALGORITHMS"],
+            _verification_key(algorithm),
+            algorithms=[algorithm],
             audience=config["JWT_AUDIENCE"],
             issuer=config["JWT_ISSUER"],
             leeway=config["JWT_LEEWAY_SECONDS"],
@@ -94,6 +104,9 @@ def _verify(token: str) -> tuple[Principal, float]:
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired.") from exc
     except jwt.InvalidTokenError as exc:
+        raise Unauthorized("The token is not valid.") from exc
+    except jwt.PyJWTError as exc:  # e.g. InvalidKeyError: no usable key for its algorithm
+        log.warning("token refused, no usable %s key: %s", algorithm, exc)
         raise Unauthorized("The token is not valid.") from exc
     workspaces = claims.get("workspaces") or []
     scope = claims.get("scope") or ""

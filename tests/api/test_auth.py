@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 
@@ -113,6 +115,61 @@ def test_rs256_public_key_verification():
         "/v1/contacts/normalize", json=body, headers={"Authorization": f"Bearer {forged}"}
     )
     assert refused.status_code == 401
+
+
+def _rsa_pair():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return key, public_pem
+
+
+def _hmac_token(claims: dict, secret: bytes) -> str:
+    """An HS256 token signed by hand (PyJWT refuses to sign HMAC with a PEM key)."""
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(claims)}"
+    digest = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def test_mixed_hs256_and_rs256_config_verifies_both_and_refuses_confusion_with_401():
+    key, public_pem = _rsa_pair()
+    other_key, _ = _rsa_pair()
+
+    class Mixed(TestConfig):
+        JWT_ALGORITHMS = ["HS256", "RS256"]
+        JWT_PUBLIC_KEY = public_pem
+
+    class MixedWithoutPublicKey(Mixed):
+        JWT_PUBLIC_KEY = ""
+
+    claims = {"workspaces": ["ws_mix"], "scope": "contacts:read", "exp": int(time.time()) + 60}
+    body = {"phone": "(415) 555-1234"}
+
+    def status(client, token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        response = client.post("/v1/contacts/normalize", json=body, headers=headers)
+        assert response.json and ("data" in response.json or "error" in response.json)
+        return response.status_code
+
+    client = create_app(Mixed).test_client()
+    assert status(client, jwt.encode(claims, TestConfig.JWT_SECRET, algorithm="HS256")) == 200
+    assert status(client, jwt.encode(claims, key, algorithm="RS256")) == 200
+    refused = {
+        "hs256 with the public key as secret": _hmac_token(claims, public_pem.encode()),
+        "hs256 with another secret": jwt.encode(claims, "x" * 40, algorithm="HS256"),
+        "rs256 with another key": jwt.encode(claims, other_key, algorithm="RS256"),
+        "rs512, not configured": jwt.encode(claims, key, algorithm="RS512"),
+        "hs512, not configured": jwt.encode(claims, TestConfig.JWT_SECRET, algorithm="HS512"),
+    }
+    for case, token in refused.items():
+        assert status(client, token) == 401, case
+    # A configured algorithm with no key for it refuses its tokens (401), never a 500.
+    keyless = create_app(MixedWithoutPublicKey).test_client()
+    assert status(keyless, jwt.encode(claims, key, algorithm="RS256")) == 401
+    assert status(keyless, jwt.encode(claims, TestConfig.JWT_SECRET, algorithm="HS256")) == 200
 
 
 def test_a_remembered_token_is_refused_once_it_expires(workspace):
