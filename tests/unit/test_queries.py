@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -88,15 +89,32 @@ def test_every_sort_ends_with_a_total_order():
 
 
 def test_cursor_round_trip_and_refusals():
+    codec = cursors.CursorCodec("k")
     mark = cursors.fingerprint("ws_a", ("john",), (), {}, None)
-    text = cursors.encode(cursors.Cursor([1.5, 1700000000000, "contact_x"], mark, "pit1"))
-    decoded = cursors.decode(text, mark)
+    text = codec.encode(cursors.Cursor([1.5, 1700000000000, "contact_x"], mark, "pit1"), "ws_a")
+    decoded = codec.decode(text, "ws_a", mark)
     assert decoded.after == [1.5, 1700000000000, "contact_x"] and decoded.pit == "pit1"
-    with pytest.raises(cursors.CursorError):
-        cursors.decode(text, cursors.fingerprint("ws_b"))
-    for bad in ("", "!!!", "e30", "x" * 5000):
+    with pytest.raises(cursors.CursorError, match="different search"):
+        codec.decode(text, "ws_a", cursors.fingerprint("ws_a", "other"))
+    for bad in ("", "!!!", "e30", "e30.e30", "x" * 5000, text + "x", "." + text):
         with pytest.raises(cursors.CursorError):
-            cursors.decode(bad, mark)
+            codec.decode(bad, "ws_a", mark)
+
+
+def test_a_cursor_verifies_only_for_its_workspace_and_key():
+    codec = cursors.CursorCodec("k")
+    mark = cursors.fingerprint("ws_a", "list")
+    text = codec.encode(cursors.Cursor([1, "contact_a"], mark, "pit-a"), "ws_a")
+    with pytest.raises(cursors.CursorError, match="not valid"):
+        codec.decode(text, "ws_b", mark)  # a cursor of ws_a replayed for ws_b
+    with pytest.raises(cursors.CursorError, match="not valid"):
+        cursors.CursorCodec("another key").decode(text, "ws_a", mark)
+    payload, signature = text.split(".")
+    forged = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    forged["p"] = "pit-of-ws-b"
+    tampered = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    with pytest.raises(cursors.CursorError, match="not valid"):
+        codec.decode(f"{tampered}.{signature}", "ws_a", mark)
 
 
 def test_highlights_mark_the_typed_prefix_typos_and_phone_digits():
@@ -112,19 +130,15 @@ def test_highlights_mark_the_typed_prefix_typos_and_phone_digits():
     assert edit_distance("smtih", "smith", 1) == 1
 
 
-def test_a_cursor_with_a_non_finite_sort_value_is_refused():
-    import base64
-    import json
-
-    import pytest
-
-    from app.search import cursors
-
+@pytest.mark.parametrize(
+    "value", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1" + "0" * 30, "9" * 2000, "true"]
+)
+def test_a_cursor_with_a_non_finite_or_huge_sort_value_is_refused(value):
+    """Even correctly signed (a leaked key), such a value never reaches the engine."""
+    codec = cursors.CursorCodec("k")
     mark = cursors.fingerprint("ws_x", "list")
-    good = cursors.encode(cursors.Cursor([1, "contact_a"], mark))
-    payload = json.loads(base64.urlsafe_b64decode(good + "=" * (-len(good) % 4)))
-    forged = json.dumps({**payload, "a": [float("nan"), "contact_a"]}).encode()
-    text = base64.urlsafe_b64encode(forged).decode().rstrip("=")
-    assert cursors.decode(good, mark).after == [1, "contact_a"]
+    payload = f'{{"v":2,"a":[{value},"contact_a"],"f":"{mark}"}}'.encode()
+    text = f"{cursors._b64(payload)}.{cursors._b64(codec._sign('ws_x', payload))}"
     with pytest.raises(cursors.CursorError):
-        cursors.decode(text, mark)
+        codec.decode(text, "ws_x", mark)
+    assert codec.decode(codec.encode(cursors.Cursor([1, "c"], mark), "ws_x"), "ws_x", mark)
