@@ -46,6 +46,14 @@ class Config:
     IMPORT_MAX_ATTEMPTS = int(os.environ.get("IMPORT_MAX_ATTEMPTS", "3"))
     IMPORT_JOB_TIMEOUT = int(os.environ.get("IMPORT_JOB_TIMEOUT", str(4 * 3600)))
     IMPORT_RETENTION_SECONDS = int(os.environ.get("IMPORT_RETENTION_SECONDS", str(7 * 86400)))
+    # Import files (uploads, error reports) one workspace may hold on disk; past it, 507.
+    IMPORT_WORKSPACE_MAX_BYTES = int(
+        os.environ.get("IMPORT_WORKSPACE_MAX_BYTES", str(1024 * 1024 * 1024))
+    )
+    # The worker sweeps files whose import record is gone this often; a folder touched
+    # more recently than the grace is an upload still being written, and is left alone.
+    IMPORT_SWEEP_SECONDS = float(os.environ.get("IMPORT_SWEEP_SECONDS", "300"))
+    IMPORT_ORPHAN_GRACE_SECONDS = float(os.environ.get("IMPORT_ORPHAN_GRACE_SECONDS", "900"))
     RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", "5"))
     # Idempotency-Key records (create, import, DNC add) are kept this long.
     IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))

@@ -2,7 +2,8 @@
 
 Beside rq's loop, a thread re-queues imports whose run died (the worker was killed, the
 machine restarted): their lock stops being renewed, and the next attempt resumes from
-the last checkpoint without writing any contact twice.
+the last checkpoint without writing any contact twice. The same thread sweeps import
+files whose record expired (every IMPORT_SWEEP_SECONDS).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,11 +27,15 @@ from app.jobs import Worker, build_service, config_dict, import_queue  # noqa: E
 log = logging.getLogger("worker")
 
 
-def recover_forever(stop: threading.Event, interval: float) -> None:
+def recover_forever(stop: threading.Event, interval: float, sweep_every: float) -> None:
     service = build_service(config_dict())
+    next_sweep = time.monotonic()
     while not stop.is_set():
         try:
             service.recover()
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + sweep_every
+                service.sweep_files()  # files of expired or finished imports
         except redis.RedisError as exc:  # Redis blips must not kill the recovery loop
             log.warning("import recovery skipped: %s", exc)
         except Exception:  # nor anything else: a dead loop would strand stalled imports
@@ -44,7 +50,10 @@ def main() -> None:
     queue = import_queue(connection, config)
     stop = threading.Event()
     interval = max(0.5, config["IMPORT_LOCK_SECONDS"] / 4)
-    threading.Thread(target=recover_forever, args=(stop, interval), daemon=True).start()
+    sweep_every = config["IMPORT_SWEEP_SECONDS"]
+    threading.Thread(
+        target=recover_forever, args=(stop, interval, sweep_every), daemon=True
+    ).start()
     try:
         for attempt in itertools.count():
             name = f"imports-{socket.gethostname()}-{os.getpid()}-{attempt}"

@@ -1,8 +1,9 @@
 """ImportService: CSV imports of contacts, run inline (small files) or on the worker.
 
 An import is a record in Redis (status, progress, counts, first errors, checkpoint)
-plus two files under IMPORT_DIR: the upload and errors.csv. The HTTP API, the worker
-and scripts/import_csv.py all call `create` and `run`: one code path.
+plus two files under IMPORT_DIR: the upload and errors.csv, which live no longer than
+the record (app/imports/files.py). The HTTP API, the worker and scripts/import_csv.py
+all call `create` and `run`: one code path.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import BinaryIO
 import redis
 from opensearchpy import OpenSearch
 
-from app.errors import NotFound, PayloadTooLarge, Unprocessable, ValidationError
+from app.errors import NotFound, Unprocessable, ValidationError
 from app.imports import (
     CsvFormatError,
     CsvLimitError,
@@ -33,15 +34,16 @@ from app.imports import (
     build_mapping,
     iter_csv_rows,
 )
+from app.imports.files import ERRORS, UPLOAD, ImportFiles
 from app.search.documents import utc_now
 from app.search.indices import IndexNames
 from app.services.contacts import ContactService
+from app.services.export import neutralize
 from app.services.import_runs import Counts, ImportRun, Row, RowValidator
 
 log = logging.getLogger(__name__)
 FINAL = ("completed", "failed")
 FIRST_ERRORS = 20
-COPY_BUFFER = 1024 * 1024
 
 # Write the record only while holding the run's lock, and renew the lock in the same step.
 _SAVE_IF_OWNER = """
@@ -96,7 +98,11 @@ class ImportService:
         self.is_waiting = is_waiting or (lambda import_id, attempt: False)
         self.names = IndexNames(config["INDEX_PREFIX"], "contacts")
         self.prefix = config["REDIS_KEY_PREFIX"]
-        self.root = Path(config["IMPORT_DIR"])
+        self.files = ImportFiles(
+            Path(config["IMPORT_DIR"]),
+            config["IMPORT_WORKSPACE_MAX_BYTES"],
+            config["IMPORT_ORPHAN_GRACE_SECONDS"],
+        )
         self.limits = CsvLimits(
             max_line_chars=config["IMPORT_MAX_LINE_CHARS"],
             max_columns=config["IMPORT_MAX_COLUMNS"],
@@ -118,13 +124,22 @@ class ImportService:
         return f"{self.prefix}imports:active"
 
     def _dir(self, workspace_id: str, import_id: str) -> Path:
-        return self.root / workspace_id / import_id
+        return self.files.folder(workspace_id, import_id)
 
     def upload_path(self, record: dict) -> Path:
-        return self._dir(record["workspaceId"], record["id"]) / "upload.csv"
+        return self._dir(record["workspaceId"], record["id"]) / UPLOAD
 
     def errors_path(self, record: dict) -> Path:
-        return self._dir(record["workspaceId"], record["id"]) / "errors.csv"
+        return self._dir(record["workspaceId"], record["id"]) / ERRORS
+
+    def sweep_files(self) -> int:
+        """The worker's periodic clean-up: files whose import record is gone or finished."""
+
+        def status_of(workspace_id: str, import_id: str) -> str | None:
+            record = self.load(workspace_id, import_id)
+            return record["status"] if record else None
+
+        return self.files.sweep(status_of, FINAL)
 
     # --- records ---------------------------------------------------------------------
 
@@ -176,9 +191,10 @@ class ImportService:
         folder = self._dir(workspace_id, import_id)
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            size = self._store(stream, folder / "upload.csv")
+            upload = folder / UPLOAD
+            size = self.files.store(stream, upload, workspace_id, self.config["MAX_IMPORT_BYTES"])
             record = self._new_record(import_id, options, file_name, size)
-            self._inspect(record, folder / "upload.csv")
+            self._inspect(record, upload)
         except Exception:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -204,16 +220,6 @@ class ImportService:
         self.redis.zadd(self._active_key, {f"{workspace_id}/{import_id}": time.time()})
         self.enqueue(workspace_id, import_id, 1)
         return record
-
-    def _store(self, stream: BinaryIO, path: Path) -> int:
-        limit, size = self.config["MAX_IMPORT_BYTES"], 0
-        with path.open("wb") as out:
-            while chunk := stream.read(COPY_BUFFER):
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"The file is larger than {limit} bytes.")
-                out.write(chunk)
-        return size
 
     def _new_record(self, import_id: str, options: dict, file_name: str | None, size: int) -> dict:
         return {
@@ -347,6 +353,7 @@ class ImportService:
         record.update(status="failed", failure={"code": code, "message": message})
         record["finishedAt"] = utc_now()
         self.redis.zrem(self._active_key, f"{record['workspaceId']}/{record['id']}")
+        self.upload_path(record).unlink(missing_ok=True)  # a failed import is not run again
 
     def _save_owned(self, record: dict, token: str) -> None:
         key = self._key(record["workspaceId"], record["id"])
@@ -385,7 +392,7 @@ class ImportService:
             )
             error_file, writer = errors
             if error_file.tell() == 0:
-                writer.writerow(["import_line", "import_error", *parsed.header])
+                writer.writerow(["import_line", "import_error", *map(neutralize, parsed.header)])
 
             def on_chunk(rows: list[Row], outcomes: list[tuple[Row, str]], last_line: int):
                 for row, outcome in outcomes:
@@ -438,7 +445,8 @@ class ImportService:
         message = "; ".join(
             p.message if p.field == "row" else f"{p.field}: {p.message}" for p in row.problems
         )
-        writer.writerow([row.line, message, *row.values])
+        # The file is opened in spreadsheets: cells are neutralized as the export's are.
+        writer.writerow([row.line, neutralize(message), *map(neutralize, row.values)])
         if len(record["errors"]) < FIRST_ERRORS:
             for problem in row.problems:
                 record["errors"].append(
