@@ -1,6 +1,9 @@
 """Import files on disk: where they live, how many bytes a workspace holds, the sweep.
 
-Layout: IMPORT_DIR/<workspace>/<import id>/{upload.csv, errors.csv}. A file lives no
+Layout: IMPORT_DIR/<environment>/<workspace>/<import id>/{upload.csv, errors.csv}, the
+environment named after REDIS_KEY_PREFIX: environments (and test runs) sharing a disk
+keep their records under different prefixes, and one's sweep must never judge the
+other's files by its own records. A file lives no
 longer than its import's record in Redis, which expires IMPORT_RETENTION_SECONDS after
 the import finished:
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -33,6 +37,12 @@ COPY_BUFFER = 1024 * 1024
 # Concurrent uploads of one workspace are re-measured this often while they stream:
 # together they overshoot the cap by at most this much each.
 RECHECK_BYTES = 8 * COPY_BUFFER
+
+
+def environment_root(import_dir: str, key_prefix: str) -> Path:
+    """This environment's folder under IMPORT_DIR."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", key_prefix).strip("._") or "default"
+    return Path(import_dir) / name
 
 
 class ImportStorageFull(ApiError):

@@ -34,7 +34,7 @@ from app.imports import (
     build_mapping,
     iter_csv_rows,
 )
-from app.imports.files import ERRORS, UPLOAD, ImportFiles
+from app.imports.files import ERRORS, UPLOAD, ImportFiles, environment_root
 from app.search.documents import utc_now
 from app.search.indices import IndexNames
 from app.services.contacts import ContactService
@@ -99,7 +99,7 @@ class ImportService:
         self.names = IndexNames(config["INDEX_PREFIX"], "contacts")
         self.prefix = config["REDIS_KEY_PREFIX"]
         self.files = ImportFiles(
-            Path(config["IMPORT_DIR"]),
+            environment_root(config["IMPORT_DIR"], config["REDIS_KEY_PREFIX"]),
             config["IMPORT_WORKSPACE_MAX_BYTES"],
             config["IMPORT_ORPHAN_GRACE_SECONDS"],
         )

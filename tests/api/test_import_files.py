@@ -14,6 +14,7 @@ import pytest
 
 from app import create_app, services
 from app.config import TestConfig
+from app.imports.files import environment_root
 from tests.api.test_imports import upload
 from tests.conftest import bearer
 
@@ -28,6 +29,11 @@ def make_app(app, tmp_path):  # `app` made the indices
         return create_app(config)
 
     return make
+
+
+def root_of(app) -> str:
+    """This run's folder under IMPORT_DIR (named after its Redis key prefix)."""
+    return str(environment_root(app.config["IMPORT_DIR"], app.config["REDIS_KEY_PREFIX"]))
 
 
 def folders(root: str, workspace: str) -> list[str]:
@@ -46,7 +52,7 @@ def test_an_expired_import_takes_its_error_report_with_it(make_app, workspace, a
     response = upload(client, auth, workspace, (HEADER + BAD_ROWS).encode())
     assert response.status_code == 200, response.json
     record = response.json["data"]
-    folder = os.path.join(app.config["IMPORT_DIR"], workspace, record["id"])
+    folder = os.path.join(root_of(app), workspace, record["id"])
     assert os.listdir(folder) == ["errors.csv"]  # the upload went when the run ended
     assert sweep(app) == 0  # the record is alive: its report stays
     assert client.get(record["errorsUrl"], headers=auth).status_code == 200
@@ -54,7 +60,7 @@ def test_an_expired_import_takes_its_error_report_with_it(make_app, workspace, a
     assert client.get(f"/v1/contacts/imports/{record['id']}", headers=auth).status_code == 404
     assert sweep(app) == 1
     assert not os.path.exists(folder)
-    assert folders(app.config["IMPORT_DIR"], workspace) == []
+    assert folders(root_of(app), workspace) == []
 
 
 def test_a_failed_import_keeps_no_upload(make_app, workspace, auth):
@@ -63,15 +69,13 @@ def test_a_failed_import_keeps_no_upload(make_app, workspace, auth):
     data = HEADER + "Ann,Lee,ann@example.com\n" + "Bob,Lee," + "x" * 300 + "\n"
     response = upload(client, auth, workspace, data.encode())
     assert response.status_code == 422, response.json
-    (import_id,) = folders(app.config["IMPORT_DIR"], workspace)
-    assert "upload.csv" not in os.listdir(
-        os.path.join(app.config["IMPORT_DIR"], workspace, import_id)
-    )
+    (import_id,) = folders(root_of(app), workspace)
+    assert "upload.csv" not in os.listdir(os.path.join(root_of(app), workspace, import_id))
 
 
 def test_the_sweep_removes_stranded_files_but_not_an_upload_in_progress(make_app, workspace):
     app = make_app(IMPORT_ORPHAN_GRACE_SECONDS=60)
-    root = app.config["IMPORT_DIR"]
+    root = root_of(app)
     stranded, writing = (os.path.join(root, workspace, name) for name in ("imp_old", "imp_new"))
     for folder in (stranded, writing):
         os.makedirs(folder)
@@ -80,8 +84,13 @@ def test_the_sweep_removes_stranded_files_but_not_an_upload_in_progress(make_app
     hour_ago = time.time() - 3600  # a process died between the upload and its record
     for path in (os.path.join(stranded, "upload.csv"), stranded):
         os.utime(path, (hour_ago, hour_ago))
+    # Another environment's files (its records live under another prefix) are not ours.
+    foreign = os.path.join(os.path.dirname(root), "other_env", workspace, "imp_old")
+    os.makedirs(foreign)
+    os.utime(foreign, (hour_ago, hour_ago))
     assert sweep(app) == 1
     assert folders(root, workspace) == ["imp_new"]
+    assert os.path.isdir(foreign)
 
 
 def test_a_workspace_past_its_import_storage_cap_gets_507_and_keeps_nothing(
@@ -89,7 +98,7 @@ def test_a_workspace_past_its_import_storage_cap_gets_507_and_keeps_nothing(
 ):
     app = make_app(IMPORT_WORKSPACE_MAX_BYTES=800, IMPORT_SYNC_MAX_BYTES=100)
     client = app.test_client()
-    root = app.config["IMPORT_DIR"]
+    root = root_of(app)
     held = upload(client, auth, workspace, (HEADER + BAD_ROWS).encode())
     assert held.status_code in (200, 202), held.json
     before = folders(root, workspace)
