@@ -25,6 +25,7 @@ from rq.exceptions import NoSuchJobError  # noqa: E402
 from rq.job import Job  # noqa: E402
 
 from app.services.contacts import ContactService
+from app.services.dnc import DncService
 from app.services.imports import ImportService
 
 WAITING = ("queued", "deferred", "scheduled")
@@ -90,9 +91,25 @@ def build_service(config: dict) -> ImportService:
         pool_maxsize=4,
     )
     redis_client = redis.Redis.from_url(config["REDIS_URL"], health_check_interval=30)
-    contacts = ContactService(client, config["INDEX_PREFIX"], config["DEFAULT_COUNTRY"])
+    dnc = build_dnc_service(client, redis_client, config)
+    # Imported contacts get the same DNC flag as created ones.
+    contacts = ContactService(
+        client, config["INDEX_PREFIX"], config["DEFAULT_COUNTRY"], annotate=dnc.flag_contacts
+    )
     enqueue, is_waiting = job_hooks(import_queue(redis_client, config), config)
     return ImportService(client, redis_client, contacts, config, enqueue, is_waiting)
+
+
+def build_dnc_service(client: OpenSearch, redis_client: redis.Redis, config: dict) -> DncService:
+    return DncService(
+        client,
+        redis_client,
+        config["INDEX_PREFIX"],
+        config["REDIS_KEY_PREFIX"],
+        config["DEFAULT_COUNTRY"],
+        bucket_target=config["DNC_CACHE_BUCKET_TARGET"],
+        lazy_build=config["DNC_CACHE_LAZY_BUILD"],
+    )
 
 
 def worker_service() -> ImportService:

@@ -5,6 +5,7 @@ The one place the service turns user-typed phone text into E.164.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -29,7 +30,15 @@ _POSSIBILITY = {
 }
 _TYPES = {value: name for name, value in vars(PhoneNumberType).items() if name.isupper()}
 MAX_PHONE_LENGTH = 64
-_NANP_E164 = re.compile(r"\+1[2-9]\d{9}")
+# ASCII digits only: `\d` also matches fullwidth, Arabic-Indic and other Unicode digits,
+# and a number that leaves this module must be ASCII E.164 (it is a cache key and a term).
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}", re.ASCII)
+_E164_TEXT = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
+_EUROPEAN_IDD = re.compile(r"00(?=[1-9])")
+# Memo of `canonical`: dialers check the same numbers over and over. Keys are at most
+# MAX_PHONE_LENGTH characters (longer input is refused before the memo), so the memo
+# holds at most about CANONICAL_MEMO * 400 bytes.
+CANONICAL_MEMO = 65_536
 
 
 @dataclass
@@ -60,10 +69,29 @@ def _prepare(raw: str) -> str:
         ext = re.search(r"(?:^|;)ext=([0-9]+)", params)
         if ext:
             text = f"{text} ext. {ext.group(1)}"
-    # "00" international prefix as typed from Europe; libphonenumber only knows it per region.
-    if re.match(r"^\s*00[1-9]", text):
-        text = "+" + text.lstrip()[2:]
     return text
+
+
+def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber:
+    """The one parse every path uses; raises NumberParseException for non-numbers.
+
+    libphonenumber reads the region's own international prefix (011 in the US, 0011 in
+    Australia, 001/008 in Singapore, 00 in most of Europe) and any Unicode decimal digits
+    it knows. A leading "00" typed from Europe is read as "+" only when the region's own
+    reading gives no valid number, so "0011 44 ..." from Australia keeps its meaning.
+    """
+    text = _prepare(raw)
+    number = phonenumbers.parse(text, region)
+    if not phonenumbers.is_valid_number(number):
+        stripped = text.lstrip()
+        if _EUROPEAN_IDD.match(stripped):
+            try:
+                alternative = phonenumbers.parse("+" + stripped[2:], region)
+            except NumberParseException:
+                return number
+            if phonenumbers.is_valid_number(alternative):
+                return alternative
+    return number
 
 
 def normalize(raw: str, default_country: str = "US") -> PhoneInfo:
@@ -73,7 +101,7 @@ def normalize(raw: str, default_country: str = "US") -> PhoneInfo:
         info.validationErrors = ["TOO_LONG"]
         return info
     try:
-        number = phonenumbers.parse(_prepare(raw), default_country.upper())
+        number = _parse(raw, default_country.upper())
     except NumberParseException as exc:
         info.validationErrors = [_PARSE_ERRORS.get(exc.error_type, "NOT_A_NUMBER")]
         return info
@@ -112,10 +140,12 @@ def _area_code(number: phonenumbers.PhoneNumber) -> str | None:
 
 
 def to_e164(raw: str, default_country: str = "US") -> str | None:
-    """E.164 for a valid number, else None: what a stored contact or DNC entry keeps.
+    """ASCII E.164 for a valid number, else None: what a stored contact or DNC entry keeps.
 
-    The hot path of DNC checks and imports: parse, validate and format only, without
-    the time zones, display formats and number type that `normalize` works out.
+    The one normalizer of stored and checked numbers (contacts, imports, DNC entries,
+    checks, cache keys, dedupe). The hot path of DNC checks and imports: parse, validate
+    and format only, without the time zones, display formats and number type that
+    `normalize` works out.
     """
     if len(raw) > MAX_PHONE_LENGTH:
         return None
@@ -127,15 +157,27 @@ def to_e164(raw: str, default_country: str = "US") -> str | None:
         if phonenumbers.is_valid_number_for_region(number, "US"):
             return raw
         return raw if phonenumbers.is_valid_number(number) else None
-    # Already E.164: skip the "00" / tel: preparation.
-    text = raw if raw.startswith("+") and raw[1:].isdigit() else _prepare(raw)
     try:
-        number = phonenumbers.parse(text, default_country.upper())
+        number = _parse(raw, default_country.upper())
     except NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    # format_number writes ASCII digits; checked anyway, since the result is a key.
+    return e164 if _E164_TEXT.fullmatch(e164) else None
+
+
+@functools.lru_cache(maxsize=CANONICAL_MEMO)
+def _canonical(raw: str, region: str) -> str | None:
+    return to_e164(raw, region)
+
+
+def canonical(raw: str, region: str = "US") -> str | None:
+    """`to_e164`, memoized for short input (checks repeat the same numbers all day)."""
+    if len(raw) > MAX_PHONE_LENGTH:
+        return None
+    return _canonical(raw, region.upper())
 
 
 def country_calling_code(e164: str) -> str:

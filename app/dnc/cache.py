@@ -21,12 +21,37 @@ read. Writes made while a build runs go to both generations; removals are also
 journalled in `<p>dnc:{ws}:<building>:removed` so the build cannot re-add a number
 that was removed after the build read it from OpenSearch.
 
+Pending writes (marks). A write of number N is announced before the record changes
+and settled after the cache follows it:
+
+- `<p>dnc:{ws}:marks` maps a number to the mark of the write in flight on it;
+  `<p>dnc:{ws}:bulk` holds the marks of bulk writes (any number of the workspace).
+- An add marks, writes the record, then adds N to every generation *unconditionally*
+  (an extra member only ever errs towards "listed") and clears its own mark; when
+  another writer marked N meanwhile it re-marks N instead, so that writer's guarded
+  removal cannot undo the add.
+- A removal marks, deletes the record, then removes N only if its own mark is still
+  there (a later add or repair has re-marked N otherwise) and clears it.
+- A mark left behind (a crash, a lost reply, Redis unreachable half-way) stays until
+  the reconciler reads the record and settles N with the same guarded step.
+
+Trust rules. A check trusts the cache's "listed" always. It trusts "not listed" only
+when the live generation exists, was stamped by this Redis server's current `run_id`
+(a restart from an older append-only file, a failover or a restore changes the
+run_id, and the cache is rebuilt before it is trusted again), and N carries no mark
+and no bulk write is in flight; otherwise the record (OpenSearch) decides. So a
+number whose add was acknowledged is either in the trusted cache or is read from the
+record, whatever failed in between.
+
 Every key carries the workspace as a hash tag, so each script touches one slot.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -36,13 +61,21 @@ import redis
 LAYOUT_RETRIES = 3
 MAX_BITS = 24
 UNLINK_BATCH = 1_000
+# contains_many flags.
+NOT_LISTED, LISTED, PENDING = 0, 1, 2
 
 # Bucket keys are derived inside the script from the live layout, so a check is one
 # round trip carrying only the numbers. They share the meta key's hash tag, hence its
 # cluster slot, which is what lets a script touch keys it did not declare.
+# KEYS: meta, marks, bulk. ARGV: bucket key base, then `n`s.
+# Reply: {0} when the cache may not be trusted, else {1, flag...} with flag 1 = listed,
+# 0 = not listed, 2 = not listed in the cache but a write is in flight: ask the record.
 _CHECK = """
-local m = redis.call('HMGET', KEYS[1], 'gen', 'bits')
+local m = redis.call('HMGET', KEYS[1], 'gen', 'bits', 'runid')
 if not m[1] then return {0} end
+local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+if m[3] ~= runid then return {0} end
+local pending = redis.call('HLEN', KEYS[3]) > 0
 local base = ARGV[1] .. m[1] .. ':'
 local size = 2 ^ tonumber(m[2])
 local out = {1}
@@ -50,35 +83,69 @@ for i = 2, #ARGV do
   local n = tonumber(ARGV[i])
   local bucket = n % size
   local member = string.format('%.0f', (n - bucket) / size)
-  out[i] = redis.call('SISMEMBER', base .. string.format('%x', bucket), member)
+  local flag = redis.call('SISMEMBER', base .. string.format('%x', bucket), member)
+  if flag == 0 and (pending or redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1) then flag = 2 end
+  out[i] = flag
 end
 return out
 """
 
-# KEYS: meta, removed-journal, live bucket keys (ARGV[4] of them), building bucket keys.
-# ARGV: op, live gen, building gen, live key count, one member per bucket key, then `n`s.
+_RUN_ID = "return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')"
+
+# KEYS: meta, removed-journal, marks, bulk, live bucket keys (ARGV[4] of them), building
+# bucket keys. ARGV: op, live gen, building gen, live key count, mark, now, one member
+# per bucket key, then the `n`s.
+#   add:    SADD everywhere; clear N's mark if it is `mark`, re-mark N if another
+#           writer's mark is there; drop `mark` from the bulk marks.
+#   remove: only for the `n`s whose mark is still `mark`: SREM everywhere, clear it.
+# Reply: the change of the live member count, or -1 when the layout moved.
 _WRITE = """
 local meta = redis.call('HMGET', KEYS[1], 'gen', 'building')
 if (meta[1] or '') ~= ARGV[2] or (meta[2] or '') ~= ARGV[3] then return -1 end
 local add = ARGV[1] == 'add'
+local mark = ARGV[5]
 local nlive = tonumber(ARGV[4])
-local nkeys = #KEYS - 2
+local nkeys = #KEYS - 4
+local nnum = #ARGV - 6 - nkeys
+local ngen = 0
+if nnum > 0 then ngen = nkeys / nnum end
 local live, built = 0, 0
-for i = 1, nkeys do
-  local changed
-  if add then changed = redis.call('SADD', KEYS[i + 2], ARGV[i + 4])
-  else changed = redis.call('SREM', KEYS[i + 2], ARGV[i + 4]) end
-  if not add then changed = -changed end
-  if i <= nlive then live = live + changed else built = built + changed end
-end
-if ARGV[3] ~= '' then
-  for j = nkeys + 5, #ARGV do
-    if add then redis.call('SREM', KEYS[2], ARGV[j]) else redis.call('SADD', KEYS[2], ARGV[j]) end
+for j = 1, nnum do
+  local n = ARGV[6 + nkeys + j]
+  local current = redis.call('HGET', KEYS[3], n)
+  local apply = add or current == mark
+  if apply then
+    for g = 0, ngen - 1 do
+      local i = g * nnum + j
+      local changed
+      if add then changed = redis.call('SADD', KEYS[i + 4], ARGV[i + 6])
+      else changed = -redis.call('SREM', KEYS[i + 4], ARGV[i + 6]) end
+      if i <= nlive then live = live + changed else built = built + changed end
+    end
+    if ARGV[3] ~= '' then
+      if add then redis.call('SREM', KEYS[2], n) else redis.call('SADD', KEYS[2], n) end
+    end
   end
-  redis.call('HINCRBY', KEYS[1], 'bcount', built)
+  if current == mark then
+    redis.call('HDEL', KEYS[3], n)
+  elseif current and add then
+    redis.call('HSET', KEYS[3], n, mark .. '!' .. ARGV[6])
+  end
 end
+if add then redis.call('HDEL', KEYS[4], mark) end
+if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[1], 'bcount', built) end
 if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[1], 'count', live) end
 return live
+"""
+
+# KEYS: marks or bulk. ARGV: mark, then the `n`s (none for a bulk mark).
+_MARK = """
+if #ARGV == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[1])
+else
+  for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
+end
+return 1
 """
 
 # KEYS: meta, removed-journal, bucket keys. ARGV: building gen, members, then `n`s.
@@ -95,17 +162,34 @@ redis.call('HINCRBY', KEYS[1], 'bcount', added)
 return added
 """
 
+# A build is stamped with the server's run_id when it begins; it may go live only on the
+# same server run, since a restart may have lost writes the build was counting on.
+_BEGIN = """
+local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+redis.call('HSET', KEYS[1], 'building', ARGV[1], 'bbits', ARGV[2], 'bcount', 0, 'brunid', runid)
+redis.call('HDEL', KEYS[1], 'stale', 'sbits')
+return runid
+"""
+
 _FLIP = """
-local m = redis.call('HMGET', KEYS[1], 'building', 'bbits', 'bcount', 'gen', 'bits')
+local m = redis.call('HMGET', KEYS[1], 'building', 'bbits', 'bcount', 'gen', 'bits', 'brunid')
 if m[1] ~= ARGV[1] then return -1 end
-redis.call('HSET', KEYS[1], 'gen', m[1], 'bits', m[2], 'count', m[3] or '0')
-redis.call('HDEL', KEYS[1], 'building', 'bbits', 'bcount')
+local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+if m[6] ~= runid then return -1 end
+redis.call('HSET', KEYS[1], 'gen', m[1], 'bits', m[2], 'count', m[3] or '0', 'runid', runid)
+redis.call('HDEL', KEYS[1], 'building', 'bbits', 'bcount', 'brunid')
 return {m[4] or '', m[5] or ''}
 """
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# KEYS: marks or bulk. ARGV: field, expected value. Clears a mark nobody replaced.
+_CLEAR_IF = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
 
@@ -125,6 +209,7 @@ class CacheState:
     live: Layout | None
     building: Layout | None
     count: int
+    run_id: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -147,6 +232,19 @@ def bits_for(count: int, bucket_target: int) -> int:
     return min(MAX_BITS, math.ceil(math.log2(count / bucket_target)))
 
 
+def new_mark() -> str:
+    """A write's mark: unique, and ending in its time (ms) so leftovers can be aged."""
+    return f"{secrets.token_hex(6)}@{int(time.time() * 1000)}"
+
+
+def mark_age_seconds(mark: str, now: float | None = None) -> float:
+    """Seconds since a mark (or a re-mark, which ends in its own time) was set."""
+    stamp = re.search(r"([0-9]+)$", mark)
+    if stamp is None:
+        return float("inf")
+    return (now if now is not None else time.time()) - int(stamp.group(1)) / 1000
+
+
 class DncCache:
     def __init__(self, client: redis.Redis, key_prefix: str, bucket_target: int = 128) -> None:
         self.client = client
@@ -154,9 +252,13 @@ class DncCache:
         self.bucket_target = bucket_target
         self._check = client.register_script(_CHECK)
         self._write = client.register_script(_WRITE)
+        self._mark = client.register_script(_MARK)
         self._load = client.register_script(_LOAD)
+        self._begin = client.register_script(_BEGIN)
         self._flip = client.register_script(_FLIP)
         self._release = client.register_script(_RELEASE)
+        self._clear_if = client.register_script(_CLEAR_IF)
+        self._run_id = client.register_script(_RUN_ID)
 
     # --- keys -------------------------------------------------------------------
 
@@ -165,6 +267,12 @@ class DncCache:
 
     def meta_key(self, workspace_id: str) -> str:
         return f"{self._base(workspace_id)}:meta"
+
+    def marks_key(self, workspace_id: str) -> str:
+        return f"{self._base(workspace_id)}:marks"
+
+    def bulk_key(self, workspace_id: str) -> str:
+        return f"{self._base(workspace_id)}:bulk"
 
     def lock_key(self, workspace_id: str) -> str:
         return f"{self._base(workspace_id)}:lock"
@@ -184,7 +292,15 @@ class DncCache:
         }
         live = Layout(meta["gen"], int(meta["bits"])) if "gen" in meta else None
         building = Layout(meta["building"], int(meta["bbits"])) if "building" in meta else None
-        return CacheState(live, building, int(meta.get("count", 0)))
+        return CacheState(live, building, int(meta.get("count", 0)), meta.get("runid"))
+
+    def server_run_id(self) -> str:
+        value = self._run_id()
+        return value.decode() if isinstance(value, bytes) else value
+
+    def trusted(self, state: CacheState) -> bool:
+        """Whether checks may trust the live generation (see the module's trust rules)."""
+        return state.live is not None and state.run_id == self.server_run_id()
 
     def is_full(self, state: CacheState) -> bool:
         """Buckets average 3x their target: time to rebuild with more bits."""
@@ -194,36 +310,96 @@ class DncCache:
 
     # --- reads --------------------------------------------------------------------
 
-    def contains_many(self, workspace_id: str, phones: Sequence[str]) -> list[bool] | None:
-        """Membership of each E.164 number in one script call; None when not ready."""
+    def contains_many(self, workspace_id: str, phones: Sequence[str]) -> list[int] | None:
+        """Per E.164 number: LISTED, NOT_LISTED or PENDING (ask the record), in one
+        script call; None when the cache may not be trusted at all."""
         # Lua numbers are doubles: exact up to 2**53, beyond any 15-digit E.164 number.
         result = self._check(
-            keys=[self.meta_key(workspace_id)],
+            keys=[
+                self.meta_key(workspace_id),
+                self.marks_key(workspace_id),
+                self.bulk_key(workspace_id),
+            ],
             args=[f"{self._base(workspace_id)}:", *(p[1:] for p in phones)],
         )
         if result[0] == 0:
             return None
-        return [bool(flag) for flag in result[1:]]
+        return result[1:]
+
+    def members(self, workspace_id: str) -> set[str] | None:
+        """Every number of the live generation (the reconciler's side of the comparison);
+        None when there is no live generation."""
+        state = self.state(workspace_id)
+        if state.live is None:
+            return None
+        layout, found = state.live, set()
+        for start in range(0, 1 << layout.bits, UNLINK_BATCH):
+            pipe = self.client.pipeline(transaction=False)
+            buckets = range(start, min(start + UNLINK_BATCH, 1 << layout.bits))
+            for bucket in buckets:
+                pipe.smembers(self.bucket_key(workspace_id, layout.gen, bucket))
+            for bucket, members in zip(buckets, pipe.execute(), strict=True):
+                found.update(f"+{(int(m) << layout.bits) | bucket}" for m in members)
+        return found
+
+    def workspaces(self) -> list[str]:
+        """Workspaces that have cache state in Redis."""
+        pattern = f"{self.key_prefix}dnc:{{*}}:meta"
+        found = []
+        for key in self.client.scan_iter(match=pattern, count=1000):
+            text = key.decode()
+            found.append(text[text.index("{") + 1 : text.rindex("}")])
+        return found
+
+    def marks(self, workspace_id: str) -> dict[str, str]:
+        """Pending per-number marks: {E.164: mark}."""
+        raw = self.client.hgetall(self.marks_key(workspace_id))
+        return {"+" + k.decode(): v.decode() for k, v in raw.items()}
+
+    def bulk_marks(self, workspace_id: str) -> list[str]:
+        return [k.decode() for k in self.client.hkeys(self.bulk_key(workspace_id))]
 
     # --- writes -------------------------------------------------------------------
 
+    def mark(self, workspace_id: str, phones: Sequence[str]) -> str:
+        """Announce a write of these numbers before the record changes; returns its mark."""
+        mark = new_mark()
+        self._mark(keys=[self.marks_key(workspace_id)], args=[mark, *(p[1:] for p in phones)])
+        return mark
+
+    def mark_bulk(self, workspace_id: str) -> str:
+        """Announce a bulk write (any number of the workspace may change)."""
+        mark = new_mark()
+        self._mark(keys=[self.bulk_key(workspace_id)], args=[mark])
+        return mark
+
+    def finish_add(self, workspace_id: str, phones: Sequence[str], mark: str) -> int:
+        """After the record lists `phones`: add them everywhere and settle `mark`."""
+        return self._apply("add", workspace_id, list(phones), mark)
+
+    def finish_remove(self, workspace_id: str, phones: Sequence[str], mark: str) -> int:
+        """After the record dropped `phones`: remove those whose mark is still `mark`."""
+        return self._apply("remove", workspace_id, list(phones), mark)
+
     def add(self, workspace_id: str, phones: Iterable[str]) -> int:
-        return self._apply("add", workspace_id, list(phones))
+        """Add numbers the record holds (no write in flight to settle)."""
+        return self._apply("add", workspace_id, list(phones), new_mark())
 
-    def remove(self, workspace_id: str, phones: Iterable[str]) -> int:
-        return self._apply("remove", workspace_id, list(phones))
+    def clear_bulk_mark(self, workspace_id: str, mark: str) -> None:
+        self._clear_if(keys=[self.bulk_key(workspace_id)], args=[mark, mark])
 
-    def _apply(self, op: str, workspace_id: str, phones: list[str]) -> int:
-        """Mirror a write already made in OpenSearch into every generation present."""
-        if not phones:
-            return 0
+    def _apply(self, op: str, workspace_id: str, phones: list[str], mark: str) -> int:
+        """One script: the change in every generation present, and the marks' bookkeeping."""
         numbers = [number_of(p) for p in phones]
         for _ in range(LAYOUT_RETRIES):
             state = self.state(workspace_id)
             layouts = [layout for layout in (state.live, state.building) if layout]
-            if not layouts:
-                return 0  # nothing cached yet: the next build reads OpenSearch
-            keys = [self.meta_key(workspace_id), self.meta_key(workspace_id)]
+            keys = [
+                self.meta_key(workspace_id),
+                self.meta_key(workspace_id),
+                self.marks_key(workspace_id),
+                self.bulk_key(workspace_id),
+            ]
             if state.building:
                 keys[1] = self.removed_key(workspace_id, state.building.gen)
             members: list[int] = []
@@ -237,6 +413,8 @@ class DncCache:
                 state.live.gen if state.live else "",
                 state.building.gen if state.building else "",
                 len(numbers) if state.live else 0,
+                mark,
+                int(time.time() * 1000),
                 *members,
                 *numbers,
             ]
@@ -252,7 +430,7 @@ class DncCache:
         pipe = self.client.pipeline(transaction=True)
         if gen is not None:
             pipe.hset(meta, mapping={"stale": gen, "sbits": bits})
-        pipe.hdel(meta, "gen", "bits", "count")
+        pipe.hdel(meta, "gen", "bits", "count", "runid")
         pipe.execute()
 
     # --- builds -------------------------------------------------------------------
@@ -274,10 +452,7 @@ class DncCache:
             self.drop_generation(workspace_id, layout)
         gen = str(self.client.hincrby(meta, "nextgen", 1))
         layout = Layout(gen, bits_for(expected_count, self.bucket_target))
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(meta, mapping={"building": gen, "bbits": layout.bits, "bcount": 0})
-        pipe.hdel(meta, "stale", "sbits")
-        pipe.execute()
+        self._begin(keys=[meta], args=[gen, layout.bits])
         return layout
 
     def load(self, workspace_id: str, layout: Layout, phones: Sequence[str]) -> int:
@@ -321,4 +496,9 @@ class DncCache:
         stale = self.client.hmget(self.meta_key(workspace_id), "stale", "sbits")
         if stale[0] is not None:
             self.drop_generation(workspace_id, Layout(stale[0].decode(), int(stale[1])))
-        self.client.delete(self.meta_key(workspace_id), self.lock_key(workspace_id))
+        self.client.delete(
+            self.meta_key(workspace_id),
+            self.lock_key(workspace_id),
+            self.marks_key(workspace_id),
+            self.bulk_key(workspace_id),
+        )

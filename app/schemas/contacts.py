@@ -89,7 +89,13 @@ class ContactSchema(Schema):
     notes = fields.String(allow_none=True)
     tags = fields.List(fields.String())
     customFields = fields.Dict()
-    dnc = fields.Boolean(metadata={"description": "The phone is on the workspace's DNC list."})
+    dnc = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "The phone is on the workspace's DNC list; null when the list "
+            "could not be read (never treat null as callable)."
+        },
+    )
     createdAt = fields.String(required=True, metadata={"example": "2026-01-31T12:00:00.000Z"})
     updatedAt = fields.String(required=True)
 

@@ -133,9 +133,20 @@ class DncCheckResultSchema(Schema):
     phone = fields.String(required=True, metadata={"description": "As sent."})
     normalized = fields.String(allow_none=True, metadata={"example": "+14155551234"})
     valid = fields.Boolean(required=True)
-    dnc = fields.Boolean(required=True, metadata={"description": "Listed: do not call."})
-    reason = fields.String(allow_none=True)
+    dnc = fields.Boolean(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "true: listed, do not call. false: not listed. null: the input "
+            "is not a valid number, so it cannot be decided (never treat null as callable)."
+        },
+    )
+    reason = fields.String(allow_none=True, metadata={"description": "Why it was listed."})
     addedAt = fields.String(allow_none=True)
+    validationErrors = fields.List(
+        fields.String(),
+        metadata={"description": "Why an invalid number could not be decided."},
+    )
 
 
 class DncCheckMetaSchema(Schema):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from marshmallow import ValidationError as SchemaValidationError
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
-from app.errors import NotFound, PreconditionFailed, ValidationError
+from app.errors import NotFound, PreconditionFailed, ServiceUnavailable, ValidationError
 from app.phones import normalize, to_e164
 from app.schemas.contacts import ContactCreateSchema
 from app.search import cursors
@@ -98,6 +98,22 @@ def prepare_fields(data: dict, default_country: str) -> dict:
     return prepared
 
 
+def exact_dnc_filter(contacts: list[dict], filters: dict | None) -> list[dict]:
+    """Apply a `dnc` filter to annotated contacts, against the list itself.
+
+    The engine filters on each contact's indexed flag; this re-applies the filter to the
+    flags just read from the DNC list, so a flag that has not caught up can never put a
+    listed number in a `dnc=false` page. An undecided flag fails the request (503):
+    a filtered page is what a dialer calls from.
+    """
+    wanted = (filters or {}).get("dnc")
+    if wanted is None:
+        return contacts
+    if any(c.get("dnc") is None and c.get("phone") for c in contacts):
+        raise ServiceUnavailable("The DNC list could not be read; the filter cannot be applied.")
+    return [c for c in contacts if bool(c.get("dnc")) == wanted]
+
+
 def require_identity(contact: dict) -> None:
     if not any(contact.get(f) for f in ("firstName", "lastName", "phone", "email", "company")):
         raise ValidationError(
@@ -113,10 +129,14 @@ class ContactService:
         index_prefix: str,
         default_country: str = "US",
         annotate: Callable[[str, list[dict]], None] | None = None,
+        *,
+        cursor_key: str | bytes | None = None,
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "contacts")
         self.default_country = default_country
+        # Only services that page (the API's) need a key; writers (imports, scripts) do not.
+        self.cursors = cursors.CursorCodec(cursor_key) if cursor_key else None
         # Adds derived read-time fields (e.g. the DNC flag) to a page of contacts.
         self.annotate = annotate or (lambda workspace_id, contacts: None)
 
@@ -159,6 +179,7 @@ class ContactService:
             op_type="create",
             refresh=refresh or "false",
         )
+        self.settle_dnc_flags(contact["workspaceId"], [contact], refresh=refresh)
         return Versioned(contact, result["_seq_no"], result["_primary_term"])
 
     def update(
@@ -198,6 +219,7 @@ class ContactService:
                 if expected:
                     raise PreconditionFailed() from None
                 continue
+            self.settle_dnc_flags(contact["workspaceId"], [contact], refresh=refresh)
             return Versioned(contact, result["_seq_no"], result["_primary_term"])
         raise PreconditionFailed("The contact is being edited concurrently; retry.")
 
@@ -228,6 +250,34 @@ class ContactService:
             raise PreconditionFailed() from None
         except NotFoundError:
             raise NotFound() from None
+
+    def settle_dnc_flags(
+        self, workspace_id: str, written: list[dict], *, refresh: str | None = None
+    ) -> None:
+        """Re-read the DNC list for contacts just written and correct their indexed flag.
+
+        The flag was computed before the write; a number listed or removed in between
+        would leave it stale, and the list's own flag update (DncService._sync_contacts)
+        may have run before this write was visible. Reading the list again after the
+        write closes that gap. `contact["dnc"]` ends as the list's answer (None when it
+        cannot be decided; the reconciler then corrects the indexed flag).
+        """
+        written = [c for c in written if c.get("phone")]
+        if not written:
+            return
+        indexed = {c["id"]: bool(c.get("dnc")) for c in written}
+        self.annotate(workspace_id, written)
+        actions = []
+        for contact in written:
+            flag = contact.get("dnc")
+            if flag is not None and flag != indexed[contact["id"]]:
+                actions.append({"update": {"_id": contact["id"], "routing": workspace_id}})
+                actions.append({"doc": {"dnc": flag}})
+        if actions:
+            # retry_on_conflict: a concurrent edit re-reads the list after its own write.
+            for action in actions[::2]:
+                action["update"]["retry_on_conflict"] = 3
+            self.client.bulk(index=self.names.write, body=actions, refresh=refresh or "false")
 
     # --- reads ----------------------------------------------------------------
 
@@ -291,7 +341,7 @@ class ContactService:
         after = None
         if cursor:
             try:
-                after = cursors.decode(cursor, mark).after
+                after = self._codec().decode(cursor, workspace_id, mark).after
             except cursors.CursorError as exc:
                 raise ValidationError(
                     str(exc), details=[{"field": "cursor", "message": str(exc)}]
@@ -324,5 +374,11 @@ class ContactService:
         next_cursor = None
         total = result["hits"]["total"]
         if hits and more_after(hits, limit, offset if after is None else 0, total):
-            next_cursor = cursors.encode(cursors.Cursor(hits[:limit][-1]["sort"], mark))
+            last = cursors.Cursor(hits[:limit][-1]["sort"], mark)
+            next_cursor = self._codec().encode(last, workspace_id)
         return contacts, total["value"], next_cursor
+
+    def _codec(self) -> cursors.CursorCodec:
+        if self.cursors is None:
+            raise RuntimeError("cursor paging needs a ContactService built with cursor_key")
+        return self.cursors

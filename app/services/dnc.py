@@ -2,15 +2,20 @@
 
 OpenSearch (`dnc` index, one document per workspace and number, id `<ws>:<e164>`) is
 the record; every change is also kept in `dnc_history`. Redis holds the membership
-cache (app/dnc). Writes go to OpenSearch first, then the cache. Checks read the cache
-and fall back to a real-time multi-get on OpenSearch when Redis is down or the
-workspace's cache is not ready; when neither answers the caller gets a 503, never
-"not listed".
+cache (app/dnc/cache.py, which states the protocol and its trust rules).
+
+A write marks its numbers in Redis, changes the record, then settles the cache; it is
+acknowledged only when all three and the contacts' indexed flags are done. When Redis
+cannot take the mark, nothing is written and the caller gets a 503: an acknowledged
+add must reach every reader, and readers trust the cache. Checks read the cache and
+ask the record (a real-time multi-get) for whatever the cache may not answer; when
+neither answers the caller gets a 503, never "not listed". The reconciler
+(`reconcile`) settles marks left behind, compares cache and record and repairs both
+the cache and the contacts' flags.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 import threading
@@ -21,9 +26,11 @@ import redis
 from opensearchpy import NotFoundError, OpenSearch
 from opensearchpy.helpers import scan
 
+from app import observability
 from app.dnc import DncCache
-from app.errors import NotFound, ServiceUnavailable, ValidationError
-from app.phones import normalize, to_e164
+from app.dnc.cache import LISTED, PENDING, mark_age_seconds, new_mark
+from app.errors import ApiError, NotFound, ServiceUnavailable, ValidationError
+from app.phones import canonical, normalize
 from app.search.documents import utc_now
 from app.search.indices import IndexNames
 
@@ -33,14 +40,14 @@ ENTRY_FIELDS = ("workspaceId", "phone", "reason", "source", "addedAt", "updatedA
 MAX_OFFSET_WINDOW = 10_000
 BUILD_BATCH = 5_000
 BUILD_LOCK_MS = 15 * 60 * 1000
-INVALIDATE_RETRY_SECONDS = 3600
 UNAVAILABLE = "Neither the DNC cache nor OpenSearch answered; no number may be called."
-
-
-@functools.lru_cache(maxsize=200_000)
-def canonical(raw: str, country: str) -> str | None:
-    """E.164 of a valid number, memoized: dialers check the same numbers over and over."""
-    return to_e164(raw, country)
+NOT_MARKED = "The DNC list cannot change while its cache is unreachable; nothing was written."
+NOT_SETTLED = "The change may be recorded but is not confirmed; retry the same request."
+# A mark older than this is settled by the reconciler (writers finish in well under it).
+MARK_GRACE_SECONDS = 5.0
+# A bulk write's mark is cleared after a full comparison once it is this old.
+BULK_GRACE_SECONDS = 600.0
+SETTLE_BATCH = 1_000
 
 
 def new_entry(
@@ -62,6 +69,11 @@ def _entry(source: dict) -> dict:
     return {field: source.get(field) for field in ENTRY_FIELDS}
 
 
+def _unconfirmed(exc: Exception) -> ApiError:
+    """A failure after the mark: the write may or may not have landed; the client retries."""
+    return exc if isinstance(exc, ApiError) else ServiceUnavailable(NOT_SETTLED)
+
+
 class DncService:
     def __init__(
         self,
@@ -81,9 +93,6 @@ class DncService:
         self.cache = DncCache(cache_client, key_prefix, bucket_target)
         self.default_country = default_country
         self.lazy_build = lazy_build
-        # Workspaces whose cache missed a write while Redis was unreachable: this
-        # process does not trust their cache until it has managed to invalidate it.
-        self._suspect: set[str] = set()
         self._pending_builds: set[str] = set()
         self._pending_lock = threading.Lock()
 
@@ -121,29 +130,32 @@ class DncService:
         changes = {"reason": reason, "updatedAt": now}
         if source is not None:
             changes["source"] = source
-        # One upsert: a new number gets the full entry, a listed one keeps its addedAt.
-        result = self.client.update(
-            index=self.names.write,
-            id=self.doc_id(workspace_id, phone),
-            routing=workspace_id,
-            body={
-                "doc": changes,
-                "upsert": new_entry(workspace_id, phone, reason, source, actor, now),
-            },
-            retry_on_conflict=3,
-            refresh=refresh or "false",
-            params={"_source": "true"},
-        )
+        mark = self._mark(workspace_id, [phone])
+        try:
+            # One upsert: a new number gets the full entry, a listed one keeps its addedAt.
+            result = self.client.update(
+                index=self.names.write,
+                id=self.doc_id(workspace_id, phone),
+                routing=workspace_id,
+                body={
+                    "doc": changes,
+                    "upsert": new_entry(workspace_id, phone, reason, source, actor, now),
+                },
+                retry_on_conflict=3,
+                refresh=refresh or "false",
+                params={"_source": "true"},
+            )
+        except Exception as exc:
+            # The upsert may have landed with its reply lost: the cache lists the number
+            # anyway (erring towards "listed"); the mark stays for the reconciler.
+            self._settle_quietly(workspace_id, [phone])
+            raise _unconfirmed(exc) from exc
         document = result["get"]["_source"]
         existed = result["result"] != "created"
-        # The cache follows the record at once: a failure in the side writes below must
-        # never leave a listed number looking callable.
-        self._mirror("add", workspace_id, [phone])
-        self._record(
+        self._finish("add", workspace_id, [phone], mark)
+        self._after_write(
             workspace_id, [phone], "updated" if existed else "added", reason, source, actor, refresh
         )
-        if not existed:
-            self._sync_contacts(workspace_id, [phone], True)
         return _entry(document), existed
 
     def add_many(
@@ -175,13 +187,14 @@ class DncService:
                     "upsert": new_entry(workspace_id, phone, reason, source, actor, now),
                 }
             )
+        mark = self._mark(workspace_id, None)
         try:
             result = self.client.bulk(index=self.names.write, body=actions, refresh="false")
-        except Exception:
-            # Some of the batch may have landed: treat all of it as listed (fail closed);
-            # the retried file makes the record whole.
-            self._mirror("add", workspace_id, phones)
-            raise
+        except Exception as exc:
+            # Some of the batch may have landed: the cache lists all of it (fail closed);
+            # the bulk mark stays until the reconciler has compared cache and record.
+            self._settle_quietly(workspace_id, phones)
+            raise _unconfirmed(exc) from exc
         added, updated, failed = [], [], []
         for phone, item in zip(phones, result["items"], strict=True):
             outcome = item["update"]
@@ -192,14 +205,13 @@ class DncService:
             else:
                 updated.append(phone)
         if failed:
-            # What did land is mirrored below; the rest is reported, never silently lost.
+            # Listed in the cache all the same (fail closed); reported, never silently lost.
             log.error("DNC bulk add: %d numbers failed in OpenSearch", len(failed))
-        self._mirror("add", workspace_id, added + updated)
-        self._record(workspace_id, added, "added", reason, source, actor, None)
-        self._record(workspace_id, updated, "updated", reason, source, actor, None)
-        self._sync_contacts(workspace_id, added, True)
-        if failed:
+            self._settle_quietly(workspace_id, phones)
             raise ServiceUnavailable(f"{len(failed)} numbers could not be stored; retry the file.")
+        self._finish("add", workspace_id, phones, mark)
+        self._after_write(workspace_id, added, "added", reason, source, actor, None)
+        self._after_write(workspace_id, updated, "updated", reason, source, actor, None)
         return {"added": len(added), "updated": len(updated)}
 
     def remove(
@@ -215,6 +227,7 @@ class DncService:
         phone = canonical(raw_phone, (country or self.default_country).upper())
         if phone is None:
             raise NotFound("The number is not on this workspace's DNC list.")
+        mark = self._mark(workspace_id, [phone])
         try:
             self.client.delete(
                 index=self.names.write,
@@ -223,14 +236,87 @@ class DncService:
                 refresh=refresh or "false",
             )
         except NotFoundError:
+            self._finish("remove", workspace_id, [phone], mark)
             raise NotFound("The number is not on this workspace's DNC list.") from None
-        self._mirror("remove", workspace_id, [phone])
-        self._record(workspace_id, [phone], "removed", reason, None, actor, refresh)
-        self._sync_contacts(workspace_id, [phone], False)
+        except Exception as exc:  # the mark stays: checks ask the record until it is settled
+            raise _unconfirmed(exc) from exc
+        self._finish("remove", workspace_id, [phone], mark)
+        self._after_write(workspace_id, [phone], "removed", reason, None, actor, refresh)
 
-    def _record(self, workspace_id, phones, action, reason, source, actor, refresh) -> None:
+    def _after_write(self, workspace_id, phones, action, reason, source, actor, refresh) -> None:
+        """History and the contacts' indexed flags, before the write is acknowledged."""
         if not phones:
             return
+        try:
+            self._record(workspace_id, phones, action, reason, source, actor, refresh)
+            self._sync_contacts(workspace_id, phones, action != "removed")
+        except Exception as exc:
+            raise _unconfirmed(exc) from exc
+
+    # --- the cache protocol (app/dnc/cache.py) ------------------------------------------
+
+    def _mark(self, workspace_id: str, phones: list[str] | None) -> str:
+        """Announce a write; when Redis cannot take it, nothing is written (503)."""
+        try:
+            if phones is None:
+                return self.cache.mark_bulk(workspace_id)
+            return self.cache.mark(workspace_id, phones)
+        except Exception as exc:
+            log.warning("DNC write refused, cache unreachable: %s", type(exc).__name__)
+            raise ServiceUnavailable(NOT_MARKED) from exc
+
+    def _finish(self, op: str, workspace_id: str, phones: list[str], mark: str) -> None:
+        """Settle the cache after the record changed; 503 when it cannot be confirmed
+        (the mark stays, so checks keep asking the record)."""
+        try:
+            for start in range(0, len(phones), BUILD_BATCH):
+                chunk = phones[start : start + BUILD_BATCH]
+                if op == "add":
+                    self.cache.finish_add(workspace_id, chunk, mark)
+                else:
+                    self.cache.finish_remove(workspace_id, chunk, mark)
+            if op == "add" and len(phones) > 1:
+                self.cache.clear_bulk_mark(workspace_id, mark)
+            if self.cache.is_full(self.cache.state(workspace_id)):
+                self.schedule_build(workspace_id)
+        except Exception as exc:
+            log.warning("DNC cache not settled for %s: %s", workspace_id, type(exc).__name__)
+            raise ServiceUnavailable(NOT_SETTLED) from exc
+
+    def _settle_quietly(self, workspace_id: str, phones: list[str]) -> None:
+        """Best effort on a failure path: list the numbers in the cache and leave a mark
+        on each, so checks ask the record until the reconciler has settled them."""
+        try:
+            for start in range(0, len(phones), BUILD_BATCH):
+                chunk = phones[start : start + BUILD_BATCH]
+                self.cache.finish_add(workspace_id, chunk, new_mark())
+                self.cache.mark(workspace_id, chunk)
+        except Exception:
+            log.warning("DNC cache unreachable on a failed write of %s", workspace_id)
+
+    def settle(self, workspace_id: str, phones: Sequence[str]) -> dict:
+        """Make the cache follow the record for these numbers, safely against writers.
+
+        Marks them, reads the record in real time, then lists the ones it holds and
+        removes the others only while the mark is still ours (see app/dnc/cache.py).
+        """
+        phones = list(dict.fromkeys(phones))
+        listed, absent = [], []
+        for start in range(0, len(phones), SETTLE_BATCH):
+            chunk = phones[start : start + SETTLE_BATCH]
+            mark = self.cache.mark(workspace_id, chunk)
+            entries = self.lookup(workspace_id, chunk)
+            held = [p for p in chunk if p in entries]
+            gone = [p for p in chunk if p not in entries]
+            if held:
+                self.cache.finish_add(workspace_id, held, mark)
+            if gone:
+                self.cache.finish_remove(workspace_id, gone, mark)
+            listed += held
+            absent += gone
+        return {"listed": listed, "absent": absent}
+
+    def _record(self, workspace_id, phones, action, reason, source, actor, refresh) -> None:
         at = utc_now()
         actions: list[dict] = []
         for phone in phones:
@@ -248,12 +334,25 @@ class DncService:
                     "at": at,
                 }
             )
-        self.client.bulk(index=self.history.write, body=actions, refresh=refresh or "false")
+        result = self.client.bulk(
+            index=self.history.write, body=actions, refresh=refresh or "false"
+        )
+        if result.get("errors"):
+            raise ServiceUnavailable("The DNC history could not be written.")
 
-    def _sync_contacts(self, workspace_id: str, phones: list[str], listed: bool) -> None:
-        """Keep the contacts' indexed `dnc` flag (the search filter) in step with the list."""
+    def _sync_contacts(self, workspace_id: str, phones: list[str], listed: bool) -> int:
+        """Set the contacts' indexed `dnc` flag (the search and export filter) for these
+        numbers; returns how many contacts changed.
+
+        The refresh first makes every contact written before this point visible to the
+        update; a contact written after it re-reads the list itself once written
+        (ContactService.settle_dnc_flags), and a version conflict here means exactly
+        such a write. Together no contact keeps a stale flag.
+        """
+        self.client.indices.refresh(index=self.contacts.write)
+        changed = 0
         for start in range(0, len(phones), 1_000):
-            self.client.update_by_query(
+            result = self.client.update_by_query(
                 index=self.contacts.read,
                 routing=workspace_id,
                 conflicts="proceed",
@@ -274,55 +373,10 @@ class DncService:
                     },
                 },
             )
-
-    def _mirror(self, op: str, workspace_id: str, phones: list[str]) -> None:
-        """Apply a write that OpenSearch already holds to the cache.
-
-        A failure here must not leave a trusted cache that lacks the change: the
-        workspace's cache is invalidated, and if even that fails this process stops
-        trusting it until it can invalidate it (see _trusted).
-        """
-        try:
-            for start in range(0, len(phones), BUILD_BATCH):
-                chunk = phones[start : start + BUILD_BATCH]
-                self.cache.add(workspace_id, chunk) if op == "add" else self.cache.remove(
-                    workspace_id, chunk
-                )
-            state = self.cache.state(workspace_id)
-            if self.cache.is_full(state):
-                self.schedule_build(workspace_id)
-        except Exception:  # any cache failure: the record is written, distrust the cache
-            log.warning("DNC cache write failed for %s; invalidating", workspace_id)
-            already_suspect = workspace_id in self._suspect
-            self._suspect.add(workspace_id)
-            if not self._trusted(workspace_id) and not already_suspect:
-                # Redis is unreachable: keep trying, so that other processes stop trusting
-                # the stale cache as soon as Redis is back.
-                threading.Thread(
-                    target=self._invalidate_when_back, args=(workspace_id,), daemon=True
-                ).start()
-
-    def _invalidate_when_back(self, workspace_id: str) -> None:
-        deadline = time.monotonic() + INVALIDATE_RETRY_SECONDS
-        while workspace_id in self._suspect and time.monotonic() < deadline:
-            if self._trusted(workspace_id):
-                log.info("DNC cache of %s invalidated after a missed write", workspace_id)
-                return
-            time.sleep(0.25)
-        if workspace_id in self._suspect:
-            log.error(
-                "DNC cache of %s may miss writes; run scripts/rebuild_dnc_cache.py", workspace_id
-            )
-
-    def _trusted(self, workspace_id: str) -> bool:
-        if workspace_id not in self._suspect:
-            return True
-        try:
-            self.cache.invalidate(workspace_id)
-        except Exception:
-            return False
-        self._suspect.discard(workspace_id)
-        return True
+            changed += result.get("updated", 0)
+            if result.get("failures"):
+                raise ServiceUnavailable("The contacts' DNC flags could not be updated.")
+        return changed
 
     # --- membership -----------------------------------------------------------------
 
@@ -334,21 +388,29 @@ class DncService:
     def _membership(
         self, workspace_id: str, phones: Sequence[str]
     ) -> tuple[list[bool], str, dict[str, dict] | None]:
-        """contains(), plus the entries when the answer came from OpenSearch."""
+        """contains(), plus the entries of the numbers the record was asked about."""
         flags = None
         redis_answered = False
-        if self._trusted(workspace_id):
-            try:
-                flags = self.cache.contains_many(workspace_id, phones)
-                redis_answered = True
-            except Exception as exc:  # Redis down, timed out, or mid-rebuild: ask the record
-                log.warning("DNC cache unavailable (%s); checking OpenSearch", type(exc).__name__)
-        if flags is not None:
-            return flags, "cache", None
-        if redis_answered and self.lazy_build:
-            self.schedule_build(workspace_id)
-        entries = self.lookup(workspace_id, phones)
-        return [phone in entries for phone in phones], "opensearch", entries
+        try:
+            flags = self.cache.contains_many(workspace_id, phones)
+            redis_answered = True
+        except Exception as exc:  # Redis down, timed out, or mid-rebuild: ask the record
+            log.warning("DNC cache unavailable (%s); checking OpenSearch", type(exc).__name__)
+        if flags is None:
+            if redis_answered and self.lazy_build:
+                self.schedule_build(workspace_id)
+            entries = self.lookup(workspace_id, phones)
+            return [phone in entries for phone in phones], "opensearch", entries
+        pending = [p for p, flag in zip(phones, flags, strict=True) if flag == PENDING]
+        if not pending:
+            return [flag == LISTED for flag in flags], "cache", None
+        # A write is in flight on these numbers: the record decides them.
+        entries = self.lookup(workspace_id, pending)
+        listed = [
+            flag == LISTED or (flag == PENDING and phone in entries)
+            for phone, flag in zip(phones, flags, strict=True)
+        ]
+        return listed, "opensearch", entries
 
     def lookup(self, workspace_id: str, phones: Sequence[str]) -> dict[str, dict]:
         """Entries of the listed numbers among `phones`, real-time; 503 when unreachable."""
@@ -378,21 +440,26 @@ class DncService:
         return entries
 
     def check(self, workspace_id: str, raws: Sequence[str], country: str | None = None) -> dict:
-        """Per number: normalized phone, validity, listed flag, reason and addedAt."""
+        """Per number: normalized phone, validity, listed flag, reason and addedAt.
+
+        Input that is not a valid number cannot be decided: `dnc` is null (never false),
+        `valid` false and `validationErrors` says why.
+        """
         region = (country or self.default_country).upper()
         normalized = [canonical(raw, region) for raw in raws]
-        valid = [p for p in normalized if p]
+        valid = list(dict.fromkeys(p for p in normalized if p))
         if valid:
             flags, source, entries = self._membership(workspace_id, valid)
         else:  # nothing to look up: no round trip
             flags, source, entries = [], "cache", None
         listed_set = {p for p, flag in zip(valid, flags, strict=True) if flag}
-        details: dict[str, dict] = entries or {}
-        if listed_set and entries is None:
+        details: dict[str, dict] = dict(entries or {})
+        unknown = sorted(listed_set - details.keys())
+        if unknown:
             try:  # reasons are a courtesy; the flag alone decides, so never fail on them
-                details = self.lookup(workspace_id, sorted(listed_set))
+                details.update(self.lookup(workspace_id, unknown))
             except ServiceUnavailable:
-                details = {}
+                pass
         results = []
         for raw, phone in zip(raws, normalized, strict=True):
             if phone is None:
@@ -401,9 +468,10 @@ class DncService:
                         "phone": raw,
                         "normalized": None,
                         "valid": False,
-                        "dnc": False,
+                        "dnc": None,
                         "reason": None,
                         "addedAt": None,
+                        "validationErrors": normalize(raw, region).validationErrors,
                     }
                 )
                 continue
@@ -422,15 +490,24 @@ class DncService:
             "data": results,
             "meta": {
                 "source": source,
-                "listed": sum(r["dnc"] for r in results),
+                "listed": sum(r["dnc"] is True for r in results),
                 "invalid": sum(not r["valid"] for r in results),
             },
         }
 
     def flag_contacts(self, workspace_id: str, contacts: list[dict]) -> None:
-        """The annotate hook of ContactService: `dnc` on a page of contacts, one call."""
+        """The annotate hook of ContactService: `dnc` on a page of contacts, one call.
+
+        When neither the cache nor the record answers, `dnc` is null: unknown, never
+        "callable".
+        """
         phones = list(dict.fromkeys(c["phone"] for c in contacts if c.get("phone")))
-        flags, _ = self.contains(workspace_id, phones) if phones else ([], "cache")
+        try:
+            flags, _ = self.contains(workspace_id, phones) if phones else ([], "cache")
+        except ServiceUnavailable:
+            for contact in contacts:
+                contact["dnc"] = None if contact.get("phone") else False
+            return
         listed = {p for p, flag in zip(phones, flags, strict=True) if flag}
         for contact in contacts:
             contact["dnc"] = contact.get("phone") in listed
@@ -521,7 +598,7 @@ class DncService:
         if not self.cache.acquire_build_lock(workspace_id, token, BUILD_LOCK_MS):
             return None
         try:
-            filters = {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}}
+            filters = _workspace_query(workspace_id)
             count = self.client.count(
                 index=self.names.read, routing=workspace_id, body={"query": filters}
             )["count"]
@@ -559,7 +636,7 @@ class DncService:
             yield batch
 
     def workspaces(self) -> Iterable[str]:
-        """Every workspace that has a DNC list (for the rebuild script)."""
+        """Every workspace that has a DNC list or a DNC cache (rebuilds, reconciler)."""
         result = self.client.search(
             index=self.names.read,
             body={
@@ -567,4 +644,114 @@ class DncService:
                 "aggs": {"ws": {"terms": {"field": "workspaceId", "size": 100_000}}},
             },
         )
-        return [b["key"] for b in result["aggregations"]["ws"]["buckets"]]
+        found = {b["key"] for b in result["aggregations"]["ws"]["buckets"]}
+        found.update(self.cache.workspaces())
+        return sorted(found)
+
+    # --- the reconciler ------------------------------------------------------------
+
+    def reconcile(
+        self,
+        workspace_id: str,
+        *,
+        grace: float = MARK_GRACE_SECONDS,
+        bulk_grace: float = BULK_GRACE_SECONDS,
+    ) -> dict:
+        """Prove the cache equals the record for one workspace, and repair what differs.
+
+        1. A cache that may not be trusted (never built, or stamped by an earlier Redis
+           run) is rebuilt from the record.
+        2. Marks older than `grace` (writers that died or lost Redis half-way) are
+           settled against the record.
+        3. Every number of the live generation is compared with the record; each
+           difference is settled (the guarded step, safe against concurrent writers).
+        4. Bulk marks older than `bulk_grace` that were there before the comparison are
+           cleared: the comparison covered their writes.
+        5. Contacts whose indexed `dnc` flag disagrees with the record are corrected.
+        """
+        report = {
+            "workspaceId": workspace_id,
+            "rebuilt": False,
+            "settledMarks": 0,
+            "missing": 0,
+            "extra": 0,
+            "flagsFixed": 0,
+        }
+        state = self.cache.state(workspace_id)
+        if not self.cache.trusted(state):
+            report["rebuilt"] = self.rebuild(workspace_id) is not None
+        now = time.time()
+        marks = self.cache.marks(workspace_id)
+        old = [p for p, m in marks.items() if mark_age_seconds(m, now) >= grace]
+        if old:
+            self.settle(workspace_id, old)
+            report["settledMarks"] = len(old)
+        bulk = self.cache.bulk_marks(workspace_id)
+        old_bulk = [m for m in bulk if mark_age_seconds(m, now) >= bulk_grace]
+        self.client.indices.refresh(index=self.names.read)
+        batches = self._scan_phones(workspace_id, _workspace_query(workspace_id))
+        record = {phone for batch in batches for phone in batch}
+        cached = self.cache.members(workspace_id)
+        if cached is not None:
+            missing, extra = record - cached, cached - record
+            report["missing"], report["extra"] = len(missing), len(extra)
+            if missing or extra:
+                settled = self.settle(workspace_id, sorted(missing | extra))
+                log.warning(
+                    "DNC cache of %s drifted from the record: %d missing, %d extra; repaired",
+                    workspace_id,
+                    len(missing),
+                    len(extra),
+                )
+                observability.DNC_DRIFT.labels("missing").inc(len(missing))
+                observability.DNC_DRIFT.labels("extra").inc(len(extra))
+                record = (record - set(settled["absent"])) | set(settled["listed"])
+            for mark in old_bulk:
+                self.cache.clear_bulk_mark(workspace_id, mark)
+        report["flagsFixed"] = self._repair_flags(workspace_id, record)
+        if report["flagsFixed"]:
+            log.warning("DNC flags of %d contacts repaired", report["flagsFixed"])
+            observability.DNC_DRIFT.labels("contact_flag").inc(report["flagsFixed"])
+        return report
+
+    def _repair_flags(self, workspace_id: str, listed: set[str]) -> int:
+        """Contacts flagged against the record: listed numbers first, then stale flags."""
+        fixed = self._sync_contacts(workspace_id, sorted(listed), True) if listed else 0
+        flagged = scan(
+            self.client,
+            index=self.contacts.read,
+            routing=workspace_id,
+            query={
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"workspaceId": workspace_id}},
+                            {"term": {"dnc": True}},
+                        ]
+                    }
+                },
+                "_source": ["phone"],
+            },
+            size=BUILD_BATCH,
+            preserve_order=False,
+        )
+        stale = {h["_source"].get("phone") for h in flagged} - listed - {None}
+        if stale:
+            # Only numbers the record does not hold; a re-add meanwhile re-flags its own.
+            gone = [p for p in sorted(stale) if p not in self.lookup(workspace_id, [p])]
+            if gone:
+                fixed += self._sync_contacts(workspace_id, gone, False)
+        return fixed
+
+    def reconcile_all(self) -> list[dict]:
+        reports = []
+        for workspace_id in self.workspaces():
+            try:
+                reports.append(self.reconcile(workspace_id))
+            except Exception:  # one workspace's failure must not stop the others
+                log.exception("DNC reconcile of %s failed", workspace_id)
+        return reports
+
+
+def _workspace_query(workspace_id: str) -> dict:
+    return {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}}

@@ -198,6 +198,13 @@ class ImportRun:
         self._pending = None
         self._settled_no = number
         failures = future.result() if future else {}
+        if future:
+            saved = [
+                action["_source"]
+                for action_id, action in planned.actions.items()
+                if failures.get(action_id) is None
+            ]
+            self.validator.contacts.settle_dnc_flags(self.workspace_id, saved)
         outcomes = []
         for row, outcome, action_id in planned.outcomes:
             error = failures.get(action_id) if action_id else None
@@ -261,6 +268,11 @@ class ImportRun:
             for key in row_keys:
                 in_chunk.setdefault(key, target)
         written: dict[str, str] = {}
+        if not self.dry_run:
+            # The indexed DNC flag (the search and export filter) from the list as it is
+            # now; _settle reads the list again once the chunk is written.
+            sources = [action["_source"] for action in planned.actions.values()]
+            self.validator.contacts.annotate(self.workspace_id, sources)
         for action in planned.actions.values():
             action["_source"] = to_document(action["_source"])
             for key in dedupe_keys(action["_source"]):
@@ -301,8 +313,6 @@ class ImportRun:
 
     def _update_action(self, hit: dict) -> dict:
         contact = from_source(hit["_source"])
-        # Keep the indexed DNC flag: it belongs to the DNC list, not to the import.
-        contact["dnc"] = hit["_source"].get("dnc")
         action = self._action(contact)
         # Compare-and-set on the version read: a concurrent edit fails this row, not the file.
         action["if_seq_no"], action["if_primary_term"] = hit["_seq_no"], hit["_primary_term"]

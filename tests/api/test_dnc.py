@@ -109,8 +109,10 @@ def test_bulk_check_mixes_valid_invalid_and_listed(client, workspace, auth):
     assert response.status_code == 200, response.json
     rows = response.json["data"]
     assert [r["phone"] for r in rows] == phones
-    assert [r["dnc"] for r in rows] == [True, False, False, False, False, True, False, True]
+    # Input that is not a number cannot be decided: null, never false (callable).
+    assert [r["dnc"] for r in rows] == [True, False, None, None, None, True, None, True]
     assert [r["valid"] for r in rows] == [True, True, False, False, False, True, False, True]
+    assert rows[2]["validationErrors"] and rows[6]["validationErrors"] == ["TOO_LONG"]
     assert rows[0]["reason"] == "litigator" and rows[0]["addedAt"]
     assert rows[5]["normalized"] == "+442079460000" and rows[5]["reason"] == "customer_request"
     assert rows[2]["normalized"] is None and rows[1]["reason"] is None
@@ -138,7 +140,7 @@ def test_bulk_check_limits_and_bad_bodies(client, workspace, auth):
     assert missing.status_code == 400 and missing.json["error"]["details"][0]["field"] == "phone"
     bad = client.get(f"/v1/dnc/check?workspaceId={workspace}&phone=hello", headers=auth)
     assert bad.status_code == 200
-    assert bad.json["data"]["valid"] is False and bad.json["data"]["dnc"] is False
+    assert bad.json["data"]["valid"] is False and bad.json["data"]["dnc"] is None
 
 
 def test_add_validation_and_nothing_written_on_error(client, workspace, auth):

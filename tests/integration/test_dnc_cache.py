@@ -46,7 +46,8 @@ def test_buckets_are_intsets_with_the_workspace_hash_tag(app, cache, workspace):
 def test_writes_during_a_build_reach_the_new_generation(cache, workspace):
     build(cache, workspace, ["+14155550001", "+14155550002"])
     layout = cache.begin_build(workspace, 3)  # the build read 0001, 0002, 0003 from the record
-    cache.remove(workspace, ["+14155550002"])  # removed after the build read it
+    mark = cache.mark(workspace, ["+14155550002"])
+    cache.finish_remove(workspace, ["+14155550002"], mark)  # removed after the build read it
     cache.add(workspace, ["+14155550004"])  # added after the build's read
     cache.load(workspace, layout, ["+14155550001", "+14155550002", "+14155550003"])
     assert cache.contains_many(workspace, ["+14155550003"]) == [False]  # old generation live
