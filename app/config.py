@@ -77,6 +77,12 @@ class Config:
 
     # Search cursors page inside a point in time kept alive this long between pages.
     SEARCH_PIT_KEEP_ALIVE = os.environ.get("SEARCH_PIT_KEEP_ALIVE", "1m")
+    # Points in time one workspace may hold at once (paged searches and exports); the
+    # engine's limit for all tenants together is search.max_open_pit_context (300).
+    PIT_MAX_PER_WORKSPACE = int(os.environ.get("PIT_MAX_PER_WORKSPACE", "20"))
+    # HMAC key of paging cursors. Set it in production (any long random string, the same
+    # on every API worker); the default is public and lets anyone forge cursors.
+    CURSOR_SECRET = os.environ.get("CURSOR_SECRET", "dev-only-cursor-secret-change-me")
 
     # DNC cache: average numbers per Redis bucket (intset) when a workspace's cache is
     # built; keep it well under set-max-intset-entries (512). Lazy build: a workspace
@@ -106,3 +112,4 @@ class TestConfig(Config):
     TESTING = True
     # Suites hammer one token; the rate-limit tests build their own app with limits on.
     RATE_LIMIT_ENABLED = False
+    CURSOR_SECRET = "test-cursor-secret-0123456789abcdef"

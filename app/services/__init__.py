@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from app.search.pits import PitBudget
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.export import ExportService
@@ -30,6 +31,7 @@ def contacts() -> ContactService:
             app.config["DEFAULT_COUNTRY"],
             # Every page of contacts gets `dnc` from one batched cache call.
             annotate=dnc().flag_contacts,
+            cursor_key=app.config["CURSOR_SECRET"],
         ),
     )
 
@@ -56,6 +58,13 @@ def search() -> SearchService:
             app.extensions["opensearch"],
             app.config["INDEX_PREFIX"],
             contacts(),
+            cursor_key=app.config["CURSOR_SECRET"],
+            pits=PitBudget(
+                app.extensions["redis"],
+                app.config["REDIS_KEY_PREFIX"],
+                limit=app.config["PIT_MAX_PER_WORKSPACE"],
+                keep_alive=app.config["SEARCH_PIT_KEEP_ALIVE"],
+            ),
             pit_keep_alive=app.config["SEARCH_PIT_KEEP_ALIVE"],
         ),
     )

@@ -5,6 +5,12 @@ search_after inside a point in time (a consistent snapshot, however long the dow
 takes) and written out page by page. Custom fields become `customFields.<key>` columns;
 their keys are collected first by a pass that reads only `customFields`, in the same
 point in time, so the header is complete before the first row is sent.
+
+Failures before the first byte are ordinary JSON errors (429 when the workspace holds
+its budget of points in time, 503 when the engine refuses one or loses it). After the
+first byte the status is sent and cannot change: a failure then ends the file with one
+last row, `#export-incomplete,<why>`, so a truncated download never passes for a whole
+one (a client checks the last row, or the stream's end).
 """
 
 from __future__ import annotations
@@ -12,11 +18,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import zlib
 from collections.abc import Iterator
 
+from opensearchpy import NotFoundError
+
 from app import observability
-from app.errors import Unprocessable
+from app.errors import ServiceUnavailable, Unprocessable
 from app.search import queries
 from app.search.documents import CONTACT_FIELDS, from_source
 from app.services.search import SearchService
@@ -29,6 +38,9 @@ TAG_SEPARATOR = ", "  # the importer splits tags on , ; or |
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Excel reads UTF-8 only with a byte-order mark; the importer skips it.
 BOM = "\ufeff"
+INCOMPLETE_MARKER = "#export-incomplete"
+
+log = logging.getLogger(__name__)
 
 
 def neutralize(value: str) -> str:
@@ -68,13 +80,16 @@ class ContactExport:
         self.pit = service.search.open_point_in_time(workspace_id)
         try:
             self.custom_keys = self._custom_keys()
+        except NotFoundError as exc:  # the point in time expired or was closed under us
+            self.close()
+            raise ServiceUnavailable("The export's snapshot was lost; retry.") from exc
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
         if self.pit:
-            self.service.search.close_point_in_time(self.pit)
+            self.service.search.close_point_in_time(self.workspace_id, self.pit)
             self.pit = None
 
     @property
@@ -96,8 +111,7 @@ class ContactExport:
             )
             if source is not None:
                 body["_source"] = source
-            body["pit"] = {"id": self.pit, "keep_alive": self.service.search.pit_keep_alive}
-            result = self.service.search.client.search(body=body)
+            result = self.service.search.search_in_point_in_time(self.workspace_id, body, self.pit)
             self.pit = result.get("pit_id") or self.pit
             hits = result["hits"]["hits"]
             if hits:
@@ -126,11 +140,16 @@ class ContactExport:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield (BOM).encode() + self._encode([[cell(c) for c in self.columns]])
-            for page in self._pages():
-                contacts = [from_source(source) for source in page]
-                self.service.search.annotate(self.workspace_id, contacts)
-                yield self._encode([self._row(contact) for contact in contacts])
-                observability.EXPORT_ROWS.inc(len(contacts))
+            try:
+                for page in self._pages():
+                    contacts = [from_source(source) for source in page]
+                    self.service.search.annotate(self.workspace_id, contacts)
+                    yield self._encode([self._row(contact) for contact in contacts])
+                    observability.EXPORT_ROWS.inc(len(contacts))
+            except Exception:  # the status is out: the marker row is the only way to say it
+                log.exception("export of %s stopped mid-stream", self.workspace_id)
+                why = "The export stopped before its end; download it again."
+                yield self._encode([[INCOMPLETE_MARKER, why]])
         finally:
             self.close()
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from opensearchpy import NotFoundError, OpenSearch, TransportError
 
-from app.errors import ValidationError
+from app.errors import RateLimited, ServiceUnavailable, ValidationError
 from app.search import cursors, queries
 from app.search.documents import from_source
 from app.search.highlights import highlights
 from app.search.indices import IndexNames
+from app.search.pits import PitBudget
 from app.services.contacts import MAX_OFFSET_WINDOW, ContactService, more_after, probe_size
 
 log = logging.getLogger(__name__)
@@ -27,11 +29,15 @@ class SearchService:
         index_prefix: str,
         contacts: ContactService,
         *,
+        cursor_key: str | bytes,
+        pits: PitBudget | None = None,
         pit_keep_alive: str = "1m",
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "contacts")
         self.contacts = contacts
+        self.cursors = cursors.CursorCodec(cursor_key)
+        self.pits = pits
         self.pit_keep_alive = pit_keep_alive
 
     def annotate(self, workspace_id: str, contacts: list[dict]) -> None:
@@ -66,7 +72,7 @@ class SearchService:
             if offset:
                 raise _cursor_error("Give either offset or cursor, not both.")
             try:
-                decoded = cursors.decode(cursor, mark)
+                decoded = self.cursors.decode(cursor, workspace_id, mark)
             except cursors.CursorError as exc:
                 raise _cursor_error(str(exc)) from exc
             after, pit = decoded.after, decoded.pit
@@ -100,9 +106,11 @@ class SearchService:
         self.annotate(workspace_id, contacts)
         next_cursor = None
         if has_more:
-            next_cursor = cursors.encode(cursors.Cursor(page[-1]["sort"], mark, pit))
+            next_cursor = self.cursors.encode(
+                cursors.Cursor(page[-1]["sort"], mark, pit), workspace_id
+            )
         elif pit:
-            self.close_point_in_time(pit)
+            self.close_point_in_time(workspace_id, pit)
         total = result["hits"]["total"]
         return {
             "data": contacts,
@@ -120,8 +128,7 @@ class SearchService:
         that did not change)."""
         if pit:
             try:
-                pit_body = {**body, "pit": {"id": pit, "keep_alive": self.pit_keep_alive}}
-                result = self.client.search(body=pit_body)
+                result = self.search_in_point_in_time(workspace_id, body, pit)
                 return result, result.get("pit_id") or pit
             except NotFoundError:
                 log.info("point in time expired; continuing without it")
@@ -135,21 +142,57 @@ class SearchService:
     # --- points in time (also for export) ---------------------------------------------
 
     def open_point_in_time(self, workspace_id: str, *, quiet: bool = False) -> str | None:
-        """A point in time over the workspace's shard; None (when quiet) if the engine
-        refuses one, e.g. at its open-contexts limit: paging then goes on without it."""
+        """A point in time over the workspace's shard, within the workspace's budget.
+
+        Quiet (cursor paging): None when the budget is spent, Redis cannot count it or
+        the engine refuses one; paging then goes on without a snapshot. Otherwise
+        (export): 429 over the budget, 503 when the engine refuses, never a 500.
+        """
         try:
-            result = self.client.create_pit(
-                index=self.names.read, routing=workspace_id, keep_alive=self.pit_keep_alive
-            )
-        except TransportError:
+            reservation = self.pits.reserve(workspace_id) if self.pits else ""
+        except redis.RedisError:
             if not quiet:
                 raise
-            log.warning("could not open a point in time; paging without one")
+            log.warning("point-in-time budget unavailable; paging without one")
             return None
-        return result["pit_id"]
+        if reservation is None:
+            if quiet:
+                return None
+            raise RateLimited(
+                "This workspace has too many exports and paged searches open; "
+                "finish or wait for one, then retry.",
+                headers={"Retry-After": str(int(self.pits.keep_alive_seconds))},
+            )
+        try:
+            pit = self.client.create_pit(
+                index=self.names.read, routing=workspace_id, keep_alive=self.pit_keep_alive
+            )["pit_id"]
+        except TransportError as exc:
+            if reservation:
+                self.pits.release(workspace_id, reservation)
+            log.warning("the engine refused a point in time (%s)", exc.status_code)
+            if quiet:
+                return None
+            raise ServiceUnavailable(
+                "The search engine cannot open a snapshot right now; retry shortly."
+            ) from exc
+        if reservation:
+            self.pits.bind(workspace_id, reservation, pit)
+        return pit
 
-    def close_point_in_time(self, pit: str) -> None:
+    def search_in_point_in_time(self, workspace_id: str, body: dict, pit: str) -> dict:
+        """One search inside the point in time, renewing its keep-alive (and its budget)."""
+        result = self.client.search(
+            body={**body, "pit": {"id": pit, "keep_alive": self.pit_keep_alive}}
+        )
+        if self.pits:
+            self.pits.touch(workspace_id, pit)
+        return result
+
+    def close_point_in_time(self, workspace_id: str, pit: str) -> None:
         """Best effort: an unclosed point in time expires after its keep-alive anyway."""
+        if self.pits:
+            self.pits.release(workspace_id, pit)
         try:
             self.client.delete_pit(body={"pit_id": [pit]})
         except TransportError:
