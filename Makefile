@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv services stop status indices run worker test lint format bench fuzz reindex reindex-rollback clean
+.PHONY: venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -45,6 +45,9 @@ bench: indices          ## every benchmark; writes BENCHMARKS.md
 
 fuzz: services          ## long schemathesis run against /openapi.json
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q tests/fuzz
+
+chaos: services          ## long randomized DNC run with faults (CHAOS_SECONDS, CHAOS_SEED)
+	CHAOS_SECONDS=$${CHAOS_SECONDS:-600} CHAOS_SEED=$${CHAOS_SEED:-$$(date +%s)} $(PY) -m tests.chaos.runner
 
 reindex: services        ## next index version, aliases swapped atomically (INDEX=contacts ARGS=--dry-run)
 	$(PY) scripts/reindex.py $(if $(INDEX),--index $(INDEX)) $(ARGS)

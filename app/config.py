@@ -62,6 +62,10 @@ class Config:
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")  # json | text
     METRICS_ENABLED = os.environ.get("METRICS_ENABLED", "true").lower() == "true"
+    # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; with no token it is
+    # not served (404) unless METRICS_PUBLIC=true (a scrape network nobody else reaches).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    METRICS_PUBLIC = os.environ.get("METRICS_PUBLIC", "false").lower() == "true"
     RATE_LIMIT_ENABLED = os.environ.get("RATE_LIMIT_ENABLED", "true").lower() == "true"
     # Per token and scope, "<limit>/<seconds>"; `default` covers scopes not listed.
     RATE_LIMITS = os.environ.get(
@@ -113,3 +117,4 @@ class TestConfig(Config):
     # Suites hammer one token; the rate-limit tests build their own app with limits on.
     RATE_LIMIT_ENABLED = False
     CURSOR_SECRET = "test-cursor-secret-0123456789abcdef"
+    METRICS_TOKEN = "test-metrics-token"

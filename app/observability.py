@@ -6,11 +6,17 @@ and Redis metrics are collected here by wrapping the clients once per app.
 
 Under gunicorn each worker is its own process: set PROMETHEUS_MULTIPROC_DIR (the
 gunicorn config does) and /metrics aggregates every worker's samples.
+
+/metrics names every route, backend and error rate: it is not for the public. It is
+served only with METRICS_TOKEN (the scraper sends `Authorization: Bearer <token>`), or
+without one when METRICS_PUBLIC=true says the port is reachable by scrapers alone;
+otherwise it is not served at all (404).
 """
 
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 import os
 import re
@@ -18,7 +24,7 @@ import sys
 import time
 import uuid
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -29,6 +35,9 @@ from prometheus_client import (
     multiprocess,
 )
 from pythonjsonlogger.json import JsonFormatter
+
+from app.auth import bearer_token
+from app.errors import Unauthorized
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's id is echoed only when it is short and plain: it lands in every log line.
@@ -72,6 +81,12 @@ DNC_CACHE = Counter(
     "dnc_cache_lookups_total",
     "DNC cache lookups by result (hit, miss, error); hit rate = hit / (hit + miss).",
     ("result",),
+)
+DNC_DRIFT = Counter(
+    "dnc_reconcile_repairs_total",
+    "Differences the DNC reconciler found and repaired (missing/extra cache members, "
+    "contact flags); any non-zero rate is worth a look.",
+    ("kind",),
 )
 RATE_LIMITED = Counter(
     "ratelimit_rejections_total", "Requests refused with 429, by limit scope.", ("scope",)
@@ -160,6 +175,13 @@ def _finish_request(response: Response) -> Response:
 
 def metrics_view() -> Response:
     """Prometheus text format; aggregates every gunicorn worker in multiprocess mode."""
+    expected = current_app.config["METRICS_TOKEN"]
+    given = bearer_token() or ""
+    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized(
+            "/metrics needs the metrics bearer token.",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -171,7 +193,8 @@ def init_app(app: Flask) -> None:
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     app.before_request(_start_request)
     app.after_request(_finish_request)
-    if app.config["METRICS_ENABLED"]:
+    config = app.config
+    if config["METRICS_ENABLED"] and (config["METRICS_TOKEN"] or config["METRICS_PUBLIC"]):
         app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
     instrument_opensearch(app.extensions["opensearch"])
     instrument_redis(app.extensions["redis"])

@@ -55,7 +55,8 @@ def test_metrics_expose_routes_backends_and_counters(client, auth, workspace):
     observability.record_import_job("completed")
     observability.record_import_rows("imported", 3)
     observability.record_dnc_cache(hits=4, misses=1)
-    text = client.get("/metrics").get_data(as_text=True)
+    scraper = {"Authorization": f"Bearer {TestConfig.METRICS_TOKEN}"}
+    text = client.get("/metrics", headers=scraper).get_data(as_text=True)
     assert (
         'http_request_duration_seconds_bucket{le="0.05",method="GET",route="/v1/contacts",status="200"}'
         in text
@@ -67,6 +68,37 @@ def test_metrics_expose_routes_backends_and_counters(client, auth, workspace):
     assert 'import_rows_total{outcome="imported"}' in text
     assert 'dnc_cache_lookups_total{result="hit"}' in text
     assert "/metrics" not in text.split("http_request_duration_seconds")[1].split("# HELP")[0]
+
+
+def test_metrics_refuse_callers_without_the_metrics_token(client, auth):
+    for headers in ({}, auth, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401, headers
+        assert refused.json["error"]["code"] == "unauthorized"
+        assert "http_request_duration_seconds" not in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("settings", "status"),
+    [
+        ({"METRICS_TOKEN": ""}, 404),  # the default: no token, not public -> not served
+        ({"METRICS_TOKEN": "", "METRICS_PUBLIC": True}, 200),
+        ({"METRICS_TOKEN": "t", "METRICS_ENABLED": False}, 404),
+    ],
+)
+def test_metrics_are_not_public_unless_configured_so(settings, status):
+    config = type("MetricsConfig", (TestConfig,), settings)
+    response = create_app(config).test_client().get("/metrics")
+    assert response.status_code == status
+    if status == 404:
+        assert response.json["error"]["code"] == "not_found"
+
+
+def test_the_default_configuration_does_not_serve_metrics():
+    from app.config import Config
+
+    assert Config.METRICS_PUBLIC is False
+    assert Config.METRICS_TOKEN == "" or "METRICS_TOKEN" in __import__("os").environ
 
 
 def test_backend_errors_are_counted():
