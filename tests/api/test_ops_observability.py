@@ -52,6 +52,9 @@ def test_logs_are_json_lines_carrying_the_request_id(client, auth, workspace):
 def test_metrics_expose_routes_backends_and_counters(client, auth, workspace):
     client.get(f"/v1/contacts?workspaceId={workspace}", headers=auth)
     client.get("/v1/contacts/contact_nope", headers=auth)
+    # A keyed create surely talks to Redis (its idempotency record).
+    keyed = {**auth, "Idempotency-Key": f"metrics-{workspace}"}
+    client.post("/v1/contacts", json={"workspaceId": workspace, "firstName": "M"}, headers=keyed)
     observability.record_import_job("completed")
     observability.record_import_rows("imported", 3)
     observability.record_dnc_cache(hits=4, misses=1)
