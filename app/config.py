@@ -57,6 +57,9 @@ class Config:
     RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", "5"))
     # Idempotency-Key records (create, import, DNC add) are kept this long.
     IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))
+    # A request holds its key for this long, renewed while it runs: a worker that dies
+    # mid-request frees the key within these seconds instead of answering 409 for a day.
+    IDEMPOTENCY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "10"))
 
     # Operations: logs, metrics, rate limits, reindex.
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

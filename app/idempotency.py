@@ -2,8 +2,21 @@
 
 A client that retries a create, an import or a DNC add with the same `Idempotency-Key`
 gets the first response back instead of a second write. The same key with a different
-body is a 409; keys expire after IDEMPOTENCY_TTL_SECONDS. Records live in Redis under
-the token's subject, so two clients never share a key space.
+body is a 409; records expire after IDEMPOTENCY_TTL_SECONDS.
+
+Who may see a record: it is stored under the workspace the request writes to and the
+principal that sent it (a digest of the token's issuer and subject; a token without a
+subject gets a space of its own, a digest of the token). The workspace is checked
+against the token before any record is read, so a replay never shows a workspace's
+data to a token that does not hold it.
+
+While the first request runs, the key holds an in-progress marker on a short lease
+(IDEMPOTENCY_LEASE_SECONDS) that a heartbeat renews: a retry meanwhile is a 409, and a
+worker that dies mid-request frees the key within seconds.
+
+Bodies are hashed without being held: JSON is small (MAX_BODY_BYTES), multipart files
+are spooled by the form parser, and a raw CSV body is hashed as the view streams it
+(`request_body()`), then to its end.
 """
 
 from __future__ import annotations
@@ -11,16 +24,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
+import secrets
+import threading
 from collections.abc import Callable
 
+import jwt
 import redis
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
-from app.auth import current_principal
+from app.auth import bearer_token, current_principal
 from app.errors import Conflict, ServiceUnavailable, ValidationError
 
+log = logging.getLogger(__name__)
+
 HEADER = "Idempotency-Key"
-IN_PROGRESS = b"in-progress"
+IN_PROGRESS = "in-progress:"
 # Headers worth replaying; hop-by-hop and per-request ones are made anew.
 REPLAYED_HEADERS = ("Content-Type", "ETag", "Location")
 # OpenAPI description of the header, for @blp.doc(parameters=[...]).
@@ -32,19 +51,60 @@ HEADER_DOC = {
     "description": "Retrying with the same key returns the first response instead of "
     "writing again.",
 }
+# Only the holder of the marker may renew or drop it (a lapsed lease may have a new owner).
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+DROP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+CHUNK = 1 << 16
+
+
+class HashingReader:
+    """A byte stream that feeds a digest with everything read through it."""
+
+    def __init__(self, stream, digest) -> None:
+        self.stream, self.digest = stream, digest
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.digest.update(chunk)
+        return chunk
+
+    def finish(self) -> str:
+        """Hash what the reader of the stream left unread; the digest of the whole body."""
+        while chunk := self.read(CHUNK):
+            del chunk
+        return self.digest.hexdigest()
+
+
+def request_body():
+    """The raw request body for a view to stream (hashed on the way when keyed)."""
+    return g.get("idempotent_body") or request.stream
+
+
+def _new_digest():
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.path}?{request.query_string.decode()}".encode())
+    return digest
+
+
+def _streams_body() -> bool:
+    return not request.is_json and request.mimetype != "multipart/form-data"
 
 
 def _fingerprint() -> str:
-    digest = hashlib.sha256()
-    digest.update(f"{request.method} {request.path}?{request.query_string.decode()}".encode())
+    """The digest of a JSON or multipart request (bounded, or spooled by the form parser)."""
+    digest = _new_digest()
     if request.mimetype == "multipart/form-data":
-        # Uploads can be large: hash the parsed fields and stream each file, then rewind it
-        # for the view, instead of holding the raw body in memory.
         for name, value in sorted(request.form.items(multi=True), key=str):
             digest.update(f"{name}={value}\n".encode())
         for name, upload in sorted(request.files.items(multi=True), key=lambda item: str(item[0])):
             digest.update(f"{name}:{upload.filename}\n".encode())
-            for chunk in iter(lambda upload=upload: upload.stream.read(1 << 16), b""):
+            for chunk in iter(lambda upload=upload: upload.stream.read(CHUNK), b""):
                 digest.update(chunk)
             upload.stream.seek(0)
     else:
@@ -52,10 +112,71 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _record_key(key: str) -> str:
-    config = current_app.config
-    subject = current_principal().subject or "anonymous"
-    return f"{config['REDIS_KEY_PREFIX']}idem:{{{subject}}}:{request.endpoint}:{key}"
+def _workspace() -> str | None:
+    """The workspace the request writes to, read the way its view reads it."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get("workspaceId") if isinstance(body, dict) else None
+    elif request.mimetype == "multipart/form-data":
+        value = request.form.get("workspaceId") or request.args.get("workspaceId")
+    else:
+        value = request.args.get("workspaceId")
+    return value if isinstance(value, str) and value else None
+
+
+def _principal_space() -> str:
+    """A digest naming who sent the request: issuer + subject, or the token itself."""
+    token = bearer_token() or ""
+    subject = current_principal().subject
+    if subject:
+        # The token is verified already; only its issuer claim is read here.
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        identity = json.dumps(["sub", str(issuer or ""), subject])
+    else:
+        identity = json.dumps(["token", token])
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def _record_key(workspace_id: str, key: str) -> str:
+    prefix = current_app.config["REDIS_KEY_PREFIX"]
+    space = _principal_space()
+    return f"{prefix}idem:{{{workspace_id}}}:{space}:{request.endpoint}:{key}"
+
+
+class _Lease:
+    """Renews the in-progress marker every third of its lease while the view runs."""
+
+    def __init__(self, store: redis.Redis, key: str, marker: str, seconds: float) -> None:
+        self.store, self.key, self.marker = store, key, marker
+        self.millis = max(1, int(seconds * 1000))
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name="idempotency-lease")
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(self.millis / 3000):
+            try:
+                self.store.eval(RENEW, 1, self.key, self.marker, self.millis)
+            except redis.RedisError:
+                log.warning("could not renew an idempotency lease")
+
+    def __enter__(self) -> _Lease:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def drop(self) -> None:
+        try:
+            self.store.eval(DROP, 1, self.key, self.marker)
+        except redis.RedisError:
+            log.warning("could not drop an idempotency lease; it lapses on its own")
+
+
+def _check_key(key: str) -> None:
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise ValidationError(details=[{"field": HEADER, "message": "1-255 printable chars."}])
 
 
 def idempotent(view: Callable) -> Callable:
@@ -66,44 +187,56 @@ def idempotent(view: Callable) -> Callable:
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        if not 1 <= len(key) <= 255 or not key.isprintable():
-            raise ValidationError(details=[{"field": HEADER, "message": "1-255 printable chars."}])
-        store: redis.Redis = current_app.extensions["redis"]
-        record_key = _record_key(key)
-        fingerprint = _fingerprint()
-        ttl = current_app.config["IDEMPOTENCY_TTL_SECONDS"]
-        try:
-            claimed = store.set(record_key, IN_PROGRESS, nx=True, ex=ttl)
-            if not claimed:
-                return _replay(store.get(record_key), fingerprint)
-        except redis.RedisError as exc:
-            # Without the record we cannot promise "at most once": refuse rather than risk it.
-            raise ServiceUnavailable("Idempotency records are unavailable; retry.") from exc
-        try:
-            response = current_app.make_response(view(*args, **kwargs))
-        except Exception:
-            store.delete(record_key)
-            raise
-        if response.status_code >= 500 or response.is_streamed:
-            store.delete(record_key)
-            return response
-        record = {
-            "fingerprint": fingerprint,
-            "status": response.status_code,
-            "headers": {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers},
-            "body": response.get_data(as_text=True),
-        }
-        store.set(record_key, json.dumps(record), ex=ttl)
-        return response
+        _check_key(key)
+        workspace_id = _workspace()
+        if workspace_id is None:  # the view refuses the request: nothing to remember
+            return view(*args, **kwargs)
+        current_principal().require_workspace(workspace_id)
+        return _run_once(view, args, kwargs, _record_key(workspace_id, key))
 
     return wrapper
 
 
-def _replay(raw: bytes | None, fingerprint: str) -> Response:
-    if raw is None or raw == IN_PROGRESS:
+def _run_once(view: Callable, args, kwargs, record_key: str):
+    config = current_app.config
+    store: redis.Redis = current_app.extensions["redis"]
+    body = HashingReader(request.stream, _new_digest()) if _streams_body() else None
+    fingerprint = None if body else _fingerprint()
+    marker = IN_PROGRESS + secrets.token_hex(8)
+    lease = _Lease(store, record_key, marker, config["IDEMPOTENCY_LEASE_SECONDS"])
+    try:
+        if not store.set(record_key, marker, nx=True, px=lease.millis):
+            raw = store.get(record_key)
+            return _replay(raw, lambda: fingerprint or body.finish())
+    except redis.RedisError as exc:
+        # Without the record we cannot promise "at most once": refuse rather than risk it.
+        raise ServiceUnavailable("Idempotency records are unavailable; retry.") from exc
+    g.idempotent_body = body
+    try:
+        with lease:
+            response = current_app.make_response(view(*args, **kwargs))
+            fingerprint = fingerprint or body.finish()
+    except BaseException:
+        lease.drop()
+        raise
+    if response.status_code >= 500 or response.is_streamed:
+        lease.drop()
+        return response
+    record = {
+        "fingerprint": fingerprint,
+        "status": response.status_code,
+        "headers": {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers},
+        "body": response.get_data(as_text=True),
+    }
+    store.set(record_key, json.dumps(record), ex=config["IDEMPOTENCY_TTL_SECONDS"])
+    return response
+
+
+def _replay(raw: bytes | None, fingerprint: Callable[[], str]) -> Response:
+    if raw is None or raw.startswith(IN_PROGRESS.encode()):
         raise Conflict("A request with this Idempotency-Key is still in progress.")
     record = json.loads(raw)
-    if record["fingerprint"] != fingerprint:
+    if record["fingerprint"] != fingerprint():
         raise Conflict("This Idempotency-Key was used with a different request.")
     response = Response(record["body"], status=record["status"], headers=record["headers"])
     response.headers["Idempotent-Replayed"] = "true"

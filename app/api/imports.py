@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
-
 from flask import current_app, request, send_file, url_for
 from flask_smorest import Blueprint
 
 from app import services
 from app.auth import current_principal, require_scope
 from app.errors import ApiError, ValidationError
-from app.idempotency import HEADER, HEADER_DOC, idempotent
+from app.idempotency import HEADER_DOC, idempotent, request_body
 from app.schemas.imports import ImportEnvelopeSchema, ImportOptionsSchema
 
 blp = Blueprint("imports", __name__, url_prefix="/v1/contacts", description="CSV import.")
@@ -58,9 +56,7 @@ def _upload():
             raise ValidationError(details=[{"field": "file", "message": "Attach the CSV file."}])
         return upload.stream, upload.filename
     if request.mimetype in CSV_TYPES:
-        if HEADER in request.headers:  # the idempotency fingerprint has read the body
-            return io.BytesIO(request.get_data(cache=True)), None
-        return request.stream, None
+        return request_body(), None  # streamed; hashed on the way under an Idempotency-Key
     raise UnsupportedUpload()
 
 
