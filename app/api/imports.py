@@ -106,6 +106,12 @@ def get_import(import_id):
 def import_errors(import_id):
     """The rows that were not imported, each with its line number and error."""
     path = services.imports().errors_file(import_id, current_principal().workspaces)
+    # conditional=False: a precondition failure must come in the one JSON error shape,
+    # not as werkzeug's 412 around the file (the report is small; no ranges needed).
     return send_file(
-        path, mimetype="text/csv", as_attachment=True, download_name=f"{import_id}-errors.csv"
+        path,
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name=f"{import_id}-errors.csv",
+        conditional=False,
     )
