@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
+.PHONY: reconcile venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,6 +48,9 @@ fuzz: services          ## long schemathesis run against /openapi.json
 
 chaos: services          ## long randomized DNC run with faults (CHAOS_SECONDS, CHAOS_SEED)
 	CHAOS_SECONDS=$${CHAOS_SECONDS:-600} CHAOS_SEED=$${CHAOS_SEED:-$$(date +%s)} $(PY) -m tests.chaos.runner
+
+reconcile: services     ## compare every DNC cache with the record, repair drift (ARGS=--workspace ws_x)
+	$(PY) scripts/reconcile_dnc.py $(ARGS)
 
 reindex: services        ## next index version, aliases swapped atomically (INDEX=contacts ARGS=--dry-run)
 	$(PY) scripts/reindex.py $(if $(INDEX),--index $(INDEX)) $(ARGS)

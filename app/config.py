@@ -96,6 +96,9 @@ class Config:
     # whose cache is not ready is answered from OpenSearch and built in the background.
     DNC_CACHE_BUCKET_TARGET = int(os.environ.get("DNC_CACHE_BUCKET_TARGET", "128"))
     DNC_CACHE_LAZY_BUILD = os.environ.get("DNC_CACHE_LAZY_BUILD", "true").lower() == "true"
+    # The worker compares every workspace's DNC cache with the record this often and
+    # repairs differences (app/services/dnc_reconcile.py); 0 turns the loop off.
+    DNC_RECONCILE_SECONDS = float(os.environ.get("DNC_RECONCILE_SECONDS", "60"))
     DNC_MAX_IMPORT_ROWS = int(os.environ.get("DNC_MAX_IMPORT_ROWS", "1000000"))
 
     API_TITLE = "Contacts API"

@@ -26,6 +26,7 @@ from rq.job import Job  # noqa: E402
 
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
+from app.services.dnc_reconcile import DncReconciler
 from app.services.imports import ImportService
 
 WAITING = ("queued", "deferred", "scheduled")
@@ -110,6 +111,13 @@ def build_dnc_service(client: OpenSearch, redis_client: redis.Redis, config: dic
         bucket_target=config["DNC_CACHE_BUCKET_TARGET"],
         lazy_build=config["DNC_CACHE_LAZY_BUILD"],
     )
+
+
+def build_dnc_reconciler(config: dict) -> DncReconciler:
+    """The worker's reconciler, with clients of its own."""
+    client = OpenSearch(hosts=config["OPENSEARCH_HOSTS"], timeout=60, max_retries=2)
+    redis_client = redis.Redis.from_url(config["REDIS_URL"], health_check_interval=30)
+    return DncReconciler(build_dnc_service(client, redis_client, config))
 
 
 def worker_service() -> ImportService:

@@ -4,6 +4,7 @@ Beside rq's loop, a thread re-queues imports whose run died (the worker was kill
 machine restarted): their lock stops being renewed, and the next attempt resumes from
 the last checkpoint without writing any contact twice. The same thread sweeps import
 files whose record expired (every IMPORT_SWEEP_SECONDS).
+Another thread reconciles the DNC caches with the record every DNC_RECONCILE_SECONDS.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis  # noqa: E402
 
 # rq comes through app.jobs, which sets its key prefix before rq is first imported.
-from app.jobs import Worker, build_service, config_dict, import_queue  # noqa: E402
+from app.jobs import (  # noqa: E402
+    Worker,
+    build_dnc_reconciler,
+    build_service,
+    config_dict,
+    import_queue,
+)
 
 log = logging.getLogger("worker")
 
@@ -54,6 +61,15 @@ def main() -> None:
     threading.Thread(
         target=recover_forever, args=(stop, interval, sweep_every), daemon=True
     ).start()
+    if config["DNC_RECONCILE_SECONDS"] > 0:
+        # Cache and record compared and repaired, one worker at a time (by lock).
+        reconciler = build_dnc_reconciler(config)
+        threading.Thread(
+            target=reconciler.run_forever,
+            args=(stop, config["DNC_RECONCILE_SECONDS"]),
+            daemon=True,
+            name="dnc-reconcile",
+        ).start()
     try:
         for attempt in itertools.count():
             name = f"imports-{socket.gethostname()}-{os.getpid()}-{attempt}"

@@ -10,6 +10,7 @@ from flask import current_app
 from app.search.pits import PitBudget
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
+from app.services.dnc_reconcile import DncReconciler
 from app.services.export import ExportService
 from app.services.imports import ImportService
 from app.services.search import SearchService
@@ -49,6 +50,10 @@ def dnc() -> DncService:
             lazy_build=app.config["DNC_CACHE_LAZY_BUILD"],
         ),
     )
+
+
+def dnc_reconciler() -> DncReconciler:
+    return _cached("dnc_reconciler", lambda app: DncReconciler(dnc()))
 
 
 def search() -> SearchService:

@@ -19,16 +19,14 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import redis
 from opensearchpy import NotFoundError, OpenSearch
 from opensearchpy.helpers import scan
 
-from app import observability
 from app.dnc import DncCache
-from app.dnc.cache import LISTED, PENDING, mark_age_seconds, new_mark
+from app.dnc.cache import LISTED, PENDING, new_mark
 from app.errors import ApiError, NotFound, ServiceUnavailable, ValidationError
 from app.phones import canonical, normalize
 from app.search.documents import utc_now
@@ -43,10 +41,6 @@ BUILD_LOCK_MS = 15 * 60 * 1000
 UNAVAILABLE = "Neither the DNC cache nor OpenSearch answered; no number may be called."
 NOT_MARKED = "The DNC list cannot change while its cache is unreachable; nothing was written."
 NOT_SETTLED = "The change may be recorded but is not confirmed; retry the same request."
-# A mark older than this is settled by the reconciler (writers finish in well under it).
-MARK_GRACE_SECONDS = 5.0
-# A bulk write's mark is cleared after a full comparison once it is this old.
-BULK_GRACE_SECONDS = 600.0
 SETTLE_BATCH = 1_000
 
 
@@ -249,7 +243,7 @@ class DncService:
             return
         try:
             self._record(workspace_id, phones, action, reason, source, actor, refresh)
-            self._sync_contacts(workspace_id, phones, action != "removed")
+            self.sync_contacts(workspace_id, phones, action != "removed")
         except Exception as exc:
             raise _unconfirmed(exc) from exc
 
@@ -340,7 +334,7 @@ class DncService:
         if result.get("errors"):
             raise ServiceUnavailable("The DNC history could not be written.")
 
-    def _sync_contacts(self, workspace_id: str, phones: list[str], listed: bool) -> int:
+    def sync_contacts(self, workspace_id: str, phones: list[str], listed: bool) -> int:
         """Set the contacts' indexed `dnc` flag (the search and export filter) for these
         numbers; returns how many contacts changed.
 
@@ -598,7 +592,7 @@ class DncService:
         if not self.cache.acquire_build_lock(workspace_id, token, BUILD_LOCK_MS):
             return None
         try:
-            filters = _workspace_query(workspace_id)
+            filters = workspace_query(workspace_id)
             count = self.client.count(
                 index=self.names.read, routing=workspace_id, body={"query": filters}
             )["count"]
@@ -607,7 +601,7 @@ class DncService:
             # writes reach the new generation directly (see DncCache).
             self.client.indices.refresh(index=self.names.read)
             loaded = 0
-            for batch in self._scan_phones(workspace_id, filters):
+            for batch in self.scan_phones(workspace_id, filters):
                 loaded += self.cache.load(workspace_id, layout, batch)
             self.cache.finish_build(workspace_id, layout)
             log.info(
@@ -617,7 +611,7 @@ class DncService:
         finally:
             self.cache.release_build_lock(workspace_id, token)
 
-    def _scan_phones(self, workspace_id: str, query: dict) -> Iterator[list[str]]:
+    def scan_phones(self, workspace_id: str, query: dict) -> Iterator[list[str]]:
         batch: list[str] = []
         hits = scan(
             self.client,
@@ -648,110 +642,6 @@ class DncService:
         found.update(self.cache.workspaces())
         return sorted(found)
 
-    # --- the reconciler ------------------------------------------------------------
 
-    def reconcile(
-        self,
-        workspace_id: str,
-        *,
-        grace: float = MARK_GRACE_SECONDS,
-        bulk_grace: float = BULK_GRACE_SECONDS,
-    ) -> dict:
-        """Prove the cache equals the record for one workspace, and repair what differs.
-
-        1. A cache that may not be trusted (never built, or stamped by an earlier Redis
-           run) is rebuilt from the record.
-        2. Marks older than `grace` (writers that died or lost Redis half-way) are
-           settled against the record.
-        3. Every number of the live generation is compared with the record; each
-           difference is settled (the guarded step, safe against concurrent writers).
-        4. Bulk marks older than `bulk_grace` that were there before the comparison are
-           cleared: the comparison covered their writes.
-        5. Contacts whose indexed `dnc` flag disagrees with the record are corrected.
-        """
-        report = {
-            "workspaceId": workspace_id,
-            "rebuilt": False,
-            "settledMarks": 0,
-            "missing": 0,
-            "extra": 0,
-            "flagsFixed": 0,
-        }
-        state = self.cache.state(workspace_id)
-        if not self.cache.trusted(state):
-            report["rebuilt"] = self.rebuild(workspace_id) is not None
-        now = time.time()
-        marks = self.cache.marks(workspace_id)
-        old = [p for p, m in marks.items() if mark_age_seconds(m, now) >= grace]
-        if old:
-            self.settle(workspace_id, old)
-            report["settledMarks"] = len(old)
-        bulk = self.cache.bulk_marks(workspace_id)
-        old_bulk = [m for m in bulk if mark_age_seconds(m, now) >= bulk_grace]
-        self.client.indices.refresh(index=self.names.read)
-        batches = self._scan_phones(workspace_id, _workspace_query(workspace_id))
-        record = {phone for batch in batches for phone in batch}
-        cached = self.cache.members(workspace_id)
-        if cached is not None:
-            missing, extra = record - cached, cached - record
-            report["missing"], report["extra"] = len(missing), len(extra)
-            if missing or extra:
-                settled = self.settle(workspace_id, sorted(missing | extra))
-                log.warning(
-                    "DNC cache of %s drifted from the record: %d missing, %d extra; repaired",
-                    workspace_id,
-                    len(missing),
-                    len(extra),
-                )
-                observability.DNC_DRIFT.labels("missing").inc(len(missing))
-                observability.DNC_DRIFT.labels("extra").inc(len(extra))
-                record = (record - set(settled["absent"])) | set(settled["listed"])
-            for mark in old_bulk:
-                self.cache.clear_bulk_mark(workspace_id, mark)
-        report["flagsFixed"] = self._repair_flags(workspace_id, record)
-        if report["flagsFixed"]:
-            log.warning("DNC flags of %d contacts repaired", report["flagsFixed"])
-            observability.DNC_DRIFT.labels("contact_flag").inc(report["flagsFixed"])
-        return report
-
-    def _repair_flags(self, workspace_id: str, listed: set[str]) -> int:
-        """Contacts flagged against the record: listed numbers first, then stale flags."""
-        fixed = self._sync_contacts(workspace_id, sorted(listed), True) if listed else 0
-        flagged = scan(
-            self.client,
-            index=self.contacts.read,
-            routing=workspace_id,
-            query={
-                "query": {
-                    "bool": {
-                        "filter": [
-                            {"term": {"workspaceId": workspace_id}},
-                            {"term": {"dnc": True}},
-                        ]
-                    }
-                },
-                "_source": ["phone"],
-            },
-            size=BUILD_BATCH,
-            preserve_order=False,
-        )
-        stale = {h["_source"].get("phone") for h in flagged} - listed - {None}
-        if stale:
-            # Only numbers the record does not hold; a re-add meanwhile re-flags its own.
-            gone = [p for p in sorted(stale) if p not in self.lookup(workspace_id, [p])]
-            if gone:
-                fixed += self._sync_contacts(workspace_id, gone, False)
-        return fixed
-
-    def reconcile_all(self) -> list[dict]:
-        reports = []
-        for workspace_id in self.workspaces():
-            try:
-                reports.append(self.reconcile(workspace_id))
-            except Exception:  # one workspace's failure must not stop the others
-                log.exception("DNC reconcile of %s failed", workspace_id)
-        return reports
-
-
-def _workspace_query(workspace_id: str) -> dict:
+def workspace_query(workspace_id: str) -> dict:
     return {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}}

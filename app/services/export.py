@@ -28,6 +28,7 @@ from app import observability
 from app.errors import ServiceUnavailable, Unprocessable
 from app.search import queries
 from app.search.documents import CONTACT_FIELDS, from_source
+from app.services.contacts import exact_dnc_filter
 from app.services.search import SearchService
 
 # The contact's own fields (custom fields get a column each), then the derived DNC flag.
@@ -144,6 +145,7 @@ class ContactExport:
                 for page in self._pages():
                     contacts = [from_source(source) for source in page]
                     self.service.search.annotate(self.workspace_id, contacts)
+                    contacts = exact_dnc_filter(contacts, self.filters)
                     yield self._encode([self._row(contact) for contact in contacts])
                     observability.EXPORT_ROWS.inc(len(contacts))
             except Exception:  # the status is out: the marker row is the only way to say it

@@ -13,7 +13,13 @@ from app.search.documents import from_source
 from app.search.highlights import highlights
 from app.search.indices import IndexNames
 from app.search.pits import PitBudget
-from app.services.contacts import MAX_OFFSET_WINDOW, ContactService, more_after, probe_size
+from app.services.contacts import (
+    MAX_OFFSET_WINDOW,
+    ContactService,
+    exact_dnc_filter,
+    more_after,
+    probe_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +110,7 @@ class SearchService:
             contact["highlights"] = highlights(contact, parsed)
             contacts.append(contact)
         self.annotate(workspace_id, contacts)
+        contacts = exact_dnc_filter(contacts, filters)
         next_cursor = None
         if has_more:
             next_cursor = self.cursors.encode(

@@ -1,0 +1,161 @@
+"""DncReconciler: proves each workspace's DNC cache equals the record, and repairs it.
+
+Redis is a cache, not a store of record: after a failover, a restore from an old
+snapshot, a writer that died half-way or a reply lost on the network, the cache (and
+the contacts' indexed `dnc` flags) may disagree with the record in OpenSearch. Checks
+never trust such a cache blindly (see app/dnc/cache.py); the reconciler makes the two
+agree again so that checks are answered from the cache, and reports every difference
+it repaired (log lines and the `dnc_reconcile_repairs_total` metric).
+
+It runs on the worker every DNC_RECONCILE_SECONDS (one worker at a time, by lock), and
+on demand with `make reconcile` (scripts/reconcile_dnc.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+
+from opensearchpy.helpers import scan
+
+from app import observability
+from app.dnc.cache import mark_age_seconds
+from app.services.dnc import BUILD_BATCH, DncService, workspace_query
+
+log = logging.getLogger(__name__)
+
+# A mark older than this is settled by the reconciler (writers finish in well under it).
+MARK_GRACE_SECONDS = 5.0
+# A bulk write's mark is cleared after a full comparison once it is this old.
+BULK_GRACE_SECONDS = 600.0
+LOCK_SECONDS = 15 * 60
+
+
+class DncReconciler:
+    def __init__(self, dnc: DncService) -> None:
+        self.dnc = dnc
+
+    def reconcile(
+        self,
+        workspace_id: str,
+        *,
+        grace: float = MARK_GRACE_SECONDS,
+        bulk_grace: float = BULK_GRACE_SECONDS,
+    ) -> dict:
+        """Prove the cache equals the record for one workspace, and repair what differs.
+
+        1. A cache that may not be trusted (never built, or stamped by an earlier Redis
+           run) is rebuilt from the record.
+        2. Marks older than `grace` (writers that died or lost Redis half-way) are
+           settled against the record.
+        3. Every number of the live generation is compared with the record; each
+           difference is settled (the guarded step, safe against concurrent writers).
+        4. Bulk marks older than `bulk_grace` that were there before the comparison are
+           cleared: the comparison covered their writes.
+        5. Contacts whose indexed `dnc` flag disagrees with the record are corrected.
+        """
+        report = {
+            "workspaceId": workspace_id,
+            "rebuilt": False,
+            "settledMarks": 0,
+            "missing": 0,
+            "extra": 0,
+            "flagsFixed": 0,
+        }
+        state = self.dnc.cache.state(workspace_id)
+        if not self.dnc.cache.trusted(state):
+            report["rebuilt"] = self.dnc.rebuild(workspace_id) is not None
+        now = time.time()
+        marks = self.dnc.cache.marks(workspace_id)
+        old = [p for p, m in marks.items() if mark_age_seconds(m, now) >= grace]
+        if old:
+            self.dnc.settle(workspace_id, old)
+            report["settledMarks"] = len(old)
+        bulk = self.dnc.cache.bulk_marks(workspace_id)
+        old_bulk = [m for m in bulk if mark_age_seconds(m, now) >= bulk_grace]
+        self.dnc.client.indices.refresh(index=self.dnc.names.read)
+        batches = self.dnc.scan_phones(workspace_id, workspace_query(workspace_id))
+        record = {phone for batch in batches for phone in batch}
+        cached = self.dnc.cache.members(workspace_id)
+        if cached is not None:
+            missing, extra = record - cached, cached - record
+            report["missing"], report["extra"] = len(missing), len(extra)
+            if missing or extra:
+                settled = self.dnc.settle(workspace_id, sorted(missing | extra))
+                log.warning(
+                    "DNC cache of %s drifted from the record: %d missing, %d extra; repaired",
+                    workspace_id,
+                    len(missing),
+                    len(extra),
+                )
+                observability.DNC_DRIFT.labels("missing").inc(len(missing))
+                observability.DNC_DRIFT.labels("extra").inc(len(extra))
+                record = (record - set(settled["absent"])) | set(settled["listed"])
+            for mark in old_bulk:
+                self.dnc.cache.clear_bulk_mark(workspace_id, mark)
+        report["flagsFixed"] = self._repair_flags(workspace_id, record)
+        if report["flagsFixed"]:
+            log.warning("DNC flags of %d contacts repaired", report["flagsFixed"])
+            observability.DNC_DRIFT.labels("contact_flag").inc(report["flagsFixed"])
+        return report
+
+    def _repair_flags(self, workspace_id: str, listed: set[str]) -> int:
+        """Contacts flagged against the record: listed numbers first, then stale flags."""
+        fixed = self.dnc.sync_contacts(workspace_id, sorted(listed), True) if listed else 0
+        flagged = scan(
+            self.dnc.client,
+            index=self.dnc.contacts.read,
+            routing=workspace_id,
+            query={
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"workspaceId": workspace_id}},
+                            {"term": {"dnc": True}},
+                        ]
+                    }
+                },
+                "_source": ["phone"],
+            },
+            size=BUILD_BATCH,
+            preserve_order=False,
+        )
+        stale = {h["_source"].get("phone") for h in flagged} - listed - {None}
+        if stale:
+            # Only numbers the record does not hold; a re-add meanwhile re-flags its own.
+            gone = [p for p in sorted(stale) if p not in self.dnc.lookup(workspace_id, [p])]
+            if gone:
+                fixed += self.dnc.sync_contacts(workspace_id, gone, False)
+        return fixed
+
+    def reconcile_all(self) -> list[dict]:
+        reports = []
+        for workspace_id in self.dnc.workspaces():
+            try:
+                reports.append(self.reconcile(workspace_id))
+            except Exception:  # one workspace's failure must not stop the others
+                log.exception("DNC reconcile of %s failed", workspace_id)
+        return reports
+
+    def run_forever(self, stop: threading.Event, interval: float) -> None:
+        """The worker's loop: one pass every `interval` seconds, one worker at a time."""
+        lock = f"{self.dnc.cache.key_prefix}dnc:reconciler"
+        while not stop.wait(interval):
+            token = secrets.token_hex(8)
+            try:
+                redis_client = self.dnc.cache.client
+                if not redis_client.set(lock, token, nx=True, ex=LOCK_SECONDS):
+                    continue
+                started = time.monotonic()
+                reports = self.reconcile_all()
+                log.info(
+                    "DNC reconcile: %d workspaces in %.1f s",
+                    len(reports),
+                    time.monotonic() - started,
+                )
+                if redis_client.get(lock) == token.encode():
+                    redis_client.delete(lock)
+            except Exception:  # a dead loop would leave drift unrepaired: log and go on
+                log.exception("DNC reconcile pass failed; retrying next period")
