@@ -7,6 +7,7 @@ workspaces (`workspaces: ["ws_..."]`) and scopes (`scope: "contacts:read ..."`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -66,13 +67,17 @@ def decode_token(token: str) -> Principal:
 
 def _remembered(token: str) -> Principal:
     config = current_app.config
-    key = (
-        token,
+    # Keyed by digests: 10,000 entries stay a few MB whatever the tokens' and keys' length.
+    settings = (
         tuple(config["JWT_ALGORITHMS"]),
         config["JWT_SECRET"],
         config["JWT_PUBLIC_KEY"],
         config["JWT_AUDIENCE"],
         config["JWT_ISSUER"],
+    )
+    key = (
+        hashlib.sha256(token.encode()).digest(),
+        hashlib.sha256(repr(settings).encode()).digest(),
     )
     hit = _VERIFIED.get(key)
     if hit and time.time() < hit[1]:

@@ -184,3 +184,12 @@ def test_a_remembered_token_is_refused_once_it_expires(workspace):
     time.sleep(2.2)
     expired = client.post("/v1/contacts/normalize", json=body, headers=headers)
     assert expired.status_code == 401 and "expired" in expired.json["error"]["message"]
+
+
+def test_remembered_tokens_are_keyed_by_digest_whatever_their_length(client, workspace):
+    from app import auth
+
+    headers = bearer(workspace, pad="x" * 6_000)  # a 6 KB token, inside header limits
+    body = {"phone": "(415) 555-1234"}
+    assert client.post("/v1/contacts/normalize", json=body, headers=headers).status_code == 200
+    assert auth._VERIFIED and all(len(repr(key)) < 200 for key in auth._VERIFIED)
