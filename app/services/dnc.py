@@ -265,12 +265,13 @@ class DncService:
         try:
             for start in range(0, len(phones), BUILD_BATCH):
                 chunk = phones[start : start + BUILD_BATCH]
-                if op == "add":
-                    self.cache.finish_add(workspace_id, chunk, mark)
-                else:
+                if op == "remove":
                     self.cache.finish_remove(workspace_id, chunk, mark)
-            if op == "add" and len(phones) > 1:
-                self.cache.clear_bulk_mark(workspace_id, mark)
+                elif start + BUILD_BATCH < len(phones):
+                    # Not the last chunk: a bulk write's mark must outlive it.
+                    self.cache.finish_add(workspace_id, chunk, new_mark())
+                else:
+                    self.cache.finish_add(workspace_id, chunk, mark)
             if self.cache.is_full(self.cache.state(workspace_id)):
                 self.schedule_build(workspace_id)
         except Exception as exc:
