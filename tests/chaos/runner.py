@@ -173,7 +173,9 @@ class Client(threading.Thread):
             response = self.http.open(url, method=method, headers=self.run_.auth, **kwargs)
             status, body = response.status_code, response.get_json(silent=True)
         except Exception as exc:  # an unhandled error in the app counts as no answer
-            status, body = None, {"exception": type(exc).__name__}
+            status, body = None, {"exception": f"{type(exc).__name__}: {exc}"}
+        if status is None or (status >= 500 and status != 503):
+            self.run_.unexpected(method, url, status, body)
         return status, body, invoke, History.now()
 
     def form(self, number: str, region: str = "US") -> tuple[str, str]:
@@ -331,9 +333,10 @@ class Client(threading.Thread):
             self.record("read", number, invoke, complete, "unknown", via)
             return
         hits = answer["data"]
-        for hit in hits:
-            flag = hit.get("dnc")
-            self.record("read", number, invoke, complete, answer_of(flag), "search.hit_flag")
+        if hits:  # the hits' own `dnc` flags: one answer per search, the worst of them
+            flags = {answer_of(hit.get("dnc")) for hit in hits}
+            worst = next(o for o in ("callable", "unknown", "listed") if o in flags)
+            self.record("read", number, invoke, complete, worst, "search.hit_flag")
         returned = {hit["id"] for hit in hits}
         if listed_filter:
             missing = known - returned
@@ -435,6 +438,19 @@ class Run:
         self.searchable: dict[str, list[tuple[str, float]]] = {n: [] for n in self.numbers}
         self.refused_forms: Counter = Counter()
         self.imports: Counter = Counter()
+        self.errors: Counter = Counter()
+        self.error_examples: list[dict] = []
+
+    def unexpected(self, method: str, url: str, status: int | None, body) -> None:
+        """An answer that is neither success, a 4xx nor a 503: a bug worth a look."""
+        path = url.split("?")[0]
+        path = "/v1/dnc/<phone>" if method == "DELETE" else path
+        path = "/v1/contacts/<id>" if path.startswith("/v1/contacts/contact_") else path
+        with self.lock:
+            self.errors[f"{method} {path} {status}"] += 1
+            if len(self.error_examples) < 10:
+                self.error_examples.append({"request": f"{method} {url}", "status": status})
+                self.error_examples[-1]["body"] = body
 
 
 # --- verification ----------------------------------------------------------------------
@@ -577,6 +593,8 @@ def report(chaos, workers, faults, ops, strict, bounded, before, repaired_by, af
         "rebuilds": dict(faults.rebuilds),
         "contact_imports": {str(k): v for k, v in chaos.imports.items()},
         "refused_forms": dict(chaos.refused_forms),
+        "unexpected_errors": dict(chaos.errors),
+        "unexpected_error_examples": chaos.error_examples,
         "obliged_reads": strict["obliged_reads"],
         "obliged_reads_bounded": bounded["obliged_reads"],
         "violations": len(violations),
@@ -610,6 +628,10 @@ def format_report(result: dict) -> str:
     table("contact CSV imports by status", result["contact_imports"])
     if result["rebuilds"]:
         table("cache rebuilds", result["rebuilds"])
+    if result["unexpected_errors"]:
+        table("unexpected answers (not 2xx, 4xx or 503)", result["unexpected_errors"])
+        for example in result["unexpected_error_examples"][:3]:
+            lines.append(f"  e.g. {example}")
     if result["refused_forms"]:
         table("number forms answered 4xx", result["refused_forms"])
     lines.append(
