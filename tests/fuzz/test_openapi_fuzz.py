@@ -25,6 +25,7 @@ from schemathesis.checks import (
 
 from app import create_app
 from app.config import TestConfig
+from app.search import cursors
 from app.search.indices import ensure_all
 from tests.conftest import bearer
 
@@ -100,12 +101,36 @@ def hostile_variant(case) -> str | None:
     return "huge header"
 
 
+def _forged_cursors() -> list[str]:
+    """Cursors a hostile client sends: guessed keys, other workspaces, huge numbers."""
+    raw = b'{"v":2,"a":[1e999,"contact_x"],"f":"0000000000000000","p":"pit-of-another"}'
+    good = cursors.CursorCodec(TestConfig.CURSOR_SECRET)
+    mark = cursors.fingerprint(FUZZ_WORKSPACE, "list")
+    return [
+        cursors.CursorCodec("guessed").encode(cursors.Cursor([1, "c"], mark), FUZZ_WORKSPACE),
+        good.encode(cursors.Cursor([1, "c"], mark, "pit-of-another"), "ws_someone_else"),
+        good.encode(cursors.Cursor([10**30, "c"], mark), FUZZ_WORKSPACE),
+        cursors._b64(raw) + "." + cursors._b64(b"0" * 32),
+    ]
+
+
+FORGED_CURSORS = _forged_cursors()
+
+
+def forge_cursors(case) -> None:
+    """Where an operation takes a cursor, send a forged one a third of the time."""
+    for container in (case.body, case.query):
+        if isinstance(container, dict) and "cursor" in container and hash(str(case)) % 3 == 0:
+            container["cursor"] = FORGED_CURSORS[hash(str(case)) % len(FORGED_CURSORS)]
+
+
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 def test_no_server_errors_and_responses_match_the_document(case):
     aim_at_the_granted_workspace(case)
+    forge_cursors(case)
     variant = hostile_variant(case)
     headers = dict(case.headers or {})
     if "Authorization" not in headers:
