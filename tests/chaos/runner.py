@@ -602,6 +602,7 @@ def report(chaos, workers, faults, ops, strict, bounded, before, repaired_by, af
         "violation_examples": [v.describe() for v in violations[:10]],
         "violations_bounded": len(bounded["violations"]),
         "violations_bounded_by_kind": dict(Counter(v.read.via for v in bounded["violations"])),
+        "violation_bounded_examples": [v.describe() for v in bounded["violations"][:10]],
         "settle_seconds": SETTLE_SECONDS,
         "drift_before_repair": before,
         "repaired_by": repaired_by,
@@ -643,7 +644,7 @@ def format_report(result: dict) -> str:
         f"violations if failed deletes settle within {result['settle_seconds']:.0f} s: "
         f"{result['violations_bounded']} {result['violations_bounded_by_kind']}"
     )
-    for example in result["violation_examples"][:5]:
+    for example in (result["violation_examples"] or result["violation_bounded_examples"])[:5]:
         lines.append(f"  e.g. {example}")
     before = result["drift_before_repair"]
     lines.append(
