@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -50,6 +50,11 @@ OPENSEARCH_URL = os.environ.get("CHAOS_OPENSEARCH_URL", "http://127.0.0.1:9200")
 # in the report's stricter, bounded reading (clients time out after 2 s).
 SETTLE_SECONDS = 10.0
 SEARCH_CONTACTS_PER_NUMBER = 30
+NUMBERS_AT_A_TIME = 6
+# A failed delete excuses its number for the rest of the run (it may land at any time),
+# so a long run moves to fresh numbers every epoch to keep the check from going vacuous.
+EPOCH_SECONDS = float(os.environ.get("CHAOS_EPOCH_SECONDS", "30"))
+MAX_EPOCHS = 100
 AREA_CODES = ("415", "212", "312", "646", "718", "206", "617", "303")
 
 # Op kind -> weight.
@@ -67,11 +72,11 @@ OPS = {
 
 
 def chaos_numbers(rng: random.Random, count: int = 6) -> list[str]:
-    """Distinct valid US numbers (555-01xx lines are reserved for fiction)."""
-    numbers: set[str] = set()
+    """Distinct valid US numbers (555-01xx lines are reserved for fiction), in draw order."""
+    numbers: dict[str, None] = {}
     while len(numbers) < count:
-        numbers.add(f"+1{rng.choice(AREA_CODES)}55501{rng.randrange(100):02d}")
-    return sorted(numbers)
+        numbers[f"+1{rng.choice(AREA_CODES)}55501{rng.randrange(100):02d}"] = None
+    return list(numbers)
 
 
 def app_for(opensearch_url: str, redis_url: str, index_prefix: str, key_prefix: str, tmp: Path):
@@ -199,7 +204,7 @@ class Client(threading.Thread):
         while not self.run_.stopping.is_set():
             kind = self.rng.choices(kinds, weights)[0]
             self.ops[kind] += 1
-            getattr(self, kind.replace(".", "_"))(self.rng.choice(self.run_.numbers))
+            getattr(self, kind.replace(".", "_"))(self.rng.choice(self.run_.current()))
 
     # --- DNC writes ---------------------------------------------------------------
 
@@ -223,7 +228,7 @@ class Client(threading.Thread):
         self.record("delete", number, invoke, complete, outcome, "dnc.delete", form=style)
 
     def dnc_import(self, _number: str) -> None:
-        chosen = self.rng.sample(self.run_.numbers, self.rng.randint(1, 3))
+        chosen = self.rng.sample(self.run_.current(), self.rng.randint(1, 3))
         rows = {number: self.form(number) for number in chosen}
         csv = "phone\n" + "".join(f"{text}\n" for _, text in rows.values())
         url = f"/v1/dnc/import?workspaceId={self.run_.ws}&reason=chaos"
@@ -255,7 +260,7 @@ class Client(threading.Thread):
 
     def check_bulk(self, _number: str) -> None:
         region = self.region()
-        picks = [self.rng.choice(self.run_.numbers) for _ in range(self.rng.randint(2, 6))]
+        picks = [self.rng.choice(self.run_.current()) for _ in range(self.rng.randint(2, 6))]
         asked = [(number, *self.form(number, region)) for number in picks]
         body = {
             "workspaceId": self.run_.ws,
@@ -307,7 +312,7 @@ class Client(threading.Thread):
                 self.run_.searchable[number].append((contact_id, complete))
 
     def contacts_import(self, _number: str) -> None:
-        chosen = self.rng.sample(self.run_.numbers, self.rng.randint(1, 3))
+        chosen = self.rng.sample(self.run_.current(), self.rng.randint(1, 3))
         csv = "firstName,lastName,phone,tags\n" + "".join(
             f"Chaos,Import,{self.form(number)[1]},{tag_of(number)}\n" for number in chosen
         )
@@ -430,16 +435,28 @@ class Run:
         rng = random.Random(seed)
         self.stack, self.seed = stack, seed
         self.ws = f"ws_chaos{seed % 10**6}_{uuid.uuid4().hex[:8]}"
-        self.numbers = chaos_numbers(rng)
+        self.pool = chaos_numbers(rng, NUMBERS_AT_A_TIME * MAX_EPOCHS)
+        self.started = time.monotonic()
         self.auth = {"Authorization": f"Bearer {mint([self.ws], SCOPES, ttl=24 * 3600)}"}
         self.history = History()
         self.stopping = threading.Event()
         self.lock = threading.Lock()
-        self.searchable: dict[str, list[tuple[str, float]]] = {n: [] for n in self.numbers}
+        self.searchable: dict[str, list[tuple[str, float]]] = defaultdict(list)
         self.refused_forms: Counter = Counter()
         self.imports: Counter = Counter()
         self.errors: Counter = Counter()
         self.error_examples: list[dict] = []
+
+    def current(self) -> list[str]:
+        """This epoch's numbers."""
+        epoch = min(int((time.monotonic() - self.started) / EPOCH_SECONDS), MAX_EPOCHS - 1)
+        return self.pool[epoch * NUMBERS_AT_A_TIME : (epoch + 1) * NUMBERS_AT_A_TIME]
+
+    @property
+    def numbers(self) -> list[str]:
+        """Every number the run has used so far."""
+        epochs = min(int((time.monotonic() - self.started) / EPOCH_SECONDS) + 1, MAX_EPOCHS)
+        return self.pool[: epochs * NUMBERS_AT_A_TIME]
 
     def unexpected(self, method: str, url: str, status: int | None, body) -> None:
         """An answer that is neither success, a 4xx nor a 503: a bug worth a look."""
@@ -551,7 +568,7 @@ def run(
             for i in range(clients)
         ]
         faults = Faults(chaos, random.Random(seed))
-        started = time.monotonic()
+        started = chaos.started = time.monotonic()
         for thread in (*workers, faults):
             thread.start()
         chaos.stopping.wait(duration_s)
@@ -584,7 +601,7 @@ def report(chaos, workers, faults, ops, strict, bounded, before, repaired_by, af
     return {
         "seed": chaos.seed,
         "workspace": chaos.ws,
-        "numbers": chaos.numbers,
+        "numbers": sorted({op.key for op in ops}),
         "requests": dict(sorted(requests.items())),
         "history": {f"{via} {outcome}": n for (via, outcome), n in sorted(counts.items())},
         "reads": dict(reads),
@@ -615,7 +632,10 @@ def format_report(result: dict) -> str:
     lines = [
         f"chaos run: seed {result['seed']}, {result['seconds']} s, workspace {result['workspace']}"
     ]
-    lines.append(f"numbers: {', '.join(result['numbers'])}")
+    numbers = result["numbers"]
+    lines.append(
+        f"{len(numbers)} numbers: {', '.join(numbers[:12])}{' ...' if len(numbers) > 12 else ''}"
+    )
 
     def table(title: str, rows: dict) -> None:
         lines.append(f"\n{title}")
