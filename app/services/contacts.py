@@ -179,7 +179,7 @@ class ContactService:
             op_type="create",
             refresh=refresh or "false",
         )
-        self.settle_dnc_flags(contact["workspaceId"], [contact], refresh=refresh)
+        self.settle_dnc_flags(contact["workspaceId"], [contact])
         return Versioned(contact, result["_seq_no"], result["_primary_term"])
 
     def update(
@@ -219,7 +219,7 @@ class ContactService:
                 if expected:
                     raise PreconditionFailed() from None
                 continue
-            self.settle_dnc_flags(contact["workspaceId"], [contact], refresh=refresh)
+            self.settle_dnc_flags(contact["workspaceId"], [contact])
             return Versioned(contact, result["_seq_no"], result["_primary_term"])
         raise PreconditionFailed("The contact is being edited concurrently; retry.")
 
@@ -251,9 +251,7 @@ class ContactService:
         except NotFoundError:
             raise NotFound() from None
 
-    def settle_dnc_flags(
-        self, workspace_id: str, written: list[dict], *, refresh: str | None = None
-    ) -> None:
+    def settle_dnc_flags(self, workspace_id: str, written: list[dict]) -> None:
         """Re-read the DNC list for contacts just written and correct their indexed flag.
 
         The flag was computed before the write; a number listed or removed in between
@@ -277,7 +275,9 @@ class ContactService:
             # retry_on_conflict: a concurrent edit re-reads the list after its own write.
             for action in actions[::2]:
                 action["update"]["retry_on_conflict"] = 3
-            self.client.bulk(index=self.names.write, body=actions, refresh=refresh or "false")
+            # Rare (a race with a list change), so always made searchable before the
+            # write is acknowledged: the contact may already be visible with the old flag.
+            self.client.bulk(index=self.names.write, body=actions, refresh="wait_for")
 
     # --- reads ----------------------------------------------------------------
 

@@ -351,6 +351,9 @@ class DncService:
                 index=self.contacts.read,
                 routing=workspace_id,
                 conflicts="proceed",
+                # Searchable before the write is acknowledged: a `dnc` filter that begins
+                # after the acknowledgement must see the new flag.
+                refresh=True,
                 body={
                     "query": {
                         "bool": {

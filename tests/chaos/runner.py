@@ -524,12 +524,11 @@ def repair(stack: Stack, ws: str) -> str:
     with app.app_context():
         service = services.dnc()
         failure = ""
-        if hasattr(service, "reconcile"):
-            try:
-                service.reconcile(ws)
-                return "reconcile"
-            except Exception as exc:
-                failure = f"reconcile failed ({type(exc).__name__}: {exc}); "
+        try:
+            services.dnc_reconciler().reconcile(ws, grace=0)
+            return "reconcile"
+        except Exception as exc:
+            failure = f"reconcile failed ({type(exc).__name__}: {exc}); "
         while time.monotonic() < deadline:
             if service.rebuild(ws) is not None:
                 return failure + "rebuild"
