@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app.phones import country_calling_code, digits
+from app.search.names import sounds_of
 
 CONTACT_FIELDS = (
     "id",
@@ -44,11 +45,21 @@ def full_name(contact: dict) -> str | None:
     return text or None
 
 
+def derived_name_fields(source: dict) -> dict:
+    """Fields computed from the names in Python (the engine has no phonetic analysis
+    without a plugin): the sound codes of each name. A reindex recomputes them."""
+    return {
+        "firstNameSounds": sounds_of(source.get("firstName")),
+        "lastNameSounds": sounds_of(source.get("lastName")),
+    }
+
+
 def to_document(contact: dict) -> dict:
     document = {field: contact.get(field) for field in CONTACT_FIELDS}
     document["phoneDigits"] = phone_variants(contact.get("phone"))
     # "first last" as one keyword, so search can reward a query that is the whole name.
     document["fullNameExact"] = full_name(contact)
+    document.update(derived_name_fields(contact))
     # Indexed copy of the DNC flag, for the search filter; reads recompute it from the cache.
     document["dnc"] = bool(contact.get("dnc"))
     return document

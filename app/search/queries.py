@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from app.phones import digits as digits_of
+from app.search import names
 
 # --- the score of one query word -------------------------------------------------------
 # A word's score is the best (dis_max, no tie-breaker) of `tier * field weight` over every
@@ -24,6 +25,19 @@ EXACT = 10.0  # the word is a whole token of the field ("smith" in "Smith")
 PREFIX = 5.0  # the word starts a token ("smi" in "Smith"): the word being typed
 FUZZY = 2.0  # the word is a whole token within the allowed edits ("smtih")
 FUZZY_PREFIX = 1.0  # the word starts a token within the allowed edits ("smtih" in "Smithson")
+# The same name in another spelling system (Mueller for Müller, Soerensen for Sørensen),
+# or its particle split or joined (Vanderberg for van der Berg, OBrien for O'Brien):
+# a different way to write the name, not a different name, so it counts like a typo.
+SPELLING = FUZZY
+
+# The broadened pass (see BROADEN_BELOW) adds the ways a caller misremembers a name.
+# They are weaker than every match above in any field (FUZZY_PREFIX * EMAIL_WEIGHT =
+# 0.6 > 0.5) and only ever apply to names (weight 1), each a step below the last, so a
+# literal spelling always ranks first and the guesses in order of how sure they are.
+SOUNDS_ALIKE = 0.5  # same Metaphone code: Smyth for Smith, Jeff for Geoff
+NICKNAME = 0.3  # Bob for Robert and Robert for Bob (first names only)
+FIRST_LETTER = 0.2  # all but the first letter: Catherine for Katherine, Cowalski for Kowalski
+INITIAL = 0.1  # a stored initial ("J. Thornton") for a typed name, beside other words
 
 # Names are what people search for; a company hit is a little weaker (many contacts
 # share a company), an email hit weaker still (local parts are often initials).
@@ -50,6 +64,14 @@ SHORT_WORD, LONG_WORD = 3, 7
 # so the word being typed gets them only once it is this long.
 MIN_FUZZY_PREFIX = 5
 FUZZY_PREFIX_LENGTH = 1
+# A wrong first letter is forgiven only in words this long: in shorter ones the rest is
+# too little to be sure of ("ohn" is John, Kohn, Lohn ...).
+MIN_FIRST_LETTER = 5
+# Broaden only when the strict pass (exact, prefix, typo, spelling variants) finds no
+# one: a guess must never push aside or pad a literal answer ("jon" finds Jon, never
+# John), and the common query pays nothing for the guesses. The broadened pass costs a
+# second request, only for queries that would otherwise answer nothing.
+BROADEN_BELOW = 1
 # Edge n-grams in the mapping stop at 20 characters; phone grams start at 3 digits.
 MIN_PHONE_DIGITS = 3
 MAX_WORDS = 10
@@ -168,8 +190,39 @@ def _phone_clauses(digits: str) -> list[dict]:
     return clauses
 
 
-def build_word_query(word: str, *, is_last: bool) -> dict:
-    """Every way one word may match, scored by the best of them."""
+def _name_word(word: str) -> str | None:
+    """The word as one folded name token, or None when it is not one (digits, several)."""
+    parts = names.words_of(word)
+    if len(parts) != 1 or any(ch.isdigit() or ch in "@" for ch in word):
+        return None
+    return parts[0]
+
+
+def _guesses(token: str, *, initials: bool) -> list[dict]:
+    """The broadened pass: ways one name word may be misremembered, weakest last."""
+    clauses = []
+    for field in ("firstName", "lastName"):
+        code = names.sound(token)
+        if code:
+            clauses.append(_scored({"term": {f"{field}Sounds": code}}, SOUNDS_ALIKE))
+        if len(token) >= MIN_FIRST_LETTER:
+            clauses.append(_scored(_match(f"{field}.tail", token), FIRST_LETTER))
+        if initials and len(token) > 1:
+            clauses.append(_scored({"term": {field: token[0]}}, INITIAL))
+    nicknames = names.nicknames(token)
+    if nicknames:
+        clauses.append(_scored({"terms": {"firstName": list(nicknames)}}, NICKNAME))
+    return clauses
+
+
+def build_word_query(
+    word: str, *, is_last: bool, broaden: bool = False, initials: bool = False
+) -> dict:
+    """Every way one word may match, scored by the best of them.
+
+    broaden adds the guesses (sounds, nicknames, first letter, initials); initials only
+    when other words of the query pin the person down.
+    """
     clauses: list[dict] = []
     edits = fuzziness_for(word)
     for field, prefix_field, weight, typo_tolerant in TEXT_FIELDS:
@@ -183,6 +236,12 @@ def build_word_query(word: str, *, is_last: bool) -> dict:
                 clauses.append(
                     _scored(_match(prefix_field, word, fuzziness=edits), FUZZY_PREFIX * weight)
                 )
+    token = _name_word(word)
+    if token:
+        for field in ("firstName", "lastName"):
+            clauses.append(_scored(_match(f"{field}.variants", word), SPELLING * NAME_WEIGHT))
+        if broaden:
+            clauses += _guesses(token, initials=initials)
     # The whole address typed: the keyword field, lowercased like the stored value.
     if "@" in word:
         clauses.append(
@@ -194,14 +253,44 @@ def build_word_query(word: str, *, is_last: bool) -> dict:
     return {"dis_max": {"queries": clauses, "tie_breaker": 0.0}}
 
 
-def build_text_query(parsed: ParsedQuery) -> dict | None:
+def particle_groups(words: tuple[str, ...]) -> list[list[int]]:
+    """Word positions, a run of particles kept with the word after it ("van der berg")."""
+    groups: list[list[int]] = []
+    pending: list[int] = []
+    for i, word in enumerate(words):
+        pending.append(i)
+        if not names.is_particle(word) or i == len(words) - 1:
+            groups.append(pending)
+            pending = []
+    return groups
+
+
+def build_text_query(parsed: ParsedQuery, *, broaden: bool = False) -> dict | None:
     """The scored part of the search; None for an empty query (a filtered listing)."""
     if parsed.phone:
         return {"dis_max": {"queries": [c for d in parsed.phone for c in _phone_clauses(d)]}}
     if not parsed.words:
         return None
     last = len(parsed.words) - 1
-    must = [build_word_query(w, is_last=i == last) for i, w in enumerate(parsed.words)]
+    initials = broaden and len(parsed.words) > 1
+    must = []
+    for group in particle_groups(parsed.words):
+        word_queries = [
+            build_word_query(parsed.words[i], is_last=i == last, broaden=broaden, initials=initials)
+            for i in group
+        ]
+        if len(group) == 1:
+            must.append(word_queries[0])
+            continue
+        # "mc donald" may be McDonald and "vanderberg" van der Berg: the words one by one,
+        # or all of them joined as one token of the name (scored as a spelling variant of
+        # each word, so it never beats the words found one by one).
+        joined = "".join(names.fold(parsed.words[i]) for i in group)
+        together = [
+            _scored(_match(f"{field}.variants", joined), SPELLING * len(group))
+            for field in ("firstName", "lastName")
+        ]
+        must.append({"dis_max": {"queries": [{"bool": {"must": word_queries}}, *together]}})
     text = " ".join(parsed.words)
     orders = dict.fromkeys([text, " ".join(reversed(parsed.words))])
     should = [_scored(_match("fullNameExact", name), FULL_NAME_BONUS) for name in orders]
@@ -271,6 +360,21 @@ def build_sort(sort: str | None, *, has_query: bool) -> list[dict]:
     return keys
 
 
+# Index-only fields, never returned.
+DERIVED_FIELDS = ("phoneDigits", "fullNameExact", "firstNameSounds", "lastNameSounds")
+
+
+def should_broaden(parsed: ParsedQuery, strict_total: int) -> bool:
+    """Whether to run the broadened pass after a strict pass that found strict_total."""
+    return bool(parsed.words) and strict_total < BROADEN_BELOW
+
+
+def broaden_body(body: dict, parsed: ParsedQuery) -> dict:
+    """The same request (filters, sort, page) with the broadened text query."""
+    query = {"bool": {**body["query"]["bool"], "must": [build_text_query(parsed, broaden=True)]}}
+    return {**body, "query": query}
+
+
 def build_search_body(
     workspace_id: str,
     parsed: ParsedQuery,
@@ -281,9 +385,10 @@ def build_search_body(
     offset: int = 0,
     search_after: list | None = None,
     track_total_hits: int | bool = 10_000,
+    broaden: bool = False,
 ) -> dict:
     """The whole request body (no index, no routing, no point in time)."""
-    text_query = build_text_query(parsed)
+    text_query = build_text_query(parsed, broaden=broaden)
     query: dict = {"bool": {"filter": build_filters(workspace_id, filters)}}
     if text_query:
         query["bool"]["must"] = [text_query]
@@ -292,7 +397,7 @@ def build_search_body(
         "sort": build_sort(sort, has_query=text_query is not None),
         "size": size,
         "track_total_hits": track_total_hits,
-        "_source": {"excludes": ["phoneDigits", "fullNameExact"]},
+        "_source": {"excludes": [*DERIVED_FIELDS]},
     }
     if search_after is not None:
         body["search_after"] = search_after

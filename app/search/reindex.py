@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import redis
 from opensearchpy import AuthorizationException, OpenSearch, helpers
 
+from app.search.documents import derived_name_fields
 from app.search.indices import (
     IndexNames,
     create_version,
@@ -56,6 +57,13 @@ CATCH_UP_ROUNDS = 5
 CATCH_UP_SETTLED = 200
 SAMPLE_SIZE = 50
 PARTITION_FIELD = "workspaceId"
+
+
+# Fields a writer computes in Python (names' sound codes): a server-side copy carries them
+# over as they were, so after it the target gets them computed for the documents that lack
+# them, and every catch-up copy recomputes them. Fields the target's mapping does not know
+# (a rollback to a version older than a field) are left out of every copy.
+DERIVED = {"contacts": derived_name_fields}
 
 
 class ReindexError(Exception):
@@ -165,14 +173,41 @@ def count(client: OpenSearch, index: str) -> int:
     return client.count(index=index)["count"]
 
 
-def _bulk_copy(client: OpenSearch, target: str, hits) -> int:
+class Shape:
+    """How a source document becomes a document of the target's mapping."""
+
+    def __init__(self, client: OpenSearch, target: str, name: str) -> None:
+        mapping = client.indices.get_mapping(index=target)[target]["mappings"]
+        self.fields = sorted(mapping.get("properties", {}))
+        derive = DERIVED.get(name)
+        self.derive = derive if derive and set(derive({})) <= set(self.fields) else None
+
+    def __call__(self, source: dict) -> dict:
+        document = {k: v for k, v in source.items() if k in self.fields}
+        if self.derive:
+            document.update(self.derive(source))
+        return document
+
+
+def fill_derived(client: OpenSearch, target: str, shape: Shape) -> int:
+    """Compute the derived fields of the documents copied without them."""
+    if not shape.derive:
+        return 0
+    lacking = [{"exists": {"field": field}} for field in shape.derive({})]
+    hits = helpers.scan(
+        client, index=target, query={"query": {"bool": {"must_not": lacking}}}, size=1000
+    )
+    return _bulk_copy(client, target, hits, shape)
+
+
+def _bulk_copy(client: OpenSearch, target: str, hits, shape: Shape | None = None) -> int:
     actions = (
         {
             "_op_type": "index",
             "_index": target,
             "_id": hit["_id"],
             "_routing": hit.get("_routing"),
-            "_source": hit["_source"],
+            "_source": shape(hit["_source"]) if shape else hit["_source"],
         }
         for hit in hits
     )
@@ -183,7 +218,7 @@ def _bulk_copy(client: OpenSearch, target: str, hits) -> int:
 
 
 def copy_changes(
-    client: OpenSearch, source: str, target: str, since: dict[int, int]
+    client: OpenSearch, source: str, target: str, since: dict[int, int], shape: Shape | None = None
 ) -> tuple[int, dict[int, int]]:
     """Copy documents changed after the `since` checkpoints; return (copied, new checkpoints)."""
     checkpoints = local_checkpoints(client, source)
@@ -197,7 +232,7 @@ def copy_changes(
             preference=f"_shards:{shard}",
             size=1000,
         )
-        copied += _bulk_copy(client, target, hits)
+        copied += _bulk_copy(client, target, hits, shape)
     return copied, checkpoints
 
 
@@ -332,6 +367,7 @@ def server_side_copy(
     target: str,
     progress: Progress,
     requests_per_second: float | None = None,
+    fields: list[str] | None = None,
 ) -> int:
     """`_reindex` as a task, polled for the progress bar; keeps each document's routing."""
     total = count(client, source)
@@ -339,7 +375,10 @@ def server_side_copy(
     if requests_per_second:
         params["requests_per_second"] = requests_per_second
     task = client.reindex(
-        body={"source": {"index": source, "size": 1000}, "dest": {"index": target}},
+        body={
+            "source": {"index": source, "size": 1000, **({"_source": fields} if fields else {})},
+            "dest": {"index": target},
+        },
         params=params,
     )["task"]
     while True:
@@ -371,9 +410,14 @@ def sync_into(
     """Copy source into target while writers go on, then freeze, finish and swap."""
     checkpoints = local_checkpoints(client, source)
     client.indices.refresh(index=source)
-    result.copied = server_side_copy(client, source, target, progress, requests_per_second)
+    shape = Shape(client, target, names.name)
+    result.copied = server_side_copy(
+        client, source, target, progress, requests_per_second, fields=shape.fields
+    )
+    client.indices.refresh(index=target)
+    fill_derived(client, target, shape)
     for _ in range(CATCH_UP_ROUNDS):
-        copied, checkpoints = copy_changes(client, source, target, checkpoints)
+        copied, checkpoints = copy_changes(client, source, target, checkpoints, shape)
         result.caught_up += copied
         result.rounds.append(copied)
         progress("catch-up", copied, copied)
@@ -389,7 +433,7 @@ def sync_into(
         clock("block")
         wait_for_drain(client, source)
         clock("drain")
-        copied, checkpoints = copy_changes(client, source, target, checkpoints)
+        copied, checkpoints = copy_changes(client, source, target, checkpoints, shape)
         result.caught_up += copied
         result.rounds.append(copied)
         clock("catch-up")

@@ -101,6 +101,11 @@ class SearchService:
         if after is not None and pit is None and sort_name not in queries.IMMUTABLE_SORTS:
             pit = self.open_point_in_time(workspace_id, quiet=True)
         result, pit = self._run(workspace_id, body, pit)
+        if queries.should_broaden(parsed, result["hits"]["total"]["value"]):
+            # Nothing literal found: the same page again with sound-alikes, nicknames,
+            # first-letter errors and initials (the total ignores search_after, so later
+            # cursor pages take the same branch).
+            result, pit = self._run(workspace_id, queries.broaden_body(body, parsed), pit)
         hits = result["hits"]["hits"]
         page = hits[:limit]
         has_more = bool(page) and more_after(hits, limit, offset, result["hits"]["total"])
