@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: reconcile venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
+.PHONY: relevance reconcile venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -42,6 +42,13 @@ format: venv
 
 bench: indices          ## every benchmark; writes BENCHMARKS.md
 	$(PY) scripts/bench_all.py
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	touch $@
+
+relevance: services $(VENV)/.bench-installed  ## FEBRL + variant relevance beside rapidfuzz, and latency (LABEL=after)
+	$(PY) scripts/bench_relevance.py --label $${LABEL:-current}
 
 fuzz: services          ## long schemathesis run against /openapi.json
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q tests/fuzz
