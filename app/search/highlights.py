@@ -25,6 +25,7 @@ _SPECIAL = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "
 MAX_FUZZY_CHARS = 32  # typo matching compares words of at most this many characters
 MAX_TOKENS_PER_FIELD = 32  # a 200-character name of one-letter words is not 100 tokens
 MAX_QUERY_PARTS = 16  # sub-words of the query ("a_b_c" splits) considered at all
+JOINED_RUN = 3  # a word typed joined may spell this many tokens ("van der berg")
 # Memo keys are at most MAX_MEMO_KEY_CHARS long and the memos at most this many
 # entries (~300 bytes each): a few MB per worker, whatever the queries and names.
 MAX_MEMO_KEY_CHARS = 64
@@ -115,6 +116,17 @@ def _fuzzy_span(word: str, token: str, is_last: bool) -> int | None:
     return None
 
 
+def _joined_spans(tokens: list[tuple[int, int, str]], words: list[str]) -> list:
+    """A word typed joined ("vanderberg", "obrien") over the run of tokens it spells."""
+    spans = []
+    for word in words:
+        for i in range(len(tokens)):
+            for j in range(i + 2, min(i + JOINED_RUN, len(tokens)) + 1):
+                if "".join(t[2] for t in tokens[i:j]) == word:
+                    spans.append((tokens[i][0], tokens[j - 1][1]))
+    return spans
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[dict]:
     merged: list[list[int]] = []
     for start, end in sorted(spans):
@@ -161,12 +173,15 @@ def highlights(contact: dict, parsed: ParsedQuery) -> list[dict]:
         if not value:
             continue
         spans = []
-        for start, end, token in _tokens(value):
+        tokens = _tokens(value)
+        for start, end, token in tokens:
             for word, is_last in words:
                 size = _word_span(word, token, is_last=is_last)
                 if size:
                     # Folding may lengthen a letter (ß -> ss): stay inside the token.
                     spans.append((start, min(start + size, end)))
+        if not spans:
+            spans = _joined_spans(tokens, [word for word, _ in words])
         if spans:
             result.append({"field": field, "value": value, "spans": _merge(spans)})
     digit_strings = parsed.phone or tuple(

@@ -72,6 +72,8 @@ MIN_FIRST_LETTER = 5
 # John), and the common query pays nothing for the guesses. The broadened pass costs a
 # second request, only for queries that would otherwise answer nothing.
 BROADEN_BELOW = 1
+# The broadened pass lets one word of a query of this many words go unmatched.
+RELAXED_WORDS = 2
 # Edge n-grams in the mapping stop at 20 characters; phone grams start at 3 digits.
 MIN_PHONE_DIGITS = 3
 MAX_WORDS = 10
@@ -291,6 +293,12 @@ def build_text_query(parsed: ParsedQuery, *, broaden: bool = False) -> dict | No
             for field in ("firstName", "lastName")
         ]
         must.append({"dis_max": {"queries": [{"bool": {"must": word_queries}}, *together]}})
+    if broaden and len(must) == RELAXED_WORDS:
+        # "first last" with one of the two wholly wrong (another first name, a garbled
+        # surname): either may match alone, and a contact matching both still ranks
+        # first (the scores add). Longer queries keep every word: their words are more
+        # often deliberate ('"john" AND smith' must not find John Smith).
+        must = [{"bool": {"should": must, "minimum_should_match": 1}}]
     text = " ".join(parsed.words)
     orders = dict.fromkeys([text, " ".join(reversed(parsed.words))])
     should = [_scored(_match("fullNameExact", name), FULL_NAME_BONUS) for name in orders]

@@ -41,6 +41,21 @@ PEOPLE = {
     "michael_jordan": ("Michael", "Jordan", "Bulls", "+13125550145", None),
     "jordan_michaels": ("Jordan", "Michaels", "Monarch", "+13125550146", None),
     "phone_only": (None, None, None, "+19175550142", None),
+    # The ways callers misremember names (issue: phonetics, nicknames, spelling variants).
+    "robert_fairbanks": ("Robert", "Fairbanks", None, None, None),
+    "bob_kettering": ("Bob", "Kettering", None, None, None),
+    "peggy_arden": ("Peggy", "Arden", None, None, None),
+    "geoff_prescott": ("Geoff", "Prescott", None, None, None),
+    "stephen_whitlock": ("Stephen", "Whitlock", None, None, None),
+    "catherine_oakley": ("Catherine", "Oakley", None, None, None),
+    "daniel_kowalski": ("Daniel", "Kowalski", None, None, None),
+    "lars_sorensen": ("Lars", "Sørensen", None, None, None),
+    "franz_kaestner": ("Franz", "Kaestner", None, None, None),
+    "pieter_van_der_berg": ("Pieter", "van der Berg", None, None, None),
+    "ronald_mcdonald": ("Ronald", "McDonald", None, None, None),
+    "sean_oneill": ("Sean", "O'Neill", None, None, None),
+    "lena_harper_collins": ("Lena", "Harper-Collins", None, None, None),
+    "p_thornton": ("P.", "Thornton", None, None, None),
 }
 
 # (query, expected first hit (a key or a set of keys), keys that must rank in this
@@ -155,6 +170,44 @@ CASES = [
     ("king\\ [stark]", "martin_king", [], []),
     ("{nolan}", "christopher_nolan", [], []),
     ("liam/", "liam_obrien", [], []),
+    # Nicknames, both ways; the literal name alone when it is there.
+    ("bob fairbanks", "robert_fairbanks", [], []),
+    ("robert kettering", "bob_kettering", [], []),
+    ("margaret arden", "peggy_arden", [], []),
+    ("bob", "bob_kettering", [], ["robert_fairbanks"]),
+    ("robert", "robert_fairbanks", [], ["bob_kettering"]),
+    # Sound-alikes, past the typo budget.
+    ("jeff prescott", "geoff_prescott", [], []),
+    ("steven whitlock", "stephen_whitlock", [], []),
+    # A wrong first letter in a longer word.
+    ("katherine oakley", "catherine_oakley", [], []),
+    ("daniel cowalski", "daniel_kowalski", [], []),
+    # Transliterations, both ways.
+    ("lars soerensen", "lars_sorensen", [], []),
+    ("sorensen", "lars_sorensen", [], []),
+    ("franz kästner", "franz_kaestner", [], []),
+    ("kaestner", "franz_kaestner", [], []),
+    # Particles split or joined, apostrophes dropped.
+    ("pieter vanderberg", "pieter_van_der_berg", [], []),
+    ("vanderberg", "pieter_van_der_berg", [], []),
+    ("van der berg", "pieter_van_der_berg", [], []),
+    ("ronald mc donald", "ronald_mcdonald", [], []),
+    ("mcdonald", "ronald_mcdonald", [], []),
+    ("sean o neill", "sean_oneill", [], []),
+    ("oneill", "sean_oneill", [], []),
+    ("obrien", "liam_obrien", [], []),
+    # Hyphenated names by either part, or joined.
+    ("lena collins", "lena_harper_collins", [], []),
+    ("harper", "lena_harper_collins", [], []),
+    ("harpercollins", "lena_harper_collins", [], []),
+    ("jane smith", "jane_doe_smith", [], []),
+    # Initials: typed, or stored and the name typed.
+    ("paul thornton", "p_thornton", [], []),
+    ("r fairbanks", "robert_fairbanks", [], []),
+    ("d. kowalski", "daniel_kowalski", [], []),
+    # A part wholly wrong, the rest right.
+    ("edward fairbanks", "robert_fairbanks", [], []),
+    ("prescott geoff", "geoff_prescott", [], []),
 ]
 
 
