@@ -22,8 +22,8 @@ python scripts/bench_relevance.py --report before.json after.json   # markdown t
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -131,7 +131,11 @@ def _text(value) -> str:
 def febrl_sets() -> list[tuple[str, list[dict], list[tuple[str, str, str]]]]:
     """(name, originals, [(form, query, original record id)]) per FEBRL data set."""
     sets = []
-    for name, loader in (("FEBRL 1", load_febrl1), ("FEBRL 2", load_febrl2), ("FEBRL 3", load_febrl3)):
+    for name, loader in (
+        ("FEBRL 1", load_febrl1),
+        ("FEBRL 2", load_febrl2),
+        ("FEBRL 3", load_febrl3),
+    ):
         frame = loader()
         originals, duplicates = [], []
         for rec_id, row in frame.iterrows():
@@ -239,13 +243,16 @@ def metrics(ranks: list[int | None]) -> dict:
     }
 
 
-def relevance_rows(base_url: str, token: str, sets, variant_people) -> list[dict]:
+def relevance_rows(base_url: str, token: str, sets, variant_people, sample: int) -> list[dict]:
     rows = []
     groups = []
     for name, people, cases in sets:
         workspace = "ws_rel" + name.replace(" ", "").lower()
         for form in FORMS:
-            groups.append((f"{name}: {form}", workspace, people, [c for c in cases if c[0] == form]))
+            chosen = [c for c in cases if c[0] == form]
+            if len(chosen) > sample:  # the same seeded sample in every run
+                chosen = random.Random(name + form).sample(chosen, sample)
+            groups.append((f"{name}: {form}", workspace, people, chosen))
     for cls in dict.fromkeys(v[0] for v in VARIANTS):
         cases = [(cls, v[3], f"variant-{i}") for i, v in enumerate(VARIANTS) if v[0] == cls]
         groups.append((f"variants: {cls}", VARIANTS_WS, variant_people, cases))
@@ -338,7 +345,7 @@ def run(args) -> dict:
     result = {"label": args.label, "fake_contacts": args.fake}
     try:
         with running_api(args.port, env, workers=2) as base_url:
-            result["relevance"] = relevance_rows(base_url, token, sets, variant_people)
+            result["relevance"] = relevance_rows(base_url, token, sets, variant_people, args.sample)
             print_table(result["relevance"], f"relevance ({args.label})")
             result["latency"] = latency_rows(client, base_url, token, sample, args.requests)
             print_table(result["latency"], f"latency ({args.label}, {args.fake:,} contacts)")
@@ -402,6 +409,7 @@ def main() -> None:
     parser.add_argument("--json-out")
     parser.add_argument("--fake", type=int, default=20_000, help="contacts for latency")
     parser.add_argument("--requests", type=int, default=600, help="latency queries per run")
+    parser.add_argument("--sample", type=int, default=1000, help="FEBRL queries per group")
     parser.add_argument("--port", type=int, default=8013)
     parser.add_argument("--keep", action="store_true", help="keep the index afterwards")
     parser.add_argument("--report", nargs=2, metavar=("BEFORE", "AFTER"))

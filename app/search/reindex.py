@@ -308,8 +308,11 @@ def remove_deleted(client: OpenSearch, source: str, target: str) -> int:
     return len(stale)
 
 
-def verify(client: OpenSearch, source: str, target: str) -> tuple[int, int]:
-    """Equal counts and an identical random sample, or ReindexError."""
+def verify(
+    client: OpenSearch, source: str, target: str, shape: Shape | None = None
+) -> tuple[int, int]:
+    """Equal counts and an identical random sample (as shaped for the target), or
+    ReindexError."""
     client.indices.refresh(index=target)
     source_count, target_count = count(client, source), count(client, target)
     if source_count != target_count:
@@ -329,7 +332,8 @@ def verify(client: OpenSearch, source: str, target: str) -> tuple[int, int]:
         docs = [{"_id": h["_id"], "routing": h.get("_routing")} for h in sample]
         found = client.mget(index=target, body={"docs": docs})["docs"]
         for hit, doc in zip(sample, found, strict=True):
-            if not doc.get("found") or doc["_source"] != hit["_source"]:
+            expected = shape(hit["_source"]) if shape else hit["_source"]
+            if not doc.get("found") or doc["_source"] != expected:
                 raise ReindexError(f"sample document {hit['_id']} differs in {target}")
     return source_count, target_count
 
@@ -439,7 +443,7 @@ def sync_into(
         clock("catch-up")
         result.deleted += remove_deleted(client, source, target)
         clock("deletes")
-        result.source_count_after, result.target_count = verify(client, source, target)
+        result.source_count_after, result.target_count = verify(client, source, target, shape)
         clock("verify")
         point_aliases(client, names, target)
         clock("swap")

@@ -161,3 +161,22 @@ def test_two_runs_cannot_overlap_and_dry_run_changes_nothing(env):
     assert not client.indices.exists(index=names.version(2))
     with pytest.raises(ReindexError):
         rollback(client, cache, prefix, redis_prefix, "contacts")
+
+
+def test_a_reindex_computes_the_name_sounds_that_older_documents_lack(env):
+    """Documents written before the sound codes existed get them in the next version."""
+    client, cache, prefix, redis_prefix, service = env
+    contact = service.prepare_new({"workspaceId": WORKSPACES[0], "firstName": "Geoff"})
+    from app.search.documents import to_document
+
+    old = {k: v for k, v in to_document(contact).items() if not k.endswith("Sounds")}
+    client.index(
+        index=service.names.write,
+        id=contact["id"],
+        routing=contact["workspaceId"],
+        body=old,
+        refresh=True,
+    )
+    reindex(client, cache, prefix, redis_prefix, "contacts")
+    stored = client.get(index=service.names.read, id=contact["id"], routing=WORKSPACES[0])
+    assert stored["_source"]["firstNameSounds"] == ["JF"]
