@@ -1,4 +1,5 @@
-"""Contacts API: create_app() wires config, clients, blueprints and error handlers."""
+"""Contacts API: create_app() binds config, the wiring (clients, services), blueprints and
+error handlers."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from flask_cors import CORS
 from app import observability, ratelimit
 from app.config import Config
 from app.errors import ApiError, register_error_handlers
-from app.extensions import opensearch, redis_store
 from app.jsonio import StrictJSONProvider
-from app.search.reindex import freeze_tolerant
+from app.wiring import Wiring
 
 JSON_METHODS = ("POST", "PUT", "PATCH")
 
@@ -20,11 +20,11 @@ def create_app(config_class: type = Config) -> Flask:
     app.config.from_object(config_class)
     app.json = StrictJSONProvider(app)
 
-    opensearch.init_app(app)
-    redis_store.init_app(app)
+    # The composition root builds the clients and services (app/wiring.py).
+    wiring = Wiring(app.config)
+    app.extensions.update(wiring=wiring, opensearch=wiring.opensearch, redis=wiring.redis)
     # Request id, JSON logs and metrics first: every later hook and view is observed.
     observability.init_app(app)
-    freeze_tolerant(app.extensions["opensearch"], app.config["REINDEX_FREEZE_RETRY_SECONDS"])
     ratelimit.init_app(app)
     CORS(
         app,

@@ -196,8 +196,6 @@ def init_app(app: Flask) -> None:
     config = app.config
     if config["METRICS_ENABLED"] and (config["METRICS_TOKEN"] or config["METRICS_PUBLIC"]):
         app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
-    instrument_opensearch(app.extensions["opensearch"])
-    instrument_redis(app.extensions["redis"])
 
 
 # --- client instrumentation ------------------------------------------------------

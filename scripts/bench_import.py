@@ -49,9 +49,10 @@ def write_csv(path: Path, count: int) -> None:
 
 def child_import(path: str) -> None:
     """Runs in the child: one import, its timing and counts on stdout as JSON."""
-    from app.jobs import build_service, config_dict
+    from app.jobs import config_dict
+    from app.wiring import Wiring
 
-    service = build_service(config_dict())
+    service = Wiring(config_dict(), background=True).imports
     options = {"workspaceId": WORKSPACE, "onDuplicate": "skip", "dryRun": False}
     started = time.perf_counter()
     with open(path, "rb") as stream:

@@ -18,8 +18,9 @@ from marshmallow import ValidationError as SchemaValidationError  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from app.errors import ApiError  # noqa: E402
-from app.jobs import build_service, config_dict  # noqa: E402
+from app.jobs import config_dict  # noqa: E402
 from app.schemas.imports import ImportOptionsSchema  # noqa: E402
+from app.wiring import Wiring  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         raw["mapping"] = args.mapping
     if args.default_country:
         raw["defaultCountry"] = args.default_country
-    service = build_service(config_dict())
+    service = Wiring(config_dict(), background=True).imports
     bar = tqdm(unit="rows", desc=args.file.name, file=sys.stderr)
 
     def progress(record: dict) -> None:

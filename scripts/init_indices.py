@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from app.config import Config
-from app.extensions import OpenSearchExtension
+from app.jobs import config_dict
 from app.search.indices import ensure_all
+from app.wiring import opensearch_client
 
 
 def main() -> None:
-    from flask import Flask
-
-    app = Flask(__name__)
-    app.config.from_object(Config)
-    extension = OpenSearchExtension()
-    extension.init_app(app)
-    for name, index in ensure_all(extension.client, Config.INDEX_PREFIX).items():
+    client = opensearch_client(config_dict(Config), background=True)
+    for name, index in ensure_all(client, Config.INDEX_PREFIX).items():
         print(f"[indices] {Config.INDEX_PREFIX}{name} -> {index}")
 
 

@@ -1,0 +1,148 @@
+"""The composition root: the one place that builds clients and services from a config.
+
+The API (`create_app`), the rq worker and every command build a `Wiring` and ask it for
+services, so they all share one set of behaviours: the OpenSearch client is made here
+once, instrumented with the metrics and wrapped with the reindex write-freeze retry;
+the Redis client likewise. Nothing below this module builds a client of its own.
+
+Layers (imports only run downwards):
+    app.api (HTTP) -> app.schemas -> app.services -> app.search, app.dnc, app.imports
+    -> the clients made here. app.wiring sits beside create_app, above the services.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import redis
+from opensearchpy import OpenSearch
+
+from app import jobs, observability
+from app.search.pits import PitBudget
+from app.search.reindex import freeze_tolerant
+from app.services.contacts import ContactService
+from app.services.dnc import DncService
+from app.services.dnc_reconcile import DncReconciler
+from app.services.export import ExportService
+from app.services.imports import ImportService
+from app.services.search import SearchService
+
+
+def opensearch_client(config: Mapping, *, background: bool = False) -> OpenSearch:
+    """The engine client. `background` (worker, commands): bulk requests of a few thousand
+    documents may take longer than a page read, and a timed-out read may be retried."""
+    client = OpenSearch(
+        hosts=config["OPENSEARCH_HOSTS"],
+        timeout=max(60.0, config["OPENSEARCH_TIMEOUT"])
+        if background
+        else config["OPENSEARCH_TIMEOUT"],
+        # One quick retry on a connection blip; beyond that the caller gets a 503.
+        max_retries=2 if background else 1,
+        retry_on_timeout=background,
+        http_compress=False,
+        # One kept-alive connection per request thread (gthread serves several).
+        pool_maxsize=config.get("OPENSEARCH_POOL_SIZE", 16),
+    )
+    observability.instrument_opensearch(client)
+    freeze_tolerant(client, config["REINDEX_FREEZE_RETRY_SECONDS"])
+    return client
+
+
+def redis_client(config: Mapping) -> redis.Redis:
+    client = redis.Redis.from_url(
+        config["REDIS_URL"],
+        socket_connect_timeout=1,
+        socket_timeout=2,
+        health_check_interval=30,
+    )
+    observability.instrument_redis(client)
+    return client
+
+
+class Wiring:
+    """Clients and services of one process, each built once, on first use."""
+
+    def __init__(self, config: Mapping, *, background: bool = False) -> None:
+        self.config = config
+        self.opensearch = opensearch_client(config, background=background)
+        self.redis = redis_client(config)
+        self._built: dict[str, object] = {}
+        self._lock = threading.RLock()
+
+    def _once(self, name: str, build):
+        # Request threads may ask at the same time; services hold state, so build once.
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build()
+            return self._built[name]
+
+    @property
+    def dnc(self) -> DncService:
+        return self._once(
+            "dnc",
+            lambda: DncService(
+                self.opensearch,
+                self.redis,
+                self.config["INDEX_PREFIX"],
+                self.config["REDIS_KEY_PREFIX"],
+                self.config["DEFAULT_COUNTRY"],
+                bucket_target=self.config["DNC_CACHE_BUCKET_TARGET"],
+                lazy_build=self.config["DNC_CACHE_LAZY_BUILD"],
+            ),
+        )
+
+    @property
+    def dnc_reconciler(self) -> DncReconciler:
+        return self._once("dnc_reconciler", lambda: DncReconciler(self.dnc))
+
+    @property
+    def contacts(self) -> ContactService:
+        return self._once(
+            "contacts",
+            lambda: ContactService(
+                self.opensearch,
+                self.config["INDEX_PREFIX"],
+                self.config["DEFAULT_COUNTRY"],
+                # Every page of contacts (and every written one) gets `dnc` from the list.
+                annotate=self.dnc.flag_contacts,
+                cursor_key=self.config["CURSOR_SECRET"],
+            ),
+        )
+
+    @property
+    def search(self) -> SearchService:
+        return self._once(
+            "search",
+            lambda: SearchService(
+                self.opensearch,
+                self.config["INDEX_PREFIX"],
+                self.contacts,
+                cursor_key=self.config["CURSOR_SECRET"],
+                pits=PitBudget(
+                    self.redis,
+                    self.config["REDIS_KEY_PREFIX"],
+                    limit=self.config["PIT_MAX_PER_WORKSPACE"],
+                    keep_alive=self.config["SEARCH_PIT_KEEP_ALIVE"],
+                ),
+                pit_keep_alive=self.config["SEARCH_PIT_KEEP_ALIVE"],
+            ),
+        )
+
+    @property
+    def export(self) -> ExportService:
+        return self._once(
+            "export",
+            lambda: ExportService(self.search, page_size=self.config["EXPORT_PAGE_SIZE"]),
+        )
+
+    @property
+    def imports(self) -> ImportService:
+        def build() -> ImportService:
+            queue = jobs.import_queue(self.redis, self.config)
+            enqueue, is_waiting = jobs.job_hooks(queue, self.config)
+            return ImportService(
+                self.opensearch, self.redis, self.contacts, self.config, enqueue, is_waiting
+            )
+
+        return self._once("imports", build)
