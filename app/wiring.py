@@ -77,6 +77,11 @@ class Wiring:
                 self._built[name] = build()
             return self._built[name]
 
+    def forget(self, name: str) -> None:
+        """Drop a built service; the next use builds it from the config as it is now."""
+        with self._lock:
+            self._built.pop(name, None)
+
     @property
     def dnc(self) -> DncService:
         return self._once(

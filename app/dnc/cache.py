@@ -181,11 +181,6 @@ redis.call('HDEL', KEYS[1], 'building', 'bbits', 'bcount', 'brunid')
 return {m[4] or '', m[5] or ''}
 """
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 # KEYS: marks or bulk. ARGV: field, expected value. Clears a mark nobody replaced.
 _CLEAR_IF = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -256,7 +251,6 @@ class DncCache:
         self._load = client.register_script(_LOAD)
         self._begin = client.register_script(_BEGIN)
         self._flip = client.register_script(_FLIP)
-        self._release = client.register_script(_RELEASE)
         self._clear_if = client.register_script(_CLEAR_IF)
         self._run_id = client.register_script(_RUN_ID)
 
@@ -434,12 +428,6 @@ class DncCache:
         pipe.execute()
 
     # --- builds -------------------------------------------------------------------
-
-    def acquire_build_lock(self, workspace_id: str, token: str, ttl_ms: int) -> bool:
-        return bool(self.client.set(self.lock_key(workspace_id), token, nx=True, px=ttl_ms))
-
-    def release_build_lock(self, workspace_id: str, token: str) -> None:
-        self._release(keys=[self.lock_key(workspace_id)], args=[token])
 
     def begin_build(self, workspace_id: str, expected_count: int) -> Layout:
         """Start a new generation sized for `expected_count`; writers now feed it too."""

@@ -29,15 +29,16 @@ import functools
 import json
 import logging
 import random
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
 from opensearchpy import AuthorizationException, OpenSearch, helpers
 
+from app.locks import RenewableLock
 from app.search.documents import derived_name_fields
 from app.search.indices import (
     IndexNames,
@@ -113,29 +114,16 @@ class _Clock:
 # --- the lock ------------------------------------------------------------------------
 
 
-class ReindexLock:
-    """A Redis lock renewed by a background thread, so a long copy keeps it."""
-
-    def __init__(self, client: redis.Redis, key: str) -> None:
-        self.lock = client.lock(key, timeout=LOCK_TTL_SECONDS, blocking=False, thread_local=False)
-        self._stop = threading.Event()
-
-    def __enter__(self) -> ReindexLock:
-        if not self.lock.acquire():
-            raise ReindexInProgress(f"another reindex holds {self.lock.name}")
-        threading.Thread(target=self._renew, daemon=True).start()
-        return self
-
-    def _renew(self) -> None:
-        while not self._stop.wait(LOCK_TTL_SECONDS / 3):
-            self.lock.reacquire()
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        try:
-            self.lock.release()
-        except redis.exceptions.LockError:
-            log.warning("reindex lock expired before release")
+@contextmanager
+def reindex_lock(client: redis.Redis, key: str) -> Iterator[RenewableLock]:
+    """Hold the reindex lock (renewed, so a long copy keeps it) or refuse to start."""
+    lock = RenewableLock(client, key, LOCK_TTL_SECONDS)
+    if not lock.acquire():
+        raise ReindexInProgress(f"another reindex holds {key}")
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 def lock_key(redis_prefix: str, names: IndexNames) -> str:
@@ -479,7 +467,7 @@ def reindex(
     if dry_run:
         return result
     started = time.perf_counter()
-    with ReindexLock(redis_client, lock_key(redis_prefix, names)):
+    with reindex_lock(redis_client, lock_key(redis_prefix, names)):
         # Loading is faster without replicas and refreshes; both come back before the swap.
         create_version(
             client, names, number, overrides={"number_of_replicas": 0, "refresh_interval": "-1"}
@@ -527,7 +515,7 @@ def rollback(
     if dry_run:
         return result
     started = time.perf_counter()
-    with ReindexLock(redis_client, lock_key(redis_prefix, names)):
+    with reindex_lock(redis_client, lock_key(redis_prefix, names)):
         if aliases_only:
             point_aliases(client, names, result.target)
         else:

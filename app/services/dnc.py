@@ -28,6 +28,7 @@ from opensearchpy.helpers import scan
 from app.dnc import DncCache
 from app.dnc.cache import LISTED, PENDING, new_mark
 from app.errors import ApiError, NotFound, ServiceUnavailable, ValidationError
+from app.locks import RenewableLock
 from app.phones import canonical, normalize
 from app.search.documents import utc_now
 from app.search.indices import IndexNames
@@ -37,7 +38,8 @@ log = logging.getLogger(__name__)
 ENTRY_FIELDS = ("workspaceId", "phone", "reason", "source", "addedAt", "updatedAt")
 MAX_OFFSET_WINDOW = 10_000
 BUILD_BATCH = 5_000
-BUILD_LOCK_MS = 15 * 60 * 1000
+# A build renews its lock; one that died frees it within this many seconds.
+BUILD_LOCK_SECONDS = 30
 UNAVAILABLE = "Neither the DNC cache nor OpenSearch answered; no number may be called."
 NOT_MARKED = "The DNC list cannot change while its cache is unreachable; nothing was written."
 NOT_SETTLED = "The change may be recorded but is not confirmed; retry the same request."
@@ -592,8 +594,10 @@ class DncService:
 
     def rebuild(self, workspace_id: str) -> dict | None:
         """Build a new cache generation from OpenSearch and make it live; None if busy."""
-        token = secrets.token_hex(8)
-        if not self.cache.acquire_build_lock(workspace_id, token, BUILD_LOCK_MS):
+        lock = RenewableLock(
+            self.cache.client, self.cache.lock_key(workspace_id), BUILD_LOCK_SECONDS
+        )
+        if not lock.acquire():
             return None
         try:
             filters = workspace_query(workspace_id)
@@ -613,7 +617,7 @@ class DncService:
             )
             return {"workspaceId": workspace_id, "numbers": loaded, "bits": layout.bits}
         finally:
-            self.cache.release_build_lock(workspace_id, token)
+            lock.release()
 
     def scan_phones(self, workspace_id: str, query: dict) -> Iterator[list[str]]:
         batch: list[str] = []

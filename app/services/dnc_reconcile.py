@@ -14,7 +14,6 @@ on demand with `make reconcile` (scripts/reconcile_dnc.py).
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 
@@ -22,6 +21,7 @@ from opensearchpy.helpers import scan
 
 from app import observability
 from app.dnc.cache import mark_age_seconds
+from app.locks import RenewableLock
 from app.services.dnc import BUILD_BATCH, DncService, workspace_query
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 MARK_GRACE_SECONDS = 5.0
 # A bulk write's mark is cleared after a full comparison once it is this old.
 BULK_GRACE_SECONDS = 600.0
-LOCK_SECONDS = 15 * 60
+LOCK_SECONDS = 30
 
 
 class DncReconciler:
@@ -141,21 +141,17 @@ class DncReconciler:
 
     def run_forever(self, stop: threading.Event, interval: float) -> None:
         """The worker's loop: one pass every `interval` seconds, one worker at a time."""
-        lock = f"{self.dnc.cache.key_prefix}dnc:reconciler"
+        key = f"{self.dnc.cache.key_prefix}dnc:reconciler"
         while not stop.wait(interval):
-            token = secrets.token_hex(8)
+            lock = RenewableLock(self.dnc.cache.client, key, LOCK_SECONDS)
             try:
-                redis_client = self.dnc.cache.client
-                if not redis_client.set(lock, token, nx=True, ex=LOCK_SECONDS):
-                    continue
+                if not lock.acquire():
+                    continue  # another worker's pass is running
                 started = time.monotonic()
                 reports = self.reconcile_all()
-                log.info(
-                    "DNC reconcile: %d workspaces in %.1f s",
-                    len(reports),
-                    time.monotonic() - started,
-                )
-                if redis_client.get(lock) == token.encode():
-                    redis_client.delete(lock)
+                elapsed = time.monotonic() - started
+                log.info("DNC reconcile: %d workspaces in %.1f s", len(reports), elapsed)
             except Exception:  # a dead loop would leave drift unrepaired: log and go on
                 log.exception("DNC reconcile pass failed; retrying next period")
+            finally:
+                lock.release()

@@ -13,9 +13,7 @@ import json
 import logging
 import secrets
 import shutil
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -35,6 +33,7 @@ from app.imports import (
     iter_csv_rows,
 )
 from app.imports.files import ERRORS, UPLOAD, ImportFiles, environment_root
+from app.locks import RenewableLock
 from app.search.documents import utc_now
 from app.search.indices import IndexNames
 from app.services.contacts import ContactService
@@ -51,12 +50,6 @@ if redis.call('get', KEYS[2]) == ARGV[1] then
   redis.call('set', KEYS[1], ARGV[2])
   redis.call('pexpire', KEYS[2], ARGV[3])
   return 1
-end
-return 0
-"""
-_RENEW_IF_OWNER = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -109,7 +102,6 @@ class ImportService:
             max_field_chars=config["IMPORT_MAX_FIELD_CHARS"],
         )
         self._save_if_owner = self.redis.register_script(_SAVE_IF_OWNER)
-        self._renew_if_owner = self.redis.register_script(_RENEW_IF_OWNER)
 
     # --- keys and files --------------------------------------------------------------
 
@@ -307,19 +299,15 @@ class ImportService:
         record = self.load(workspace_id, import_id)
         if record is None or record["status"] in FINAL:
             return record
-        token = uuid.uuid4().hex
-        lock = self._lock_key(workspace_id, import_id)
-        lock_ms = int(self.config["IMPORT_LOCK_SECONDS"] * 1000)
-        if not self.redis.set(lock, token, nx=True, px=lock_ms):
+        lock = RenewableLock(
+            self.redis, self._lock_key(workspace_id, import_id), self.config["IMPORT_LOCK_SECONDS"]
+        )
+        # Renewed while this process lives, also through long steps (the first pass over
+        # a big file, a slow bulk, the final refresh): only a dead run lets it expire.
+        if not lock.acquire():
             log.info("import %s is already running elsewhere", import_id)
             return record
-        # Renew the lock while this process lives, also through long steps (the first pass
-        # over a big file, a slow bulk, the final refresh): only a dead run lets it expire.
-        stop = threading.Event()
-        heartbeat = threading.Thread(
-            target=self._keep_lock, args=(lock, token, lock_ms, stop), daemon=True
-        )
-        heartbeat.start()
+        token = lock.token
         try:
             record.update(status="running", attempts=record["attempts"] + 1)
             record["startedAt"] = record["startedAt"] or utc_now()
@@ -334,20 +322,7 @@ class ImportService:
             self._save_owned(record, token)
             return record
         finally:
-            stop.set()
-            heartbeat.join()
-            # Release only our own lock (a compare-and-delete would race nothing here:
-            # after a LockLost the key belongs to the new owner and stays).
-            if self.redis.get(lock) == token.encode():
-                self.redis.delete(lock)
-
-    def _keep_lock(self, lock: str, token: str, lock_ms: int, stop: threading.Event) -> None:
-        while not stop.wait(lock_ms / 4000):
-            try:
-                if not self._renew_if_owner(keys=[lock], args=[token, lock_ms]):
-                    return  # taken over: the next checkpoint raises LockLost
-            except redis.RedisError as exc:
-                log.warning("import lock renewal failed: %s", exc)
+            lock.release()  # only if still ours: after a LockLost it belongs to the new owner
 
     def _fail(self, record: dict, code: str, message: str) -> None:
         record.update(status="failed", failure={"code": code, "message": message})

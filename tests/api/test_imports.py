@@ -327,7 +327,7 @@ def test_column_line_and_field_limits(client, workspace, auth, app, monkeypatch)
     monkeypatch.setitem(app.config, "IMPORT_MAX_COLUMNS", 3)
     monkeypatch.setitem(app.config, "IMPORT_MAX_LINE_CHARS", 200)
     monkeypatch.setitem(app.config, "IMPORT_MAX_FIELD_CHARS", 50)
-    app.extensions["services"].pop("imports", None)  # limits are read when it is built
+    app.extensions["wiring"].forget("imports")  # limits are read when it is built
     try:
         wide = upload(client, auth, workspace, b"a,b,c,d\n1,2,3,4\n")
         assert wide.status_code == 422 and wide.json["error"]["code"] == "csv_limit_exceeded"
@@ -340,7 +340,7 @@ def test_column_line_and_field_limits(client, workspace, auth, app, monkeypatch)
         assert result["counts"]["created"] == 1 and result["counts"]["invalid"] == 1
         assert result["errors"][0]["field"] == "Notes"
     finally:
-        app.extensions["services"].pop("imports", None)
+        app.extensions["wiring"].forget("imports")
 
 
 def test_bad_requests(client, workspace, auth):

@@ -14,9 +14,9 @@ from app.search.indices import IndexNames, current_index, drop_all, ensure_all
 from app.search.reindex import (
     ReindexError,
     ReindexInProgress,
-    ReindexLock,
     lock_key,
     reindex,
+    reindex_lock,
     rollback,
 )
 from app.services.contacts import ContactService
@@ -151,7 +151,7 @@ def test_rollback_copies_back_writes_made_after_the_swap(env):
 def test_two_runs_cannot_overlap_and_dry_run_changes_nothing(env):
     client, cache, prefix, redis_prefix, service = env
     names = IndexNames(prefix, "contacts")
-    with ReindexLock(cache, lock_key(redis_prefix, names)):
+    with reindex_lock(cache, lock_key(redis_prefix, names)):
         with pytest.raises(ReindexInProgress):
             reindex(client, cache, prefix, redis_prefix, "contacts")
     assert lock_key(redis_prefix, names).startswith(redis_prefix)
