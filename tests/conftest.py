@@ -13,9 +13,9 @@ os.environ.setdefault("INDEX_PREFIX", f"test-{RUN_ID}-")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"test:{RUN_ID}:")
 
 from app import create_app  # noqa: E402  (reads the environment above)
+from app.cli.tokens import mint  # noqa: E402
 from app.config import TestConfig  # noqa: E402
 from app.search.indices import drop_all, ensure_all  # noqa: E402
-from scripts.mint_token import mint  # noqa: E402
 
 ALL_SCOPES = "contacts:read contacts:write dnc:read dnc:write"
 

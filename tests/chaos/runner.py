@@ -35,9 +35,9 @@ import redis
 from opensearchpy import OpenSearch
 
 from app import create_app, services
+from app.cli.tokens import mint
 from app.config import TestConfig
 from app.search.indices import IndexNames, drop_all, ensure_all
-from scripts.mint_token import mint
 from tests.chaos import checker
 from tests.chaos.history import History
 from tests.chaos.numbers import forms, tag_of

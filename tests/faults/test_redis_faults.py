@@ -40,7 +40,6 @@ def app_on(redis_url: str, **settings):
 def start_worker(app, redis_url: str, log_path) -> subprocess.Popen:
     env = dict(
         os.environ,
-        PYTHONPATH=str(ROOT),
         REDIS_URL=redis_url,
         INDEX_PREFIX=app.config["INDEX_PREFIX"],
         REDIS_KEY_PREFIX=app.config["REDIS_KEY_PREFIX"],
@@ -49,7 +48,7 @@ def start_worker(app, redis_url: str, log_path) -> subprocess.Popen:
         IMPORT_CHUNK_ROWS="100",
     )
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "worker.py")],
+        [sys.executable, "-m", "app.cli", "worker"],  # `contacts worker`
         env=env,
         cwd=ROOT,
         stdout=log_path.open("wb"),

@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from app import create_app, services
+from app.cli.dnc import rebuild
 from app.config import TestConfig
-from scripts.rebuild_dnc_cache import rebuild
 from tests.conftest import bearer
 from tests.servers import OwnRedis
 
@@ -117,7 +117,7 @@ def test_cache_is_rebuilt_after_redis_data_is_wiped(app, own_redis, workspace, a
     client = api.test_client()
     for phone in (LISTED, ALSO_LISTED):
         add(client, workspace, auth, phone)
-    rebuild(api, [workspace])
+    rebuild(api.extensions["wiring"].dnc, [workspace])
     assert check_many(client, workspace, auth, [LISTED]).json["meta"]["source"] == "cache"
 
     redis.Redis.from_url(own_redis.url).flushall()
@@ -128,7 +128,9 @@ def test_cache_is_rebuilt_after_redis_data_is_wiped(app, own_redis, workspace, a
     assert listed(rebuilt) == [True]
 
     redis.Redis.from_url(own_redis.url).flushall()
-    stats = rebuild(api, [workspace])  # the operator's script
+    stats = rebuild(
+        api.extensions["wiring"].dnc, [workspace]
+    )  # what `contacts rebuild-dnc-cache` runs
     assert stats[0]["numbers"] == 2
     answer = check_many(client, workspace, auth, [LISTED, ALSO_LISTED, CALLABLE])
     assert answer.json["meta"]["source"] == "cache" and listed(answer) == [True, True, False]
@@ -145,7 +147,7 @@ def test_a_cache_restored_from_an_older_snapshot_is_never_read_as_callable(
         api = app_for(server.url)
         client = api.test_client()
         add(client, workspace, auth, LISTED)
-        rebuild(api, [workspace])
+        rebuild(api.extensions["wiring"].dnc, [workspace])
         redis.Redis.from_url(server.url).save()  # the snapshot the restart comes back to
         add(client, workspace, auth, CALLABLE)  # acknowledged after the snapshot
         server.process.kill()
@@ -183,7 +185,7 @@ def test_workspace_isolation_in_the_cache(app, own_redis, workspace, auth):
     client = api.test_client()
     other = "ws_iso" + workspace[3:]
     add(client, workspace, auth, LISTED)
-    rebuild(api, [workspace, other])
+    rebuild(api.extensions["wiring"].dnc, [workspace, other])
     with api.app_context():
         service = services.dnc()
         assert service.contains(workspace, [LISTED]) == ([True], "cache")

@@ -3,7 +3,6 @@ found, repaired, counted, and the worker's loop does it on its own."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -97,10 +96,9 @@ def test_the_command_exits_1_after_repairing_and_0_when_clean(app, client, works
     with app.app_context():
         services.dnc().rebuild(workspace)
     drift(app, workspace)
-    command = [sys.executable, "scripts/reconcile_dnc.py", "--workspace", workspace]
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    command = [sys.executable, "-m", "app.cli", "reconcile", "--workspace", workspace]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert first.returncode == 1, first.stderr
     assert '"missing": 1' in first.stdout and '"extra": 1' in first.stdout
-    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stdout + second.stderr

@@ -43,11 +43,10 @@ def csv_bytes(count: int, invalid_every: int = 0) -> bytes:
 
 @pytest.fixture
 def start_worker(app, tmp_path):
-    """Start scripts/worker.py in its own process group; every one is stopped at the end."""
+    """Start `contacts worker` in its own process group; every one is stopped at the end."""
     started: list[subprocess.Popen] = []
     env = dict(
         os.environ,
-        PYTHONPATH=str(ROOT),
         INDEX_PREFIX=app.config["INDEX_PREFIX"],
         REDIS_KEY_PREFIX=app.config["REDIS_KEY_PREFIX"],
         IMPORT_DIR=app.config["IMPORT_DIR"],
@@ -58,7 +57,7 @@ def start_worker(app, tmp_path):
     def start() -> subprocess.Popen:
         log = (tmp_path / f"worker-{len(started)}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "worker.py")],
+            [sys.executable, "-m", "app.cli", "worker"],
             env=env,
             cwd=ROOT,
             stdout=log,
