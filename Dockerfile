@@ -15,7 +15,6 @@ RUN mkdir app && touch app/__init__.py && pip install . && rm -rf app build *.eg
 
 COPY app ./app
 COPY index_mappings ./index_mappings
-COPY scripts ./scripts
 COPY wsgi.py gunicorn.conf.py ./
 
 # Uploads waiting for the worker (a named volume in docker-compose takes this ownership).
@@ -23,5 +22,7 @@ RUN mkdir -p /data/imports && chown contacts /data/imports
 USER contacts
 ENV HOST=0.0.0.0 PORT=8000
 EXPOSE 8000
-# Exec form: gunicorn is PID 1 and receives SIGTERM itself (graceful shutdown).
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+# The API alone (docker-compose runs `contacts worker` in its own container). Exec form,
+# and `serve --no-worker` replaces itself with gunicorn: gunicorn is PID 1 and receives
+# SIGTERM itself (graceful shutdown).
+CMD ["contacts", "serve", "--no-worker"]

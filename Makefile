@@ -1,6 +1,8 @@
 # Two commands do all set-up on a fresh machine: `make run` and `make test`.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+# The packaged command line (pyproject.toml [project.scripts]); `contacts --help` lists it.
+CONTACTS := $(VENV)/bin/contacts
 PORT   ?= 8000
 export PYTHONPATH := $(CURDIR)
 
@@ -23,11 +25,14 @@ stop:                   ## stop the services this folder started
 status:
 	$(PY) scripts/stack.py status
 
-indices: services
-	$(PY) scripts/init_indices.py
+indices: services       ## create the indices and aliases (idempotent)
+	$(CONTACTS) init-indices
 
 run: indices            ## the API on 127.0.0.1:$(PORT), plus the background worker
-	$(PY) scripts/run_api.py --port $(PORT)
+	$(CONTACTS) serve --port $(PORT)
+
+worker: indices         ## the background worker alone (imports, DNC reconciler)
+	$(CONTACTS) worker
 
 test: services          ## the whole suite against the real servers
 	$(PY) -m pytest -q
@@ -57,13 +62,13 @@ chaos: services          ## long randomized DNC run with faults (CHAOS_SECONDS, 
 	CHAOS_SECONDS=$${CHAOS_SECONDS:-600} CHAOS_SEED=$${CHAOS_SEED:-$$(date +%s)} $(PY) -m tests.chaos.runner
 
 reconcile: services     ## compare every DNC cache with the record, repair drift (ARGS=--workspace ws_x)
-	$(PY) scripts/reconcile_dnc.py $(ARGS)
+	$(CONTACTS) reconcile $(ARGS)
 
 reindex: services        ## next index version, aliases swapped atomically (INDEX=contacts ARGS=--dry-run)
-	$(PY) scripts/reindex.py $(if $(INDEX),--index $(INDEX)) $(ARGS)
+	$(CONTACTS) reindex $(if $(INDEX),--index $(INDEX)) $(ARGS)
 
 reindex-rollback: services  ## aliases back to the previous version, writes since copied back
-	$(PY) scripts/reindex.py rollback $(if $(INDEX),--index $(INDEX)) $(ARGS)
+	$(CONTACTS) reindex-rollback $(if $(INDEX),--index $(INDEX)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
