@@ -251,6 +251,30 @@ class ContactService:
         except NotFoundError:
             raise NotFound() from None
 
+    def bulk_action(self, contact: dict, version: tuple[int, int] | None = None) -> dict:
+        """A bulk action that writes `contact` (prepare_bulk turns it into the document);
+        `version` (seq_no, primary_term) makes it a compare-and-set."""
+        action = {
+            "_op_type": "index",
+            "_index": self.names.write,
+            "_id": contact["id"],
+            "routing": contact["workspaceId"],
+            "_source": contact,
+        }
+        if version:
+            action["if_seq_no"], action["if_primary_term"] = version
+        return action
+
+    def prepare_bulk(self, workspace_id: str, actions: Iterable[dict], dry_run: bool) -> None:
+        """The contacts of bulk actions become their documents, the DNC flag read from the
+        list first (one call per batch) — as create and update do for one contact.
+        settle_dnc_flags reads the list again once the batch is written."""
+        actions = list(actions)
+        if not dry_run:
+            self.annotate(workspace_id, [action["_source"] for action in actions])
+        for action in actions:
+            action["_source"] = to_document(action["_source"])
+
     def settle_dnc_flags(self, workspace_id: str, written: list[dict]) -> None:
         """Re-read the DNC list for contacts just written and correct their indexed flag.
 

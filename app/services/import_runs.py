@@ -18,7 +18,7 @@ from opensearchpy import OpenSearch, helpers
 from app.errors import ValidationError
 from app.imports import RowConverter, RowProblem
 from app.imports.bloom import BloomFilter
-from app.search.documents import from_source, to_document, utc_now
+from app.search.documents import from_source, utc_now
 from app.search.indices import IndexNames
 from app.services.contacts import ContactService
 
@@ -132,6 +132,7 @@ class ImportRun:
         on_chunk: Callable[[list[Row], list[tuple[Row, str]], int], None],
     ) -> None:
         self.client, self.names, self.validator = client, names, validator
+        self.contacts = validator.contacts  # builds every contact document and bulk action
         self.import_id, self.workspace_id = import_id, workspace_id
         self.policy, self.dry_run, self.chunk_rows = policy, dry_run, chunk_rows
         self.on_chunk = on_chunk
@@ -204,7 +205,7 @@ class ImportRun:
                 for action_id, action in planned.actions.items()
                 if failures.get(action_id) is None
             ]
-            self.validator.contacts.settle_dnc_flags(self.workspace_id, saved)
+            self.contacts.settle_dnc_flags(self.workspace_id, saved)
         outcomes = []
         for row, outcome, action_id in planned.outcomes:
             error = failures.get(action_id) if action_id else None
@@ -225,6 +226,7 @@ class ImportRun:
         if self.policy == "create":
             for row in valid:
                 self._add_create(planned, row)
+            self.contacts.prepare_bulk(self.workspace_id, planned.actions.values(), self.dry_run)
             return planned
 
         keys = {key for row in valid for key in dedupe_keys(row.contact)}
@@ -268,13 +270,8 @@ class ImportRun:
             for key in row_keys:
                 in_chunk.setdefault(key, target)
         written: dict[str, str] = {}
-        if not self.dry_run:
-            # The indexed DNC flag (the search and export filter) from the list as it is
-            # now; _settle reads the list again once the chunk is written.
-            sources = [action["_source"] for action in planned.actions.values()]
-            self.validator.contacts.annotate(self.workspace_id, sources)
+        self.contacts.prepare_bulk(self.workspace_id, planned.actions.values(), self.dry_run)
         for action in planned.actions.values():
-            action["_source"] = to_document(action["_source"])
             for key in dedupe_keys(action["_source"]):
                 written[key] = action["_id"]
                 if self.seen is not None:
@@ -298,25 +295,15 @@ class ImportRun:
         contact["id"] = row_contact_id(self.import_id, row.line)
         planned.actions[contact["id"]] = self._action(contact)
         planned.outcomes.append((row, "created", contact["id"]))
-        if self.policy == "create":
-            planned.actions[contact["id"]]["_source"] = to_document(contact)
         return contact["id"]
 
     def _action(self, contact: dict) -> dict:
-        return {
-            "_op_type": "index",
-            "_index": self.names.write,
-            "_id": contact["id"],
-            "routing": self.workspace_id,
-            "_source": contact,
-        }
+        return self.contacts.bulk_action(contact)
 
     def _update_action(self, hit: dict) -> dict:
-        contact = from_source(hit["_source"])
-        action = self._action(contact)
         # Compare-and-set on the version read: a concurrent edit fails this row, not the file.
-        action["if_seq_no"], action["if_primary_term"] = hit["_seq_no"], hit["_primary_term"]
-        return action
+        version = (hit["_seq_no"], hit["_primary_term"])
+        return self.contacts.bulk_action(from_source(hit["_source"]), version)
 
     def _lookup(self, keys: set[str]) -> dict[str, dict]:
         """Existing contacts of the workspace holding any of `keys`: one search per chunk."""
