@@ -25,7 +25,10 @@ workspace_option = click.option("--workspace", required=True, help="Workspace id
 
 
 def _fail(exc: ApiError) -> NoReturn:
-    click.echo(f"{exc.code}: {exc.message} {exc.details or ''}".rstrip(), err=True)
+    """The API's error, as the API words it: code, message, then one line per detail."""
+    click.echo(f"{exc.code}: {exc.message}", err=True)
+    for detail in exc.details or []:
+        click.echo(f"  {detail.get('field', '')}: {detail.get('message', '')}", err=True)
     sys.exit(1)
 
 
@@ -67,7 +70,8 @@ def import_command(
 
     The same path as POST /v1/contacts/import, run here whatever the file's size, with a
     progress bar on stderr. Prints
-    the import's record (counts, mapping) as JSON and the first row errors; exit status
+    the import's record (counts, mapping) as JSON, its warnings and the first row errors;
+    exit status
     1 when the file is refused, 2 on invalid options.
     """
     raw = {
@@ -85,7 +89,8 @@ def import_command(
     except SchemaValidationError as exc:
         _invalid(exc)
     service = wiring().imports
-    bar = tqdm(unit="rows", desc=file.name, file=sys.stderr)
+    # The bar only on a terminal (disable=None): a log file gets the result alone.
+    bar = tqdm(unit="rows", desc=file.name, file=sys.stderr, disable=None)
 
     def progress(record: dict) -> None:
         bar.total = record["progress"]["rowsTotal"]
@@ -95,10 +100,12 @@ def import_command(
         with file.open("rb") as stream:
             record = service.create(stream, options, file.name, inline=True, progress=progress)
     except ApiError as exc:
-        _fail(exc)
-    finally:
         bar.close()
+        _fail(exc)
+    bar.close()
     click.echo(json.dumps({k: record[k] for k in ("id", "status", "counts", "mapping")}, indent=2))
+    for warning in record.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     for error in record["errors"][:10]:
         click.echo(f"line {error['line']}: {error['field']}: {error['message']}", err=True)
     if record["counts"]["invalid"]:
