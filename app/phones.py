@@ -34,7 +34,6 @@ MAX_PHONE_LENGTH = 64
 # and a number that leaves this module must be ASCII E.164 (it is a cache key and a term).
 _NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}", re.ASCII)
 _E164_TEXT = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
-_EUROPEAN_IDD = re.compile(r"00(?=[1-9])")
 # Memo of `canonical`: dialers check the same numbers over and over. Keys are at most
 # MAX_PHONE_LENGTH characters (longer input is refused before the memo), so the memo
 # holds at most about CANONICAL_MEMO * 400 bytes.
@@ -82,11 +81,12 @@ def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber:
     """
     text = _prepare(raw)
     number = phonenumbers.parse(text, region)
-    if not phonenumbers.is_valid_number(number):
-        stripped = text.lstrip()
-        if _EUROPEAN_IDD.match(stripped):
+    if not phonenumbers.is_valid_number(number) and not text.lstrip().startswith("+"):
+        # Digits only, Unicode digits read as ASCII, separators dropped ("00 44 20 ...").
+        typed = phonenumbers.normalize_digits_only(text)
+        if typed.startswith("00") and typed[2:3] not in ("", "0"):
             try:
-                alternative = phonenumbers.parse("+" + stripped[2:], region)
+                alternative = phonenumbers.parse("+" + typed[2:], region)
             except NumberParseException:
                 return number
             if phonenumbers.is_valid_number(alternative):
