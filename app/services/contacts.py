@@ -15,26 +15,10 @@ from app.schemas.contacts import ContactCreateSchema
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
+from app.services.paging import decode_cursor, more_after, probe_size, require_window
 
-MAX_OFFSET_WINDOW = 10_000
 # Built once: a schema instance per row costs more than validating the row (imports).
 CREATE_SCHEMA = ContactCreateSchema()
-
-
-def probe_size(limit: int, offset: int) -> int:
-    """Rows to ask for: one more than the page says whether a next page exists, except at
-    the edge of the engine's result window, which refuses from + size past it."""
-    return limit + 1 if offset + limit < MAX_OFFSET_WINDOW else limit
-
-
-def more_after(hits: list, limit: int, offset: int, total: dict) -> bool:
-    """Whether rows follow this page (read from the probe row, or from the total at the edge)."""
-    if len(hits) > limit:
-        return True
-    at_edge = probe_size(limit, offset) == limit
-    return at_edge and (total["relation"] == "gte" or total["value"] > offset + len(hits))
-
-
 OPTIONAL_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
 # Concurrent PATCHes of one contact retry the read-merge-write this many times.
 UPDATE_RETRIES = 5
@@ -334,11 +318,6 @@ class ContactService:
 
     def list_page(self, args: dict) -> dict:
         cursor = args.get("cursor")
-        if cursor and args["offset"]:
-            raise ValidationError(
-                "Give either offset or cursor, not both.",
-                details=[{"field": "cursor", "message": "Give either offset or cursor."}],
-            )
         contacts, total, next_cursor = self.list(
             args["workspaceId"], limit=args["limit"], offset=args["offset"], cursor=cursor
         )
@@ -364,22 +343,11 @@ class ContactService:
         mark = cursors.fingerprint(workspace_id, "list")
         after = None
         if cursor:
-            try:
-                after = self._codec().decode(cursor, workspace_id, mark).after
-            except cursors.CursorError as exc:
-                raise ValidationError(
-                    str(exc), details=[{"field": "cursor", "message": str(exc)}]
-                ) from exc
-            if len(after) != 2:
-                raise ValidationError(
-                    "The cursor is not valid.",
-                    details=[{"field": "cursor", "message": "The cursor is not valid."}],
-                )
-        elif offset + limit > MAX_OFFSET_WINDOW:
-            raise ValidationError(
-                f"offset + limit may not exceed {MAX_OFFSET_WINDOW}; page deeper with `cursor`.",
-                details=[{"field": "offset", "message": "Use cursor paging past 10,000 rows."}],
-            )
+            after = decode_cursor(
+                self._codec(), cursor, workspace_id, mark, offset=offset, sort_keys=2
+            ).after
+        else:
+            require_window(offset, limit)
         body = {
             "query": {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}},
             "sort": [{"createdAt": "desc"}, {"id": "desc"}],

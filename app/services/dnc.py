@@ -32,11 +32,11 @@ from app.locks import RenewableLock
 from app.phones import canonical, normalize
 from app.search.documents import utc_now
 from app.search.indices import IndexNames
+from app.services.paging import require_window
 
 log = logging.getLogger(__name__)
 
 ENTRY_FIELDS = ("workspaceId", "phone", "reason", "source", "addedAt", "updatedAt")
-MAX_OFFSET_WINDOW = 10_000
 BUILD_BATCH = 5_000
 # A build renews its lock; one that died frees it within this many seconds.
 BUILD_LOCK_SECONDS = 30
@@ -46,11 +46,15 @@ NOT_SETTLED = "The change may be recorded but is not confirmed; retry the same r
 SETTLE_BATCH = 1_000
 
 
-def new_entry(
+def upsert_body(
     workspace_id: str, phone: str, reason: str | None, source: str | None, actor: str, now: str
 ) -> dict:
-    """The stored document of a newly listed number."""
-    return {
+    """The one upsert of a DNC entry: a new number gets the full entry; a listed one
+    keeps its addedAt and addedBy, and takes the new reason (and source, when given)."""
+    changes = {"reason": reason, "updatedAt": now}
+    if source is not None:
+        changes["source"] = source
+    entry = {
         "workspaceId": workspace_id,
         "phone": phone,
         "reason": reason,
@@ -59,6 +63,7 @@ def new_entry(
         "addedAt": now,
         "updatedAt": now,
     }
+    return {"doc": changes, "upsert": entry}
 
 
 def _entry(source: dict) -> dict:
@@ -122,21 +127,13 @@ class DncService:
     ) -> tuple[dict, bool]:
         """List a number; listing it again updates the reason. Returns (entry, existed)."""
         phone = self.phone_or_400(raw_phone, country)
-        now = utc_now()
-        changes = {"reason": reason, "updatedAt": now}
-        if source is not None:
-            changes["source"] = source
         mark = self._mark(workspace_id, [phone])
         try:
-            # One upsert: a new number gets the full entry, a listed one keeps its addedAt.
             result = self.client.update(
                 index=self.names.write,
                 id=self.doc_id(workspace_id, phone),
                 routing=workspace_id,
-                body={
-                    "doc": changes,
-                    "upsert": new_entry(workspace_id, phone, reason, source, actor, now),
-                },
+                body=upsert_body(workspace_id, phone, reason, source, actor, utc_now()),
                 retry_on_conflict=3,
                 refresh=refresh or "false",
                 params={"_source": "true"},
@@ -173,16 +170,7 @@ class DncService:
             actions.append(
                 {"update": {"_id": self.doc_id(workspace_id, phone), "routing": workspace_id}}
             )
-            # Upsert: a new number gets the full entry; a listed one keeps its addedAt.
-            changes = {"reason": reason, "updatedAt": now}
-            if source is not None:
-                changes["source"] = source
-            actions.append(
-                {
-                    "doc": changes,
-                    "upsert": new_entry(workspace_id, phone, reason, source, actor, now),
-                }
-            )
+            actions.append(upsert_body(workspace_id, phone, reason, source, actor, now))
         mark = self._mark(workspace_id, None)
         try:
             result = self.client.bulk(index=self.names.write, body=actions, refresh="false")
@@ -543,11 +531,7 @@ class DncService:
         return self._envelope([{f: h.get(f) for f in fields} for h in hits], total, args)
 
     def _page(self, index: str, args: dict, filters: list, sort: list) -> tuple[list[dict], int]:
-        if args["offset"] + args["limit"] > MAX_OFFSET_WINDOW:
-            raise ValidationError(
-                f"offset + limit may not exceed {MAX_OFFSET_WINDOW}.",
-                details=[{"field": "offset", "message": "Narrow the filters to page deeper."}],
-            )
+        require_window(args["offset"], args["limit"], cursors_page_deeper=False)
         result = self.client.search(
             index=index,
             routing=args["workspaceId"],

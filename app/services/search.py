@@ -7,25 +7,22 @@ import logging
 import redis
 from opensearchpy import NotFoundError, OpenSearch, TransportError
 
-from app.errors import RateLimited, ServiceUnavailable, ValidationError
+from app.errors import RateLimited, ServiceUnavailable
 from app.search import cursors, queries
 from app.search.documents import from_source
 from app.search.highlights import highlights
 from app.search.indices import IndexNames
 from app.search.pits import PitBudget
-from app.services.contacts import (
-    MAX_OFFSET_WINDOW,
-    ContactService,
-    exact_dnc_filter,
+from app.services.contacts import ContactService, exact_dnc_filter
+from app.services.paging import (
+    cursor_error,
+    decode_cursor,
     more_after,
     probe_size,
+    require_window,
 )
 
 log = logging.getLogger(__name__)
-
-
-def _cursor_error(message: str) -> ValidationError:
-    return ValidationError(message, details=[{"field": "cursor", "message": message}])
 
 
 class SearchService:
@@ -75,18 +72,12 @@ class SearchService:
         mark = cursors.fingerprint(workspace_id, parsed.words, parsed.phone, filters, sort)
         after, pit = None, None
         if cursor:
-            if offset:
-                raise _cursor_error("Give either offset or cursor, not both.")
-            try:
-                decoded = self.cursors.decode(cursor, workspace_id, mark)
-            except cursors.CursorError as exc:
-                raise _cursor_error(str(exc)) from exc
-            after, pit = decoded.after, decoded.pit
-        elif offset + limit > MAX_OFFSET_WINDOW:
-            raise ValidationError(
-                f"offset + limit may not exceed {MAX_OFFSET_WINDOW}; page deeper with `cursor`.",
-                details=[{"field": "offset", "message": "Use cursor paging past 10,000 rows."}],
+            decoded = decode_cursor(
+                self.cursors, cursor, workspace_id, mark, offset=offset, sort_keys=None
             )
+            after, pit = decoded.after, decoded.pit
+        else:
+            require_window(offset, limit)
         body = queries.build_search_body(
             workspace_id,
             parsed,
@@ -97,7 +88,7 @@ class SearchService:
             search_after=after,
         )
         if after is not None and len(after) != len(body["sort"]):
-            raise _cursor_error("The cursor is not valid.")
+            raise cursor_error("The cursor is not valid.")
         if after is not None and pit is None and sort_name not in queries.IMMUTABLE_SORTS:
             pit = self.open_point_in_time(workspace_id, quiet=True)
         result, pit = self._run(workspace_id, body, pit)
