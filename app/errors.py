@@ -69,6 +69,20 @@ class Unprocessable(ApiError):
     status, code, message = 422, "unprocessable", "The request cannot be processed."
 
 
+class NotCsv(Unprocessable):
+    code, message = "invalid_csv", "The file is not a CSV file we can read."
+
+
+class CsvLimitExceeded(Unprocessable):
+    code = "csv_limit_exceeded"
+
+
+def csv_error(message: str, code: str) -> Unprocessable:
+    """The one mapping of a CSV problem (reader's CsvFormatError code) to its 422."""
+    cls = {"csv_limit_exceeded": CsvLimitExceeded, "invalid_csv": NotCsv}.get(code, Unprocessable)
+    return cls(message, details=[{"field": "file", "message": message}])
+
+
 class RateLimited(ApiError):
     status, code, message = 429, "rate_limited", "Too many requests."
 

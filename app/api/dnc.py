@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 from flask_smorest import Blueprint
 
 from app import services
+from app.api.uploads import allow_large_uploads, csv_upload
 from app.auth import current_principal, require_scope
 from app.idempotency import HEADER_DOC, idempotent
 from app.schemas.common import WriteArgsSchema
@@ -27,6 +28,7 @@ from app.schemas.dnc import (
 from app.services.dnc_import import import_csv
 
 blp = Blueprint("dnc", __name__, url_prefix="/v1/dnc", description="Do-Not-Call list.")
+blp.before_request(allow_large_uploads)
 
 
 @blp.route("", methods=["POST"])
@@ -137,9 +139,7 @@ def import_dnc(args):
     """List every number of a CSV file (a `file` upload or a text/csv body)."""
     principal = current_principal()
     principal.require_workspace(args["workspaceId"])
-    request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
-    upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
-    stream = upload.stream if upload else request.stream
+    stream, _ = csv_upload()
     max_rows = current_app.config["DNC_MAX_IMPORT_ROWS"]
     result = import_csv(services.dnc(), stream, args, actor=principal.subject, max_rows=max_rows)
     return {"data": result}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, send_file, url_for
+from flask import request, send_file, url_for
 from flask_smorest import Blueprint
 
 from app import services
+from app.api.uploads import allow_large_uploads, csv_upload
 from app.auth import current_principal, require_scope
-from app.errors import ApiError, ValidationError
-from app.idempotency import HEADER_DOC, idempotent, request_body
+from app.idempotency import HEADER_DOC, idempotent
 from app.schemas.imports import ImportEnvelopeSchema, ImportOptionsSchema
 
 blp = Blueprint("imports", __name__, url_prefix="/v1/contacts", description="CSV import.")
-CSV_TYPES = ("text/csv", "text/plain", "application/csv", "application/octet-stream")
+blp.before_request(allow_large_uploads)
 UPLOAD_DOC = {
     "required": True,
     "content": {
@@ -36,30 +36,6 @@ UPLOAD_DOC = {
 }
 
 
-class UnsupportedUpload(ApiError):
-    status, code = 415, "unsupported_media_type"
-    message = "Send the CSV as multipart/form-data (field `file`) or as a text/csv body."
-
-
-@blp.before_request
-def allow_large_uploads() -> None:
-    # Flask 3.1 takes a per-request limit: imports get MAX_IMPORT_BYTES, not MAX_BODY_BYTES.
-    if request.endpoint == "imports.import_contacts":
-        request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
-
-
-def _upload():
-    """(byte stream, file name) from a multipart `file` field or a raw CSV body."""
-    if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is None:
-            raise ValidationError(details=[{"field": "file", "message": "Attach the CSV file."}])
-        return upload.stream, upload.filename
-    if request.mimetype in CSV_TYPES:
-        return request_body(), None  # streamed; hashed on the way under an Idempotency-Key
-    raise UnsupportedUpload()
-
-
 def _present(record: dict) -> dict:
     has_errors = record["counts"]["invalid"] > 0
     url = url_for("imports.import_errors", import_id=record["id"]) if has_errors else None
@@ -81,7 +57,7 @@ def _present(record: dict) -> dict:
 @blp.alt_response(507, description="The workspace's import files are at their size limit.")
 def import_contacts():
     """Import contacts from a CSV file (small files at once, large ones in the background)."""
-    stream, file_name = _upload()
+    stream, file_name = csv_upload()
     options = ImportOptionsSchema().load({**request.args.to_dict(), **request.form.to_dict()})
     current_principal().require_workspace(options["workspaceId"])
     record = services.imports().create(stream, options, file_name)

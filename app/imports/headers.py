@@ -58,6 +58,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "telefon",
         "telefono",
         "telephone1",
+        # A bare list of numbers (a DNC file) often heads its column so.
+        "number",
+        "e164",
     ),
     "company": (
         "company",

@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
-import re
+import itertools
 from typing import BinaryIO
 
-from app.errors import PayloadTooLarge, Unprocessable, ValidationError
+from app.errors import PayloadTooLarge, ValidationError, csv_error
+from app.imports.headers import MappingError, build_mapping
 from app.imports.reader import CsvFormatError, iter_csv_rows
 from app.phones import to_e164
 from app.services.dnc import DncService
 
 BATCH = 5_000
 MAX_REPORTED_ERRORS = 100
-PHONE_HEADERS = ("phone", "phonenumber", "number", "mobile", "cell", "telephone", "tel", "e164")
-
-
-def _simplified(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def phone_column(header: list[str], wanted: str | None) -> int:
-    """Index of the phone column: the one named, else the first that looks like one."""
-    names = [_simplified(h) for h in header]
-    if wanted is not None:
-        if _simplified(wanted) in names:
-            return names.index(_simplified(wanted))
+    """Index of the phone column: the one named, else the one the contacts import would
+    map to `phone` (the same synonyms: Outlook's Mobile/Business Phone, Google's
+    Phone 1 - Value, ...), else the only column."""
+    try:
+        mapping = build_mapping(header, {wanted: "phone"} if wanted else None)
+    except MappingError:
         raise ValidationError(
             details=[{"field": "phoneColumn", "message": f"No column named {wanted!r}."}]
-        )
-    for candidate in PHONE_HEADERS:
-        for index, name in enumerate(names):
-            if name == candidate or (candidate == "phone" and name.startswith("phone")):
-                return index
+        ) from None
+    columns = mapping.columns_of("phone")
+    if columns:
+        return columns[0]
     if len(header) == 1:
         return 0
     raise ValidationError(
@@ -49,12 +45,12 @@ def import_csv(
     try:
         parsed = iter_csv_rows(stream)
     except CsvFormatError as exc:
-        raise Unprocessable(exc.message) from exc
+        raise csv_error(exc.message, exc.code) from exc
     country = (args.get("defaultCountry") or service.default_country).upper()
     rows = parsed.rows
     if len(parsed.header) == 1 and to_e164(parsed.header[0], country):
         column = 0
-        rows = _chain([(parsed.header_line, parsed.header)], rows)
+        rows = itertools.chain([(parsed.header_line, parsed.header)], rows)
     else:
         column = phone_column(parsed.header, args.get("phoneColumn"))
     totals = {"added": 0, "updated": 0, "invalid": 0, "errors": []}
@@ -80,9 +76,8 @@ def import_csv(
                 _flush(service, args, actor, batch, totals)
     except CsvFormatError as exc:
         _flush(service, args, actor, batch, totals)
-        raise Unprocessable(
-            f"{exc.message} Rows before it were listed ({totals['added']} added)."
-        ) from exc
+        message = f"{exc.message} Rows before it were listed ({totals['added']} added)."
+        raise csv_error(message, exc.code) from exc
     _flush(service, args, actor, batch, totals)
     return totals
 
@@ -100,8 +95,3 @@ def _flush(service: DncService, args: dict, actor: str, batch: list[str], totals
     totals["added"] += result["added"]
     totals["updated"] += result["updated"]
     batch.clear()
-
-
-def _chain(first, rest):
-    yield from first
-    yield from rest

@@ -22,10 +22,9 @@ from typing import BinaryIO
 import redis
 from opensearchpy import OpenSearch
 
-from app.errors import NotFound, Unprocessable, ValidationError
+from app.errors import NotFound, ValidationError, csv_error
 from app.imports import (
     CsvFormatError,
-    CsvLimitError,
     CsvLimits,
     MappingError,
     RowConverter,
@@ -55,21 +54,8 @@ return 0
 """
 
 
-class NotCsv(Unprocessable):
-    code, message = "invalid_csv", "The file is not a CSV file we can read."
-
-
-class CsvLimitExceeded(Unprocessable):
-    code = "csv_limit_exceeded"
-
-
 class LockLost(RuntimeError):
     """Another run took over this import (ours stalled past the lock's lifetime)."""
-
-
-def _api_error(exc: CsvFormatError) -> Unprocessable:
-    cls = CsvLimitExceeded if isinstance(exc, CsvLimitError) else NotCsv
-    return cls(exc.message, details=[{"field": "file", "message": exc.message}])
 
 
 class ImportService:
@@ -248,7 +234,7 @@ class ImportService:
                 parsed = iter_csv_rows(stream, self.limits)
                 first_row = next(parsed.rows, None)
             except CsvFormatError as exc:
-                raise _api_error(exc) from exc
+                raise csv_error(exc.message, exc.code) from exc
         if not parsed.header:
             self._finish_empty(record, "The file is empty.")
             return
@@ -282,13 +268,7 @@ class ImportService:
 
     def _failure_error(self, record: dict):
         failure = record["failure"] or {}
-        message = failure.get("message") or "The import failed."
-        details = [{"field": "file", "message": message}]
-        if failure.get("code") == "csv_limit_exceeded":
-            return CsvLimitExceeded(message, details=details)
-        if failure.get("code") == "invalid_csv":
-            return NotCsv(message, details=details)
-        return Unprocessable(message, details=details)
+        return csv_error(failure.get("message") or "The import failed.", failure.get("code"))
 
     # --- run -------------------------------------------------------------------------
 

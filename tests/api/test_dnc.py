@@ -307,3 +307,49 @@ def test_bulk_add_from_csv(client, workspace, auth):
     )
     assert unnamed.status_code == 400
     assert unnamed.json["error"]["details"][0]["field"] == "phoneColumn"
+
+
+def test_dnc_import_reads_the_same_headers_and_uploads_as_the_contacts_import(
+    client, workspace, auth
+):
+    """One header mapping and one upload handler serve both imports."""
+    outlook = (
+        "First Name,Last Name,Business Phone,Mobile Phone\nAnn,Lee,(415) 555-0161,(415) 555-0162\n"
+    )
+    response = client.post(
+        f"/v1/dnc/import?workspaceId={workspace}",
+        data={"file": (io.BytesIO(outlook.encode()), "outlook.csv")},
+        content_type="multipart/form-data",
+        headers=auth,
+    )
+    assert response.status_code == 200, response.json
+    # Mobile Phone ranks over Business Phone, as in the contacts import.
+    assert response.json["data"]["added"] == 1
+    assert check(client, workspace, auth, "+14155550162")["data"]["dnc"] is True
+    google = "Name,Phone 1 - Type,Phone 1 - Value\nBo,Mobile,+1 415 555 0163\n"
+    response = client.post(
+        f"/v1/dnc/import?workspaceId={workspace}",
+        data=google,
+        content_type="text/csv",
+        headers=auth,
+    )
+    assert response.status_code == 200 and response.json["data"]["added"] == 1
+    json_body = client.post(
+        f"/v1/dnc/import?workspaceId={workspace}", json={"phones": ["+14155550164"]}, headers=auth
+    )
+    assert json_body.status_code == 415
+    assert json_body.json["error"]["code"] == "unsupported_media_type"
+    no_file = client.post(
+        f"/v1/dnc/import?workspaceId={workspace}",
+        data={"other": "x"},
+        content_type="multipart/form-data",
+        headers=auth,
+    )
+    assert no_file.status_code == 400 and no_file.json["error"]["details"][0]["field"] == "file"
+    binary = client.post(
+        f"/v1/dnc/import?workspaceId={workspace}",
+        data=b"PK\x03\x04" + b"\x00" * 100,
+        content_type="text/csv",
+        headers=auth,
+    )
+    assert binary.status_code == 422 and binary.json["error"]["code"] == "invalid_csv"
