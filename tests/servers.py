@@ -79,3 +79,15 @@ class OwnRedis:
     def wipe(self) -> None:
         """FLUSHALL, as an operator's mistake or a failover to an empty replica would."""
         redis.Redis.from_url(self.url, socket_timeout=5).flushall()
+
+
+class Faulty:
+    """The real OpenSearch client, with one method's behaviour replaced by a test."""
+
+    def __init__(self, real, **overrides) -> None:
+        self._real, self._overrides = real, overrides
+
+    def __getattr__(self, name):
+        if name in self._overrides:
+            return lambda *args, **kwargs: self._overrides[name](self._real, *args, **kwargs)
+        return getattr(self._real, name)

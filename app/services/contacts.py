@@ -155,16 +155,23 @@ class ContactService:
         contact = self.prepare_new(data)
         # `dnc` is indexed too (the search filter), so it is computed before the write.
         self.annotate(contact["workspaceId"], [contact])
-        result = self.client.index(
-            index=self.names.write,
-            id=contact["id"],
-            body=to_document(contact),
-            routing=contact["workspaceId"],
-            op_type="create",
-            refresh=refresh or "false",
-        )
+        try:
+            result = self.client.index(
+                index=self.names.write,
+                id=contact["id"],
+                body=to_document(contact),
+                routing=contact["workspaceId"],
+                op_type="create",
+                refresh=refresh or "false",
+            )
+            version = (result["_seq_no"], result["_primary_term"])
+        except ConflictError:
+            # The id is 128 random bits: "already exists" means the client's retry of a
+            # request whose reply was lost found our own first attempt. It is the write.
+            stored = self.get(contact["id"], [contact["workspaceId"]], annotate=False)
+            version = (stored.seq_no, stored.primary_term)
         self.settle_dnc_flags(contact["workspaceId"], [contact])
-        return Versioned(contact, result["_seq_no"], result["_primary_term"])
+        return Versioned(contact, *version)
 
     def update(
         self,

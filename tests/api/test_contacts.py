@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from app import create_app, services
+from app.config import TestConfig
 from tests.conftest import bearer
+from tests.servers import Faulty
 
 SEED = {
     "firstName": "Jane",
@@ -181,3 +184,28 @@ def test_offset_at_the_edge_of_the_result_window_is_not_an_error(client, workspa
         response = client.get(path, headers=auth)
         assert response.status_code == 200, response.json
         assert response.json["data"] == [] and response.json["meta"]["hasMore"] is False
+
+
+def test_a_create_retried_after_its_reply_was_lost_is_one_contact_not_a_500(app, workspace, auth):
+    """The engine client retries a request whose connection broke after it was sent; the
+    retry of an id-keyed create then finds the first attempt's document."""
+    api = create_app(TestConfig)
+    with api.app_context():
+        service = services.contacts()
+
+        def sent_twice(real, *args, **kwargs):
+            real.index(*args, **kwargs)  # landed, reply lost...
+            return real.index(*args, **kwargs)  # ...and the retry conflicts with it
+
+        service.client = Faulty(service.client, index=sent_twice)
+    client = api.test_client()
+    response = client.post(
+        "/v1/contacts?refresh=wait_for",
+        json={"workspaceId": workspace, "firstName": "Twice", "phone": "+14155550177"},
+        headers=auth,
+    )
+    assert response.status_code == 201, response.json
+    contact = response.json["data"]
+    assert response.headers["ETag"]
+    listed = client.get(f"/v1/contacts?workspaceId={workspace}", headers=auth).json
+    assert [c["id"] for c in listed["data"]] == [contact["id"]]

@@ -15,6 +15,7 @@ from opensearchpy import ConnectionTimeout
 from app import create_app, services
 from app.config import TestConfig
 from tests.conftest import bearer
+from tests.servers import Faulty
 
 NUMBER = "+14155550123"
 FULLWIDTH = "+14１５５５５０１２３"
@@ -56,18 +57,6 @@ def export_ids(client, workspace, auth, flag: bool) -> str:
     )
     assert response.status_code == 200
     return response.get_data(as_text=True)
-
-
-class Faulty:
-    """The real OpenSearch client, with one method's behaviour replaced by a test."""
-
-    def __init__(self, real, **overrides) -> None:
-        self._real, self._overrides = real, overrides
-
-    def __getattr__(self, name):
-        if name in self._overrides:
-            return lambda *args, **kwargs: self._overrides[name](self._real, *args, **kwargs)
-        return getattr(self._real, name)
 
 
 @pytest.fixture

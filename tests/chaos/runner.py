@@ -94,6 +94,10 @@ def app_for(opensearch_url: str, redis_url: str, index_prefix: str, key_prefix: 
     # Thousands of expected transport failures would drown the report.
     for name in ("opensearch", "urllib3", "app"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    if os.environ.get("CHAOS_ERROR_LOG"):  # unexpected errors with their stack, for diagnosis
+        handler = logging.FileHandler(os.environ["CHAOS_ERROR_LOG"])
+        logging.getLogger("app.errors").addHandler(handler)
+        logging.getLogger("app.errors").setLevel(logging.ERROR)
     return app
 
 
