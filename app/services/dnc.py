@@ -25,6 +25,7 @@ import redis
 from opensearchpy import NotFoundError, OpenSearch
 from opensearchpy.helpers import scan
 
+from app import observability
 from app.dnc import DncCache
 from app.dnc.cache import LISTED, PENDING, new_mark
 from app.errors import ApiError, NotFound, ServiceUnavailable, ValidationError
@@ -384,12 +385,16 @@ class DncService:
             redis_answered = True
         except Exception as exc:  # Redis down, timed out, or mid-rebuild: ask the record
             log.warning("DNC cache unavailable (%s); checking OpenSearch", type(exc).__name__)
+            observability.record_dnc_cache(errors=len(phones))
         if flags is None:
-            if redis_answered and self.lazy_build:
-                self.schedule_build(workspace_id)
+            if redis_answered:
+                observability.record_dnc_cache(misses=len(phones))
+                if self.lazy_build:
+                    self.schedule_build(workspace_id)
             entries = self.lookup(workspace_id, phones)
             return [phone in entries for phone in phones], "opensearch", entries
         pending = [p for p, flag in zip(phones, flags, strict=True) if flag == PENDING]
+        observability.record_dnc_cache(hits=len(phones) - len(pending), misses=len(pending))
         if not pending:
             return [flag == LISTED for flag in flags], "cache", None
         # A write is in flight on these numbers: the record decides them.

@@ -14,6 +14,7 @@ import logging
 import secrets
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import BinaryIO
 import redis
 from opensearchpy import OpenSearch
 
+from app import observability
 from app.errors import NotFound, ValidationError, csv_error
 from app.imports import (
     CsvFormatError,
@@ -197,6 +199,7 @@ class ImportService:
         self._save(record)
         self.redis.zadd(self._active_key, {f"{workspace_id}/{import_id}": time.time()})
         self.enqueue(workspace_id, import_id, 1)
+        observability.record_import_job("queued")
         return record
 
     def _new_record(self, import_id: str, options: dict, file_name: str | None, size: int) -> dict:
@@ -305,6 +308,7 @@ class ImportService:
             lock.release()  # only if still ours: after a LockLost it belongs to the new owner
 
     def _fail(self, record: dict, code: str, message: str) -> None:
+        observability.record_import_job("failed")
         record.update(status="failed", failure={"code": code, "message": message})
         record["finishedAt"] = utc_now()
         self.redis.zrem(self._active_key, f"{record['workspaceId']}/{record['id']}")
@@ -354,6 +358,8 @@ class ImportService:
                     setattr(counts, outcome, getattr(counts, outcome) + 1)
                     if outcome == "invalid":
                         self._record_error(record, writer, row)
+                for outcome, count in Counter(outcome for _, outcome in outcomes).items():
+                    observability.record_import_rows(outcome, count)
                 error_file.flush()
                 record["counts"] = asdict(counts)
                 record["checkpoint"] = {"line": last_line, "errorsBytes": error_file.tell()}
@@ -387,6 +393,7 @@ class ImportService:
         record.update(status="completed", finishedAt=utc_now())
         self.redis.zrem(self._active_key, f"{record['workspaceId']}/{record['id']}")
         path.unlink(missing_ok=True)
+        observability.record_import_job("completed")
 
     def _errors_writer(self, record: dict):
         """errors.csv, cut back to the last checkpoint so a resumed run never repeats rows."""

@@ -8,6 +8,7 @@ import logging
 import socket
 
 import pytest
+from prometheus_client import REGISTRY
 
 from app import create_app, observability
 from app.config import TestConfig
@@ -49,15 +50,40 @@ def test_logs_are_json_lines_carrying_the_request_id(client, auth, workspace):
     assert {"time", "level", "message", "duration_ms"} <= access.keys()
 
 
+COUNTED = [
+    ("import_jobs_total", {"status": "completed"}),
+    ("import_rows_total", {"outcome": "created"}),
+    ("dnc_cache_lookups_total", {"result": "miss"}),
+]
+
+
+def sample(name: str, labels: dict) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_metrics_expose_routes_backends_and_counters(client, auth, workspace):
     client.get(f"/v1/contacts?workspaceId={workspace}", headers=auth)
     client.get("/v1/contacts/contact_nope", headers=auth)
     # A keyed create surely talks to Redis (its idempotency record).
     keyed = {**auth, "Idempotency-Key": f"metrics-{workspace}"}
     client.post("/v1/contacts", json={"workspaceId": workspace, "firstName": "M"}, headers=keyed)
-    observability.record_import_job("completed")
-    observability.record_import_rows("imported", 3)
-    observability.record_dnc_cache(hits=4, misses=1)
+    # The import and DNC counters move with real requests, not with calls of the test's own.
+    before = {name: sample(name, labels) for name, labels in COUNTED}
+    imported = client.post(
+        f"/v1/contacts/import?workspaceId={workspace}",
+        data=b"First Name,Phone\nAda,+14155550191\nBo,not-a-phone\n",
+        headers={**auth, "Content-Type": "text/csv"},
+    )
+    assert imported.status_code == 200, imported.json
+    phones = ["+14155550191", "+14155550192"]
+    for _ in range(2):  # the first may find no cache yet (a miss) and build it
+        client.post(
+            "/v1/dnc/check", json={"workspaceId": workspace, "phones": phones}, headers=auth
+        )
+    after = {name: sample(name, labels) for name, labels in COUNTED}
+    assert after["import_jobs_total"] == before["import_jobs_total"] + 1
+    assert after["import_rows_total"] >= before["import_rows_total"] + 1
+    assert after["dnc_cache_lookups_total"] > before["dnc_cache_lookups_total"]
     scraper = {"Authorization": f"Bearer {TestConfig.METRICS_TOKEN}"}
     text = client.get("/metrics", headers=scraper).get_data(as_text=True)
     assert (
@@ -68,8 +94,9 @@ def test_metrics_expose_routes_backends_and_counters(client, auth, workspace):
     assert 'opensearch_request_duration_seconds_count{operation="POST _search"}' in text
     assert "redis_command_duration_seconds_count" in text
     assert 'import_jobs_total{status="completed"}' in text
-    assert 'import_rows_total{outcome="imported"}' in text
-    assert 'dnc_cache_lookups_total{result="hit"}' in text
+    assert 'import_rows_total{outcome="created"}' in text
+    assert 'import_rows_total{outcome="invalid"}' in text
+    assert 'dnc_cache_lookups_total{result="miss"}' in text
     assert "/metrics" not in text.split("http_request_duration_seconds")[1].split("# HELP")[0]
 
 
