@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import jwt
 from flask import current_app, g, request
 
-from app.errors import Forbidden, NotFound, Unauthorized
+from app.errors import Forbidden, Unauthorized
 
 log = logging.getLogger(__name__)
 SCOPES = ("contacts:read", "contacts:write", "dnc:read", "dnc:write")
@@ -33,11 +33,6 @@ class Principal:
         """403 when the token does not hold the workspace named in the request."""
         if workspace_id not in self.workspaces:
             raise Forbidden(f"The token does not grant workspace {workspace_id}.")
-
-    def require_visible(self, workspace_id: str) -> None:
-        """404 for a record in a workspace the token does not hold: never reveal it exists."""
-        if workspace_id not in self.workspaces:
-            raise NotFound()
 
 
 def _verification_key(algorithm: str) -> str:

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from app.jsonio import StrictFlaskParser
 from app.schemas.common import ErrorSchema
+from app.schemas.phones import PhoneInfoSchema, one_or_many_property
 
 
 class Api(SmorestApi):
@@ -26,5 +27,8 @@ def register_blueprints(app: Flask) -> None:
     from app.api import contacts, dnc, export, health, imports, phones, search
 
     api.init_app(app)
+    if "PhoneInfo" not in api.spec.components.schemas:
+        api.spec.components.schema("PhoneInfo", schema=PhoneInfoSchema)
+    api.ma_plugin.converter.add_attribute_function(one_or_many_property)
     for module in (health, phones, search, contacts, dnc, imports, export):
         api.register_blueprint(module.blp)

@@ -43,10 +43,6 @@ class WriteArgsSchema(Schema):
     )
 
 
-class WorkspaceArgsSchema(Schema):
-    workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
-
-
 class Timestamp(fields.DateTime):
     """An ISO 8601 date-time filter bound, as an aware UTC datetime (naive means UTC).
 

@@ -39,8 +39,27 @@ class PhoneInfoSchema(Schema):
     timezones = fields.List(fields.String())
 
 
+class PhoneInfoOrList(fields.Field):
+    """One PhoneInfo (the `phone` form) or a list of them (the `phones` form)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return PHONE_INFO.dump(value, many=isinstance(value, list))
+
+
+def one_or_many_property(converter, field, **kwargs) -> dict:
+    """OpenAPI for PhoneInfoOrList (an apispec attribute function, bound to the field
+    converter): oneOf both forms."""
+    if not isinstance(field, PhoneInfoOrList):
+        return {}
+    ref = {"$ref": "#/components/schemas/PhoneInfo"}
+    return {"oneOf": [ref, {"type": "array", "items": ref}]}
+
+
 class NormalizeResponseSchema(Schema):
-    data = fields.Raw(
+    data = PhoneInfoOrList(
         required=True,
         metadata={"description": "A PhoneInfo object; a list of them for the `phones` form."},
     )
+
+
+PHONE_INFO = PhoneInfoSchema()

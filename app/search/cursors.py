@@ -110,6 +110,9 @@ class CursorCodec:
             raise CursorError(INVALID) from exc
         if not hmac.compare_digest(given, self._sign(workspace_id, payload)):
             raise CursorError(INVALID)
+        if f"{_b64(payload)}.{_b64(given)}" != text:
+            # Base64 ignores a last character's spare bits: only the form we issued counts.
+            raise CursorError(INVALID)
         body = _parse(payload)
         if body.get("f") != expected_fingerprint:
             raise CursorError("The cursor belongs to a different search; start again without it.")
