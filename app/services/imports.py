@@ -299,11 +299,13 @@ class ImportService:
                 self._execute(record, token, progress)
             except CsvFormatError as exc:
                 self._fail(record, exc.code, exc.message)
-            except LockLost:
-                log.warning("import %s: lock lost, leaving it to the new owner", import_id)
-                return self.load(workspace_id, import_id) or record
             self._save_owned(record, token)
             return record
+        except LockLost:
+            # Another run took over, or Redis lost the lock (a restart, a wipe): the record
+            # says where the import stands, and the worker's recovery resumes it.
+            log.warning("import %s: lock lost, leaving it to the new owner", import_id)
+            return self.load(workspace_id, import_id) or record
         finally:
             lock.release()  # only if still ours: after a LockLost it belongs to the new owner
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app import create_app, services
+from app.config import TestConfig
 from tests.conftest import bearer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "csv"
@@ -362,3 +364,28 @@ def test_bad_requests(client, workspace, auth):
     assert upload(client, read_only, workspace, SEED).status_code == 403
     assert client.get("/v1/contacts/imports/imp_missing", headers=auth).status_code == 404
     assert upload(client, {}, workspace, SEED).status_code == 401
+
+
+def test_an_inline_import_whose_lock_redis_lost_is_not_a_500(workspace, auth):
+    """Redis restarted or wiped mid-import: the run's lock is gone. The import answers
+    where it stands (the worker's recovery resumes it), never a 500."""
+    api = create_app(TestConfig)
+    with api.app_context():
+        service = services.imports()
+        real_save = service._save_owned
+
+        def lose_lock_once(record, token):
+            if record["status"] == "running" and not getattr(lose_lock_once, "done", False):
+                lose_lock_once.done = True
+                service.redis.delete(service._lock_key(record["workspaceId"], record["id"]))
+            return real_save(record, token)
+
+        service._save_owned = lose_lock_once
+    response = api.test_client().post(
+        f"/v1/contacts/import?workspaceId={workspace}",
+        data=b"First Name,Phone\nLock,+14155550181\n",
+        headers={**auth, "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 202, response.json
+    assert response.json["data"]["status"] in ("queued", "running")
+    assert response.headers["Location"].endswith(response.json["data"]["id"])

@@ -351,13 +351,30 @@ class Client(threading.Thread):
             missing = known - returned
             if missing:  # a contact of this number is not among the listed ones
                 outcome = "callable"
-                self.record("read", number, invoke, complete, outcome, via, missing=len(missing))
+                why = self.diagnose(missing, len(hits))
+                self.record("read", number, invoke, complete, outcome, via, **why)
             elif hits:
                 self.record("read", number, invoke, complete, "listed", via)
         elif hits:  # a contact of this number is among the callable ones
             self.record("read", number, invoke, complete, "callable", via, hits=len(hits))
         elif known:
             self.record("read", number, invoke, complete, "listed", via)
+
+    def diagnose(self, missing: set[str], returned: int) -> dict:
+        """For a report: the missing contacts' indexed flags, read from the engine now."""
+        detail = {"missing": len(missing), "returned": returned}
+        try:
+            stack = self.run_.stack
+            docs = stack.opensearch.mget(
+                index=f"{stack.index_prefix}contacts",
+                body={"docs": [{"_id": i, "routing": self.run_.ws} for i in sorted(missing)]},
+                _source_includes=["dnc", "phone"],
+            )["docs"]
+            flags = Counter(str(d.get("_source", {}).get("dnc")) for d in docs)
+            detail["indexed_flags_now"] = dict(flags)
+        except Exception as exc:  # a diagnosis must never fail the run
+            detail["indexed_flags_now"] = type(exc).__name__
+        return detail
 
 
 class Faults(threading.Thread):
