@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from app import services
 from app.schemas.health import HealthSchema, ReadinessSchema
 from app.services import health as health_service
 
@@ -24,6 +25,6 @@ def healthz():
 @blp.alt_response(503, schema=ReadinessSchema, description="Not ready")
 def readyz():
     """OpenSearch answers and the aliases exist (503 otherwise); Redis down is `degraded`."""
-    checks = health_service.readiness()
+    checks = services.readiness()
     status = health_service.status_of(checks)
     return {"status": status, "checks": checks}, 503 if status == "unavailable" else 200

@@ -12,6 +12,8 @@ CONTACT_TARGETS = ("firstName", "lastName", "phone", "email", "company", "notes"
 FULL_NAME = "fullName"
 CUSTOM_PREFIX = "customFields."
 IGNORE = "ignore"
+# What an import does with a row that matches an existing contact (by phone or email).
+POLICIES = ("skip", "update", "create")
 # Columns of our own errors.csv, so a corrected error file re-imports cleanly.
 ERROR_COLUMNS = ("import_line", "import_error")
 # Columns of this service's own export that describe the source record, not the contact:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from app.errors import ValidationError as RequestError
-from app.imports.headers import valid_target
+from app.imports.headers import POLICIES, valid_target
 from app.jsonio import strict_loads
 from app.schemas.common import WORKSPACE_ID
 from app.schemas.contacts import COUNTRY
-from app.services.import_runs import POLICIES
 
 MAX_MAPPING = 500
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from app.services import health
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
@@ -41,3 +42,9 @@ def imports() -> ImportService:
 
 def export() -> ExportService:
     return _wiring().export
+
+
+def readiness() -> dict:
+    """The readiness probes, run on this process's clients."""
+    wiring = _wiring()
+    return health.readiness(wiring.opensearch, wiring.redis, wiring.config["INDEX_PREFIX"])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app
-
 from app.search.indices import IndexNames, index_names
 
 
@@ -30,10 +28,8 @@ def _timed(check) -> dict:
 REQUIRED = ("opensearch", "indices")
 
 
-def readiness() -> dict:
-    client = current_app.extensions["opensearch"]
-    redis_client = current_app.extensions["redis"]
-    prefix = current_app.config["INDEX_PREFIX"]
+def readiness(client, redis_client, prefix: str) -> dict:
+    """Each probe's answer and time; the clients are the process's own (from the wiring)."""
     aliases = [
         alias
         for name in index_names()

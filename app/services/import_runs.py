@@ -22,7 +22,6 @@ from app.search.documents import from_source, utc_now
 from app.search.indices import IndexNames
 from app.services.contacts import ContactService
 
-POLICIES = ("skip", "update", "create")
 # Rows written since the last refresh are remembered exactly; a refresh every few chunks
 # makes them searchable and bounds that memory (about 4,000 keys per chunk).
 REFRESH_EVERY_CHUNKS = 8
