@@ -4,7 +4,9 @@ PY     := $(VENV)/bin/python
 # The packaged command line (pyproject.toml [project.scripts]); `contacts --help` lists it.
 CONTACTS := $(VENV)/bin/contacts
 PORT   ?= 8000
-export PYTHONPATH := $(CURDIR)
+# Development tools run as modules from this folder (`python -m devtools.stack`,
+# `python -m bench`), which puts bench/, devtools/ and tests/ on the import path; the
+# editable install provides `app`.
 
 .PHONY: relevance reconcile venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
 
@@ -17,13 +19,13 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 services: venv          ## start OpenSearch and Redis (reused when already up)
-	$(PY) scripts/stack.py up
+	$(PY) -m devtools.stack up
 
 stop:                   ## stop the services this folder started
-	$(PY) scripts/stack.py down
+	$(PY) -m devtools.stack down
 
 status:
-	$(PY) scripts/stack.py status
+	$(PY) -m devtools.stack status
 
 indices: services       ## create the indices and aliases (idempotent)
 	$(CONTACTS) init-indices
@@ -46,14 +48,14 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 bench: indices          ## every benchmark; writes BENCHMARKS.md
-	$(PY) scripts/bench_all.py
+	$(PY) -m bench
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e '.[dev,bench]'
 	touch $@
 
 relevance: services $(VENV)/.bench-installed  ## FEBRL + variant relevance beside rapidfuzz, and latency (LABEL=after)
-	$(PY) scripts/bench_relevance.py --label $${LABEL:-current}
+	$(PY) -m bench.relevance --label $${LABEL:-current}
 
 fuzz: services          ## long schemathesis run against /openapi.json
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q tests/fuzz

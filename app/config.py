@@ -31,7 +31,7 @@ class Config:
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
     MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
     # CSV import: files up to this size run inside the request (200), larger ones on the
-    # worker (202). Measured with scripts/bench_import.py on the 2-core reference machine:
+    # worker (202). Measured with bench/imports.py on the 2-core reference machine:
     # ~1,500 rows/s at ~82 bytes a row, so 256 KiB (~3,000 rows) answers within ~2 s.
     IMPORT_SYNC_MAX_BYTES = int(os.environ.get("IMPORT_SYNC_MAX_BYTES", str(256 * 1024)))
     IMPORT_DIR = os.environ.get(

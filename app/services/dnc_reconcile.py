@@ -8,7 +8,7 @@ agree again so that checks are answered from the cache, and reports every differ
 it repaired (log lines and the `dnc_reconcile_repairs_total` metric).
 
 It runs on the worker every DNC_RECONCILE_SECONDS (one worker at a time, by lock), and
-on demand with `make reconcile` (scripts/reconcile_dnc.py).
+on demand with `make reconcile` (`contacts reconcile`).
 """
 
 from __future__ import annotations

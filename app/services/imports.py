@@ -2,7 +2,7 @@
 
 An import is a record in Redis (status, progress, counts, first errors, checkpoint)
 plus two files under IMPORT_DIR: the upload and errors.csv, which live no longer than
-the record (app/imports/files.py). The HTTP API, the worker and scripts/import_csv.py
+the record (app/imports/files.py). The HTTP API, the worker and `contacts import`
 all call `create` and `run`: one code path.
 """
 

@@ -11,7 +11,7 @@ from opensearchpy import helpers
 from app.search.documents import to_document
 from app.search.indices import IndexNames
 from app.services.contacts import new_contact_id
-from scripts import fakedata
+from devtools import fakedata
 from tests.conftest import bearer
 
 COUNT = 25_000

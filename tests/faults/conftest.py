@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import stack
+from devtools import stack
 
 FAULT_PORT = int(os.environ.get("FAULT_OPENSEARCH_PORT", "9250"))
 

@@ -15,7 +15,7 @@ import pytest
 
 from app.search.indices import IndexNames
 from app.services import import_runs
-from scripts.fakedata import contacts as fake_contacts
+from devtools.fakedata import contacts as fake_contacts
 from tests.conftest import bearer
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -20,7 +20,7 @@ from app.search.reindex import (
     rollback,
 )
 from app.services.contacts import ContactService
-from scripts.fakedata import contacts as fake_contacts
+from devtools.fakedata import contacts as fake_contacts
 
 SEEDED = 12_000
 WORKSPACES = [f"ws_rx{n}" for n in range(4)]

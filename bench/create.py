@@ -13,13 +13,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import urllib3
 
-from app.config import Config
+from app.cli.tokens import mint
 from app.search.documents import to_document
-from app.search.indices import IndexNames, drop_all, ensure_all
+from app.search.indices import IndexNames
 from app.services.contacts import new_contact_id
-from scripts.benchlib import print_table, running_api, summarize, write_result
-from scripts.fakedata import contacts
-from scripts.mint_token import mint
+from bench.benchlib import (
+    json_headers,
+    print_table,
+    running_api,
+    scratch_indices,
+    summarize,
+    write_result,
+)
+from devtools.fakedata import contacts
 
 PREFIX = "bench-create-"
 WORKSPACE = "ws_benchcreate"
@@ -46,17 +52,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8010)
     args = parser.parse_args()
 
-    from opensearchpy import OpenSearch
-
-    client = OpenSearch(hosts=Config.OPENSEARCH_HOSTS, timeout=30)
-    drop_all(client, PREFIX)
-    ensure_all(client, PREFIX)
     bodies = [{"workspaceId": WORKSPACE, **c} for c in contacts(args.count, seed=7)]
     http = urllib3.PoolManager(maxsize=args.concurrency * 2)
-    token = mint([WORKSPACE], ttl=3600)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = json_headers(mint([WORKSPACE], ttl=3600))
     rows = []
-    try:
+    with scratch_indices(PREFIX) as client:
         with running_api(args.port, {"INDEX_PREFIX": PREFIX}) as base:
             for body in bodies[:50]:  # warm-up: connections, JIT of the mapping, caches
                 http.request("POST", f"{base}/v1/contacts", body=json.dumps(body), headers=headers)
@@ -110,8 +110,6 @@ def main() -> None:
                 **summarize(latencies),
             }
         )
-    finally:
-        drop_all(client, PREFIX)
 
     ratio = rows[0]["docs_per_s"] / rows[1]["docs_per_s"]
     print_table(rows, f"Create throughput, {args.concurrency} concurrent clients")

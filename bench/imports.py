@@ -1,9 +1,9 @@
 """Benchmark: CSV import path vs a plain `_bulk` of the identical final documents.
 
-For each size (default 1M and 100k rows of scripts/fakedata.py contacts):
+For each size (default 1M and 100k rows of devtools/fakedata.py contacts):
 1. write the CSV;
 2. import it through ImportService.create (the code path of the API, the worker and
-   scripts/import_csv.py) in a child process, timing it there and reading the child's
+   `contacts import`) in a child process, timing it there and reading the child's
    peak RSS from wait4();
 3. read the imported documents back, create a fresh index from the same mapping file,
    and time a plain `_bulk` loop of exactly those documents (same batch size, same
@@ -25,14 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from opensearchpy import OpenSearch, helpers
 
-from opensearchpy import OpenSearch, helpers  # noqa: E402
-
-from app.config import Config  # noqa: E402
-from app.search.indices import IndexNames, create_version, drop_all, ensure_all  # noqa: E402
-from scripts.benchlib import print_table, write_result  # noqa: E402
-from scripts.fakedata import contacts  # noqa: E402
+from app.config import Config
+from app.search.indices import IndexNames, create_version, drop_all, ensure_all
+from bench.benchlib import ROOT, engine, print_table, write_result
+from devtools.fakedata import contacts
 
 WORKSPACE = "ws_bench_import"
 HEADER = ["First Name", "Last Name", "Phone", "E-mail Address", "Company", "Tags"]
@@ -63,8 +61,9 @@ def child_import(path: str) -> None:
 
 def run_import(path: Path, env: dict) -> tuple[dict, int]:
     process = subprocess.Popen(
-        [sys.executable, __file__, "--child-import", str(path)],
+        [sys.executable, "-m", "bench.imports", "--child-import", str(path)],
         env=env,
+        cwd=ROOT,
         stdout=subprocess.PIPE,
     )
     output = process.stdout.read()
@@ -113,7 +112,6 @@ def measure(client: OpenSearch, size: int, work: Path) -> dict:
     write_csv(csv_path, size)
     env = dict(
         os.environ,
-        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
         INDEX_PREFIX=prefix,
         REDIS_KEY_PREFIX=f"bench:{run}:",
         IMPORT_DIR=str(work / "imports"),
@@ -152,7 +150,7 @@ def main() -> None:
     if args.child_import:
         child_import(args.child_import)
         return
-    client = OpenSearch(hosts=Config.OPENSEARCH_HOSTS, timeout=120)
+    client = engine()
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         rows = [measure(client, size, Path(tmp)) for size in args.sizes]
     table = [{k: v for k, v in row.items() if k != "counts"} for row in rows]

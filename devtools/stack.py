@@ -1,8 +1,8 @@
 """Local stack: fetch, start, check and stop OpenSearch and Redis as plain processes.
 
-    python scripts/stack.py up       start what is not already running, then verify it
-    python scripts/stack.py down     stop the processes this script started (by pid file)
-    python scripts/stack.py status   print URLs and whether each service answers
+    python -m devtools.stack up       start what is not already running, then verify it
+    python -m devtools.stack down     stop the processes this script started (by pid file)
+    python -m devtools.stack status   print URLs and whether each service answers
 
 Everything lives under `.stack/` (git-ignored); data is kept between runs. When
 OPENSEARCH_HOSTS or REDIS_URL point somewhere other than the local defaults, the
@@ -36,7 +36,7 @@ OPENSEARCH_ARTIFACT = (
 LOCAL_OPENSEARCH = "http://127.0.0.1:9200"
 LOCAL_REDIS = "redis://127.0.0.1:6390/0"
 OPENSEARCH_HEAP = os.environ.get("OPENSEARCH_HEAP", "2g")
-# Modules that the mappings and scripts rely on: analyzers (edge n-grams, folding),
+# Modules that the mappings and the service rely on: analyzers (edge n-grams, folding),
 # search_as_you_type, server-side _reindex, and painless (analysis-common extends it).
 REQUIRED_MODULES = ("analysis-common", "mapper-extras", "reindex", "lang-painless")
 # OpenSearch refuses to run as root; when we are root it runs as this system user.

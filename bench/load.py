@@ -16,13 +16,19 @@ from collections import defaultdict
 import urllib3
 from opensearchpy import OpenSearch, helpers
 
-from app.config import Config
+from app.cli.tokens import mint
 from app.search.documents import to_document, utc_now
-from app.search.indices import IndexNames, drop_all, ensure_all
+from app.search.indices import IndexNames
 from app.services.contacts import new_contact_id
-from scripts.benchlib import print_table, running_api, summarize, write_result
-from scripts.fakedata import contacts
-from scripts.mint_token import mint
+from bench.benchlib import (
+    json_headers,
+    print_table,
+    running_api,
+    scratch_indices,
+    summarize,
+    write_result,
+)
+from devtools.fakedata import contacts
 
 PREFIX = "bench-load-"
 WORKSPACE = "ws_loadtest"
@@ -75,19 +81,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8013)
     args = parser.parse_args()
 
-    client = OpenSearch(hosts=Config.OPENSEARCH_HOSTS, timeout=60)
-    drop_all(client, PREFIX)
-    ensure_all(client, PREFIX)
-    ids, phones = seed(client, args.contacts)
-    token = mint([WORKSPACE], ttl=3600)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = json_headers(mint([WORKSPACE], ttl=3600))
     http = urllib3.PoolManager(maxsize=args.clients * 2, timeout=10.0, retries=False)
     samples: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     lock = threading.Lock()
     kinds = [k for k, weight in MIX for _ in range(weight)]
 
-    try:
+    with scratch_indices(PREFIX) as client:
+        ids, phones = seed(client, args.contacts)
         with running_api(
             args.port,
             {"INDEX_PREFIX": PREFIX, "REDIS_KEY_PREFIX": PREFIX},
@@ -152,8 +154,6 @@ def main() -> None:
             for thread in threads:
                 thread.join(timeout=args.duration + 60)
             wall = time.time() - started
-    finally:
-        drop_all(client, PREFIX)
 
     rows = []
     for kind, _ in MIX:

@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmarks: a local API under gunicorn, latency stats, result files."""
+"""Shared pieces of the benchmarks: the engine client of the baselines, a local API under
+gunicorn, search requests sent both ways, latency stats, result files."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import urllib3
+from opensearchpy import OpenSearch
+
+from app.config import Config
+from app.search import queries
+from app.search.indices import drop_all, ensure_all
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
@@ -25,6 +34,63 @@ BENCH_SCOPES = (
     "dnc:write",
     "anonymous",
 )
+
+
+def engine(pool_size: int = 10) -> OpenSearch:
+    """A plain client of the configured engine, for the raw baselines and for loading data.
+
+    Deliberately not the app's client (app.wiring.opensearch_client): a baseline measures
+    the engine alone, without the metrics wrapper and the reindex-freeze retry the API
+    pays for. Long timeout: bulk loads of a million documents."""
+    return OpenSearch(hosts=Config.OPENSEARCH_HOSTS, timeout=120, pool_maxsize=pool_size)
+
+
+@contextmanager
+def scratch_indices(prefix: str, pool_size: int = 10) -> Iterator[OpenSearch]:
+    """A plain engine client and fresh indices under `prefix`, all dropped on exit (what an
+    interrupted earlier run left behind is dropped first)."""
+    client = engine(pool_size)
+    drop_all(client, prefix)
+    ensure_all(client, prefix)
+    try:
+        yield client
+    finally:
+        drop_all(client, prefix)
+
+
+def json_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def api_search(
+    http: urllib3.PoolManager, base_url: str, headers: dict, body: dict
+) -> tuple[float, bytes]:
+    """POST a search body to the API: (milliseconds, response body). Keys starting with
+    `_` are the benchmark's own notes and are not sent."""
+    payload = {k: v for k, v in body.items() if not k.startswith("_")}
+    started = time.perf_counter()
+    response = http.request(
+        "POST", f"{base_url}/v1/contacts/search", body=json.dumps(payload), headers=headers
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise RuntimeError(f"{response.status}: {response.data[:300]!r}")
+    return elapsed, response.data
+
+
+def engine_search(client: OpenSearch, index: str, body: dict) -> tuple[float, float]:
+    """The same search body as the engine query the API builds from it, sent straight to
+    the engine: (wall milliseconds, the engine's own `took`)."""
+    search = queries.build_search_body(
+        body["workspaceId"],
+        queries.parse_query(body.get("query")),
+        body.get("filters"),
+        sort=body.get("sort"),
+        size=body["limit"] + 1,
+    )
+    started = time.perf_counter()
+    result = client.search(index=index, routing=body["workspaceId"], body=search)
+    return (time.perf_counter() - started) * 1000, float(result["took"])
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -67,13 +133,15 @@ def write_result(name: str, result: dict) -> Path:
 
 @contextmanager
 def running_api(port: int, env: dict[str, str], workers: int = 2):
-    """gunicorn serving the app on 127.0.0.1:port with `env`; stopped on exit."""
+    """gunicorn serving the app on 127.0.0.1:port with `env`; stopped on exit.
+
+    gunicorn puts its working directory (the repository root) on the import path, which
+    is how it finds `wsgi:app`."""
     # Limits stay on (their Redis call is part of every request's cost) but high enough
     # that one benchmark token is never refused; a caller may still turn them off.
     high = ",".join(f"{scope}=100000000/60" for scope in BENCH_SCOPES)
     full_env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "PORT": str(port),
         "WEB_WORKERS": str(workers),
         "RATE_LIMITS": high,

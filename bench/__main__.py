@@ -1,7 +1,8 @@
 """Run every benchmark of the project and write BENCHMARKS.md from their results.
 
-python scripts/bench_all.py            run all, then write the report
-python scripts/bench_all.py --report   only rebuild BENCHMARKS.md from bench-results/
+python -m bench                   run all, then write the report
+python -m bench --report          only rebuild BENCHMARKS.md from bench-results/
+python -m bench --only dnc load   run only these (module names of bench/)
 """
 
 from __future__ import annotations
@@ -15,10 +16,17 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.benchlib import RESULTS, ROOT
+from bench.benchlib import RESULTS, ROOT
 
-# Order: cheap first, so a failure late in the run still leaves most figures.
-BENCHMARKS = ["bench_create", "bench_dnc", "bench_search", "bench_import", "bench_load"]
+# Module of bench/ -> the result file it writes in bench-results/. Order: cheap first, so
+# a failure late in the run still leaves most figures.
+BENCHMARKS = {
+    "create": "create",
+    "dnc": "dnc",
+    "search": "search",
+    "imports": "import",
+    "load": "load",
+}
 
 
 def machine() -> str:
@@ -84,8 +92,8 @@ def write_report() -> Path:
         "run; absolute times drift on shared machines, ratios much less.",
     ]
     results = {}
-    for name in BENCHMARKS:
-        path = RESULTS / f"{name.removeprefix('bench_')}.json"
+    for name, result_name in BENCHMARKS.items():
+        path = RESULTS / f"{result_name}.json"
         if path.exists():
             results[name] = json.loads(path.read_text())
     out += ["", "## Targets at a glance", ""]
@@ -100,12 +108,11 @@ def write_report() -> Path:
         "mapping is itself about 5,400 docs/s on this machine.",
     ]
     for name in BENCHMARKS:
-        path = RESULTS / f"{name.removeprefix('bench_')}.json"
-        if not path.exists():
+        if name not in results:
             out += ["", f"## {name}", "", "Not run (no result file)."]
             continue
-        result = json.loads(path.read_text())
-        out += ["", f"## {result.get('title', name)}", "", f"Source: `scripts/{name}.py`", ""]
+        result = results[name]
+        out += ["", f"## {result.get('title', name)}", "", f"Source: `bench/{name}.py`", ""]
         out += render(result)
     report = ROOT / "BENCHMARKS.md"
     report.write_text("\n".join(out) + "\n")
@@ -113,20 +120,19 @@ def write_report() -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--report", action="store_true", help="only rebuild the report")
-    parser.add_argument("--only", nargs="*", help="run only these benchmarks")
+    parser.add_argument("--only", nargs="*", help=f"run only these: {', '.join(BENCHMARKS)}")
     args = parser.parse_args()
+    unknown = set(args.only or ()) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"no such benchmark: {', '.join(sorted(unknown))}")
     failed = []
     if not args.report:
         for name in args.only or BENCHMARKS:
-            script = ROOT / "scripts" / f"{name}.py"
-            if not script.exists():
-                continue
             print(f"\n=== {name} ===", flush=True)
-            code = subprocess.call(
-                [sys.executable, str(script)], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT))
-            )
+            # From the repository root, so `-m` finds bench/ and devtools/.
+            code = subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=ROOT)
             if code:
                 failed.append(name)
     print(f"\nwrote {write_report()}")

@@ -1,10 +1,11 @@
 """Demo: reindex 100k contacts while a client creates, updates and deletes through the API.
 
-    python scripts/demo_reindex.py [--count 100000] [--keep]
+    python -m bench.demo_reindex [--count 100000] [--keep]
 
 Everything lives under a `demo-<id>-` index prefix and Redis key prefix and is removed
 at the end (unless --keep). Prints the counts before, during and after, checks that
 every write the client made is present after the swap, and prints a /metrics sample.
+The reindex runs on the clients of `contacts reindex` (the wiring's, background settings).
 """
 
 from __future__ import annotations
@@ -26,15 +27,18 @@ os.environ.setdefault("RATE_LIMITS", "default=100000/60")
 from opensearchpy import helpers  # noqa: E402
 from prometheus_client import generate_latest  # noqa: E402
 
+# The prefixes above must be in the environment before the config is read.
 from app import create_app  # noqa: E402
+from app.cli.indices import ProgressBar  # noqa: E402
+from app.cli.tokens import mint  # noqa: E402
 from app.config import Config  # noqa: E402
+from app.jobs import config_dict  # noqa: E402
 from app.search.documents import to_document  # noqa: E402
 from app.search.indices import IndexNames, drop_all, ensure_all  # noqa: E402
 from app.search.reindex import reindex  # noqa: E402
 from app.services.contacts import ContactService  # noqa: E402
-from scripts.fakedata import contacts as fake_contacts  # noqa: E402
-from scripts.mint_token import mint  # noqa: E402
-from scripts.reindex import ProgressBar, clients  # noqa: E402
+from app.wiring import Wiring  # noqa: E402
+from devtools.fakedata import contacts as fake_contacts  # noqa: E402
 
 WORKSPACES = [f"ws_demo{n:03d}" for n in range(200)]
 METRIC_PREFIXES = (
@@ -47,8 +51,8 @@ METRIC_PREFIXES = (
 )
 
 
-def load(client, count: int) -> list[tuple[str, str]]:
-    service = ContactService(client, Config.INDEX_PREFIX)
+def load(service: ContactService, count: int) -> list[tuple[str, str]]:
+    client = service.client
     ids: list[tuple[str, str]] = []
 
     def actions():
@@ -127,13 +131,14 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
-    search, cache = clients()
+    wiring = Wiring(config_dict(), background=True)
+    search, cache = wiring.opensearch, wiring.redis
     app = create_app(Config)
     names = IndexNames(Config.INDEX_PREFIX, "contacts")
     try:
         ensure_all(search, Config.INDEX_PREFIX)
         started = time.perf_counter()
-        ids = load(search, args.count)
+        ids = load(wiring.contacts, args.count)
         before = search.count(index=names.read)["count"]
         print(f"[demo] loaded {before:,} contacts in {time.perf_counter() - started:.1f}s")
         print(
@@ -189,7 +194,7 @@ def main() -> None:
             f"expected={len(writer.live):,}  api writes={writer.counts}"
         )
 
-        service = ContactService(search, Config.INDEX_PREFIX)
+        service = wiring.contacts
         wrong = 0
         for contact_id, name in writer.expected.items():
             try:

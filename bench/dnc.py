@@ -1,6 +1,6 @@
 """DNC benchmark: cache memory per number, and single / bulk check latency over HTTP.
 
-python scripts/bench_dnc.py [--numbers 10000000] [--opensearch-numbers 100000]
+python -m bench.dnc [--numbers 10000000] [--opensearch-numbers 100000]
 
 1. Loads N random US numbers into one workspace's cache (bucketed intsets) and the same
    numbers into one plain Redis SET of E.164 strings, and reports bytes per number from
@@ -28,12 +28,19 @@ import time
 import redis
 from opensearchpy import OpenSearch, helpers
 
+from app.cli.tokens import mint
 from app.config import Config
 from app.dnc import DncCache, number_of
 from app.phones import to_e164
-from app.search.indices import IndexNames, drop_all, ensure_all
-from scripts.benchlib import print_table, running_api, summarize, write_result
-from scripts.mint_token import mint
+from app.search.indices import IndexNames
+from bench.benchlib import (
+    json_headers,
+    print_table,
+    running_api,
+    scratch_indices,
+    summarize,
+    write_result,
+)
 
 PREFIX = "bench-"
 WORKSPACE = "ws_benchdnc"
@@ -154,7 +161,7 @@ class Http:
 
     def __init__(self, port: int, token: str) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.headers = json_headers(token)
 
     def get(self, path: str) -> dict:
         self.conn.request("GET", path, headers=self.headers)
@@ -197,13 +204,10 @@ def main() -> None:
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    opensearch = OpenSearch(hosts=Config.OPENSEARCH_HOSTS, timeout=120)
-    drop_all(opensearch, PREFIX)
-    ensure_all(opensearch, PREFIX)
     try:
-        result = run(args, client, redis_url, opensearch)
+        with scratch_indices(PREFIX) as opensearch:
+            result = run(args, client, redis_url, opensearch)
     finally:
-        drop_all(opensearch, PREFIX)
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)

