@@ -8,7 +8,7 @@ PORT   ?= 8000
 # `python -m bench`), which puts bench/, devtools/ and tests/ on the import path; the
 # editable install provides `app`.
 
-.PHONY: relevance reconcile venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
+.PHONY: assets chromium relevance reconcile venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,14 +30,31 @@ status:
 indices: services       ## create the indices and aliases (idempotent)
 	$(CONTACTS) init-indices
 
-run: indices            ## the API on 127.0.0.1:$(PORT), plus the background worker
+run: indices assets     ## the API on 127.0.0.1:$(PORT), plus the background worker
+	@echo "[console] http://127.0.0.1:$(PORT)/console  development token (8 h, workspace ws_demo):"
+	@$(CONTACTS) mint-token --workspace ws_demo --ttl 28800
 	$(CONTACTS) serve --port $(PORT)
 
 worker: indices         ## the background worker alone (imports, DNC reconciler)
 	$(CONTACTS) worker
 
-test: services          ## the whole suite against the real servers
+test: services assets chromium  ## the whole suite against the real servers
 	$(PY) -m pytest -q
+
+# The console's vendored browser assets (ReDoc for /docs), pinned by package-lock.json;
+# npm ci runs no install scripts (app/console/.npmrc).
+CONSOLE_MODULES := app/console/node_modules/.package-lock.json
+$(CONSOLE_MODULES): app/console/package.json app/console/package-lock.json
+	cd app/console && npm ci --no-fund --no-audit --loglevel=error
+	touch $@
+
+assets: $(CONSOLE_MODULES)
+
+# Browser tests (tests/ui) drive Debian's chromium with Playwright; no browser download.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium from Debian packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -107,7 +107,9 @@ class Config:
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_REDOC_PATH = "/docs"
-    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    # Served by the app from the pinned `redoc` npm package (app/api/console.py): /docs
+    # works offline and loads nothing from a CDN.
+    OPENAPI_REDOC_URL = "/console/vendor/redoc.standalone.js"
     API_SPEC_OPTIONS = {
         "components": {
             "securitySchemes": {

@@ -1,0 +1,210 @@
+// One contact: view, create, edit (If-Match; a 412 offers to reload and re-apply the
+// user's changes), delete; the phone field shows live normalization from the API.
+import { api, ApiError } from "./api.js";
+import { h, clear, field, when, debounce } from "./dom.js";
+import { session } from "./session.js";
+
+const FIELDS = [
+  ["firstName", "First name"],
+  ["lastName", "Last name"],
+  ["phone", "Phone"],
+  ["email", "Email"],
+  ["company", "Company"],
+  ["tags", "Tags"],
+  ["notes", "Notes"],
+];
+
+function formValue(contact, name) {
+  if (name === "tags") return (contact?.tags || []).join(", ");
+  return contact?.[name] ?? "";
+}
+
+function parsed(name, text) {
+  if (name === "tags") return text.split(",").map((t) => t.trim()).filter(Boolean);
+  return text.trim() === "" ? null : text.trim();
+}
+
+function same(name, a, b) {
+  return name === "tags" ? JSON.stringify(a || []) === JSON.stringify(b || []) : (a ?? null) === (b ?? null);
+}
+
+function phoneInfoView(info) {
+  if (!info) return [];
+  if (!info.isValid) {
+    const why = (info.validationErrors || []).join("; ") || "not a valid number";
+    return [h("span", { class: "badge bad" }, "invalid"), ` ${why}`];
+  }
+  return [
+    h("span", { class: "badge ok" }, "valid"), " ",
+    h("code", { class: "e164" }, info.normalized),
+    ` · ${(info.numberType || "unknown type").toLowerCase().replace(/_/g, " ")}`,
+    ` · ${info.countryCode || info.regionUsed || "?"}`,
+    info.areaCode ? ` · area ${info.areaCode}` : "",
+  ];
+}
+
+export function render(el, { id, flash }) {
+  const workspaceId = session.workspace;
+  let contact = null;
+  let etag = null;
+  let normalizer = null;
+  const section = h("section", { class: "contact card" });
+  el.append(section);
+
+  async function load() {
+    const result = await api("GET", `/v1/contacts/${encodeURIComponent(id)}`);
+    contact = result.data;
+    etag = result.etag;
+  }
+
+  function showView() {
+    clear(section);
+    const rows = FIELDS.map(([name, label]) =>
+      h("div", { class: "row" }, h("dt", null, label), h("dd", { dataset: { field: name } }, formValue(contact, name))),
+    );
+    const badge = contact.dnc === true
+      ? h("span", { class: "badge dnc" }, "DNC: do not call")
+      : contact.dnc === null ? h("span", { class: "badge unknown" }, "DNC list unreadable: do not call") : null;
+    const name = [contact.firstName, contact.lastName].filter(Boolean).join(" ") || contact.company || contact.email || contact.phone || contact.id;
+    section.append(
+      h("h1", { id: "contact-name" }, name, " ", badge),
+      h("dl", { class: "details" }, rows,
+        h("div", { class: "row" }, h("dt", null, "Created"), h("dd", null, when(contact.createdAt))),
+        h("div", { class: "row" }, h("dt", null, "Updated"), h("dd", null, when(contact.updatedAt)))),
+      h("div", { class: "actions" },
+        h("button", { type: "button", id: "edit", class: "primary", onclick: () => showForm(contact) }, "Edit"),
+        deleteButton(),
+        h("a", { href: "#/search" }, "Back to search")),
+    );
+  }
+
+  function deleteButton() {
+    const wrap = h("span", { class: "delete" });
+    const ask = h("button", { type: "button", id: "delete", class: "danger", onclick: () => {
+      clear(wrap).append(
+        h("button", { type: "button", id: "confirm-delete", class: "danger", onclick: remove }, "Delete for good"),
+        h("button", { type: "button", onclick: () => clear(wrap).append(ask) }, "Cancel"));
+    } }, "Delete");
+    wrap.append(ask);
+    return wrap;
+  }
+
+  async function remove() {
+    try {
+      await api("DELETE", `/v1/contacts/${encodeURIComponent(id)}`, {
+        query: { refresh: "wait_for" }, headers: etag ? { "If-Match": etag } : {},
+      });
+      flash("Contact deleted.");
+      location.hash = "#/search";
+    } catch (err) {
+      flash(err.status === 412 ? "The contact changed meanwhile; reload it and try again." : err.describe(), "error");
+    }
+  }
+
+  // `values`: what the form starts with (the contact, or the contact plus re-applied edits).
+  function showForm(values, note) {
+    clear(section);
+    const inputs = {};
+    for (const [name] of FIELDS) {
+      inputs[name] = name === "notes"
+        ? h("textarea", { name, id: `f-${name}`, rows: 3, value: formValue(values, name) })
+        : h("input", { name, id: `f-${name}`, value: formValue(values, name), autocomplete: "off" });
+    }
+    const phoneInfo = h("div", { id: "phone-info", class: "phone-info", "aria-live": "polite" });
+    const errors = h("div", { id: "form-errors", class: "error", role: "alert" });
+    const conflict = h("div", { id: "conflict" });
+    const normalize = debounce(async () => {
+      normalizer?.abort();
+      const text = inputs.phone.value.trim();
+      if (!text) return clear(phoneInfo);
+      normalizer = new AbortController();
+      try {
+        const result = await api("POST", "/v1/contacts/normalize", { body: { phone: text }, signal: normalizer.signal });
+        clear(phoneInfo).append(...phoneInfoView(result.data));
+      } catch (err) {
+        if (err.name !== "AbortError") clear(phoneInfo).append(err.message);
+      }
+    }, 120);
+    inputs.phone.addEventListener("input", normalize);
+    if (inputs.phone.value) normalize();
+
+    const changes = () => {
+      const patch = {};
+      for (const [name] of FIELDS) {
+        const value = parsed(name, inputs[name].value);
+        if (!contact || !same(name, value, contact[name])) patch[name] = value;
+      }
+      return patch;
+    };
+
+    async function save(event) {
+      event.preventDefault();
+      clear(errors);
+      clear(conflict);
+      const patch = changes();
+      try {
+        if (!contact) {
+          const body = { workspaceId };
+          for (const [name, value] of Object.entries(patch)) {
+            if (value !== null && !(Array.isArray(value) && !value.length)) body[name] = value;
+          }
+          const result = await api("POST", "/v1/contacts", { body, query: { refresh: "wait_for" } });
+          flash("Contact created.");
+          location.hash = `#/contacts/${result.data.id}`;
+          return;
+        }
+        if (!Object.keys(patch).length) return showView();
+        const result = await api("PATCH", `/v1/contacts/${encodeURIComponent(id)}`, {
+          body: patch, query: { refresh: "wait_for" }, headers: etag ? { "If-Match": etag } : {},
+        });
+        contact = result.data;
+        etag = result.etag || etag;
+        flash("Saved.");
+        showView();
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        if (err.status === 412) {
+          conflict.append(h("div", { class: "flash warn" },
+            "Someone else changed this contact since you opened it. ",
+            h("button", { type: "button", id: "reapply", onclick: () => reapply(patch) }, "Reload it and re-apply my changes")));
+          return;
+        }
+        errors.append(err.message, h("ul", null, err.details.map((d) => h("li", null, d.field ? `${d.field}: ${d.message}` : d.message))));
+      }
+    }
+
+    async function reapply(patch) {
+      try {
+        await load();
+        showForm({ ...contact, ...patch }, "Reloaded the latest version and re-applied your changes: review them and save.");
+      } catch (err) {
+        flash(err.describe ? err.describe() : err.message, "error");
+      }
+    }
+
+    section.append(
+      h("h1", null, contact ? "Edit contact" : "New contact"),
+      note ? h("p", { class: "flash info", id: "reapplied" }, note) : null,
+      conflict,
+      h("form", { id: "contact-form", class: "contact-form", onsubmit: save },
+        FIELDS.map(([name, label]) => field(label, inputs[name], name === "phone" ? phoneInfo : null)),
+        errors,
+        h("div", { class: "actions" },
+          h("button", { type: "submit", class: "primary", id: "save" }, contact ? "Save" : "Create"),
+          h("button", { type: "button", onclick: () => (contact ? showView() : (location.hash = "#/search")) }, "Cancel"))),
+    );
+    inputs.firstName.focus();
+  }
+
+  if (!id) {
+    showForm(null);
+    return () => normalizer?.abort();
+  }
+  section.append(h("p", { class: "muted" }, "Loading…"));
+  load().then(showView, (err) => {
+    clear(section).append(h("p", { class: "error", role: "alert" },
+      err.status === 404 ? "No such contact in this workspace." : err.describe ? err.describe() : err.message),
+      h("a", { href: "#/search" }, "Back to search"));
+  });
+  return () => normalizer?.abort();
+}

@@ -1,0 +1,191 @@
+"""Search as you type in a real browser: the list after each keystroke is the API's answer
+for that prefix; highlights, the DNC badge, filters, sort, infinite scroll, keyboard, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from tests.conftest import bearer
+from tests.ui.conftest import shot, sign_in, token_for
+
+PAGE = 25  # the console's page size
+
+
+def create(client, workspace, wait: bool = True, **fields) -> dict:
+    """Create a contact; `wait=False` skips waiting for search (the last create waits)."""
+    response = client.post(
+        "/v1/contacts" + ("?refresh=wait_for" if wait else ""),
+        json={"workspaceId": workspace, **fields},
+        headers=bearer(workspace),
+    )
+    assert response.status_code == 201, response.json
+    return response.json["data"]
+
+
+def api_ids(client, workspace, query, **body) -> list[str]:
+    response = client.post(
+        "/v1/contacts/search",
+        json={"workspaceId": workspace, "query": query, "limit": PAGE, **body},
+        headers=bearer(workspace),
+    )
+    assert response.status_code == 200, response.json
+    return [hit["id"] for hit in response.json["data"]]
+
+
+def shown_ids(page) -> list[str]:
+    return page.eval_on_selector_all("#results li.hit", "els => els.map(e => e.dataset.id)")
+
+
+def wait_rendered(page, query: str) -> None:
+    page.wait_for_function(
+        "q => { const l = document.getElementById('results');"
+        " return l && l.dataset.state === 'ready' && l.dataset.query === q; }",
+        arg=query,
+    )
+
+
+def test_typing_a_name_letter_by_letter_shows_the_apis_answer_after_every_keystroke(
+    page, client, workspace, watch
+):
+    names = [
+        ("Mario", "Rossi"),
+        ("Marisol", "Vega"),
+        ("Marina", "Kowalski"),
+        ("Mark", "Twain"),
+        ("Martha", "Stewart"),
+        ("Mary", "Shelley"),
+        ("Maria", "Garcia"),
+        ("Marius", "Pop"),
+        ("Max", "Planck"),
+        ("Ada", "Lovelace"),
+        ("Grace", "Hopper"),
+        ("Marisa", "Tomei"),
+    ]
+    for i, (first, last) in enumerate(names):
+        create(
+            client,
+            workspace,
+            i == len(names) - 1,
+            firstName=first,
+            lastName=last,
+            company=f"Co {i}",
+            phone=f"+1415555{1000 + i}",
+            email=f"{first.lower()}.{last.lower()}@example.com",
+        )
+    sign_in(page, token_for(workspace))
+    wait_rendered(page, "")
+    assert sorted(shown_ids(page)) == sorted(api_ids(client, workspace, ""))
+
+    typed = ""
+    for letter in "Marisol":
+        page.press("#search", letter)
+        typed += letter
+        wait_rendered(page, typed)
+        assert shown_ids(page) == api_ids(client, workspace, typed), typed
+    # The marks are the API's character spans, field by field.
+    marks = page.eval_on_selector_all("#results li.hit mark", "els => els.map(e => e.textContent)")
+    hits = client.post(
+        "/v1/contacts/search",
+        headers=bearer(workspace),
+        json={"workspaceId": workspace, "query": typed, "limit": PAGE},
+    ).json["data"]
+    order = ("firstName", "lastName", "company", "email", "phone")
+    expected_marks = [
+        hl["value"][span["start"] : span["end"]]
+        for hit in hits
+        for hl in sorted(hit["highlights"], key=lambda hl: order.index(hl["field"]))
+        for span in hl["spans"]
+    ]
+    assert marks[0] == "Marisol" and marks == expected_marks
+    shot(page, "search")
+
+    # Backspace is a keystroke too.
+    page.press("#search", "Backspace")
+    wait_rendered(page, "Mariso")
+    assert shown_ids(page) == api_ids(client, workspace, "Mariso")
+    assert watch.blocked == [] and watch.errors == []
+
+
+def test_filters_dnc_badge_sort_infinite_scroll_keyboard_and_export(page, client, workspace, watch):
+    for i in range(60):
+        create(
+            client,
+            workspace,
+            False,
+            firstName=f"Person{i:02d}",
+            lastName="Scroll",
+            company="Acme" if i % 3 == 0 else "Globex",
+            tags=["vip"] if i % 5 == 0 else ["lead"],
+            phone=f"+1415556{1000 + i}",
+            email=None if i % 4 == 0 else f"p{i}@example.com",
+        )
+    listed = create(
+        client,
+        workspace,
+        firstName="Dana",
+        lastName="Blocked",
+        phone="+14155557777",
+        company="Acme",
+    )
+    assert (
+        client.post(
+            "/v1/dnc?refresh=wait_for",
+            headers=bearer(workspace),
+            json={"workspaceId": workspace, "phone": "+14155557777", "reason": "asked"},
+        ).status_code
+        == 201
+    )
+
+    sign_in(page, token_for(workspace))
+    wait_rendered(page, "")
+    assert page.text_content("#result-count").startswith("61 contacts")
+    # Infinite scroll on the cursor: 25, 50, then all 61.
+    assert len(shown_ids(page)) == PAGE
+    for expected in (50, 61):
+        page.locator("#more").scroll_into_view_if_needed()
+        page.wait_for_function(
+            "n => document.querySelectorAll('#results li.hit').length === n", arg=expected
+        )
+    assert len(set(shown_ids(page))) == 61
+
+    # The DNC badge and the DNC filter.
+    page.select_option("select[name=dnc]", "true")
+    page.wait_for_function("() => document.querySelectorAll('#results li.hit').length === 1")
+    assert shown_ids(page) == [listed["id"]]
+    assert page.text_content("#results li.hit .badge") == "DNC"
+    page.select_option("select[name=dnc]", "")
+
+    # Company and tags filters, has email, sort: the same ids as the API gives.
+    page.fill("input[name=company]", "Acme")
+    page.fill("input[name=tags]", "vip")
+    page.select_option("select[name=hasEmail]", "true")
+    page.select_option("select[name=sort]", "firstName")
+    filters = {"company": "Acme", "tags": {"any": ["vip"]}, "hasEmail": True}
+    expected = api_ids(client, workspace, "", filters=filters, sort="firstName")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#results li.hit').length === n"
+        " && document.getElementById('results').dataset.state === 'ready'",
+        arg=len(expected),
+    )
+    assert expected and shown_ids(page) == expected
+    shot(page, "search-filters")
+
+    # Export with the current filters: the file holds exactly those contacts.
+    with page.expect_download() as download_info:
+        page.click("#export")
+    rows = list(
+        csv.DictReader(io.StringIO(open(download_info.value.path(), encoding="utf-8-sig").read()))
+    )
+    assert sorted(r["id"] for r in rows) == sorted(expected)
+
+    # Keyboard: "/" focuses the box, arrows move, Enter opens the selected contact.
+    page.click("h1, .count")  # focus away from the box
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "search"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#contact-name")
+    assert page.evaluate("location.hash") == f"#/contacts/{expected[1]}"
+    assert watch.blocked == [] and watch.errors == []
