@@ -161,6 +161,7 @@ def sign_in(page, token: str) -> None:
     page.wait_for_selector("#search")
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
+    """A screenshot of the screen as a test artifact (.artifacts/ui/<name>.png)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)

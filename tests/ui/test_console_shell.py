@@ -27,7 +27,7 @@ def test_console_and_docs_load_with_everything_but_loopback_blocked(page, watch)
     page.get_by_text(
         "Search a workspace's contacts by name, company, email or phone."
     ).first.wait_for(state="attached")
-    shot(page, "docs")
+    shot(page, "docs", full_page=False)
     # ReDoc's attribution asks for a remote logo: the policy stops it before any request
     # is made (nothing reached the network, `blocked` is empty) and ReDoc hides the image.
     csp_stopped = [e for e in watch.errors if "Content Security Policy" in e]
