@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -131,9 +132,22 @@ def write_result(name: str, result: dict) -> Path:
     return path
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @contextmanager
 def running_api(port: int, env: dict[str, str], workers: int = 2):
-    """gunicorn serving the app on 127.0.0.1:port with `env`; stopped on exit.
+    """gunicorn serving the app on 127.0.0.1:port with `env`; stopped on exit."""
+    with api_process(port, env, workers) as (base_url, _process):
+        yield base_url
+
+
+@contextmanager
+def api_process(port: int, env: dict[str, str], workers: int = 2):
+    """gunicorn serving the app on 127.0.0.1:port with `env`: (base URL, master process).
 
     gunicorn puts its working directory (the repository root) on the import path, which
     is how it finds `wsgi:app`."""
@@ -165,7 +179,7 @@ def running_api(port: int, env: dict[str, str], workers: int = 2):
                 time.sleep(0.3)
         else:
             raise RuntimeError("the API did not start")
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
