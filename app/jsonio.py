@@ -1,4 +1,12 @@
-"""Request JSON that the rest of the service can trust to be storable text."""
+"""Request JSON that the rest of the service can trust to be storable text, and fast JSON
+out: response bodies and the engine's request and response bodies go through orjson.
+
+Parsing requests stays on the standard library's strict path (`strict_loads`): its
+refusals (huge numbers, NaN, deep nesting, lone surrogates) are the API's contract.
+Writing is where the time went (the profile in docs/performance.md): orjson writes the
+same JSON several times faster, and anything it cannot write falls back to the stdlib
+encoder with the same defaults, so no value that used to serialize now fails.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +14,18 @@ import json
 import math
 
 import flask
+import orjson
 from flask.json.provider import DefaultJSONProvider
+from opensearchpy.serializer import JSONSerializer
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from app.errors import ValidationError
+
+# datetimes and dataclasses go to the caller's `default`, as with the stdlib encoder (whose
+# formats differ from orjson's own); dict keys that are not strings are written as text.
+ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+ORJSON_OPTIONS |= orjson.OPT_NON_STR_KEYS
 
 # No field of this API holds a number near this long; Python itself refuses to turn a
 # string of more than 4,300 digits into an int (a ValueError deep in the parser).
@@ -60,13 +75,50 @@ def strict_loads(text: str | bytes):
     return value
 
 
+def fast_dumps(value, default) -> bytes | None:
+    """orjson's bytes, or None when orjson cannot write the value (an integer beyond 64
+    bits, a lone surrogate in a string, a type `default` does not know): the caller then
+    uses the stdlib encoder, which decides as it always did."""
+    try:
+        return orjson.dumps(value, default=default, option=ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+
+
 class StrictJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, parsing request bodies with `strict_loads`."""
+    """Flask's JSON, parsing request bodies with `strict_loads` and writing compact
+    response bodies with orjson (UTF-8 rather than \\u escapes; the same JSON values)."""
 
     sort_keys = False
 
     def loads(self, s, **kwargs):
         return strict_loads(s)
+
+    def response(self, *args, **kwargs) -> flask.Response:
+        if self.compact is False or (self.compact is None and self._app.debug):
+            return super().response(*args, **kwargs)  # indented for people, stdlib
+        body = fast_dumps(self._prepare_response_obj(args, kwargs), self.default)
+        if body is None:
+            return super().response(*args, **kwargs)
+        return self._app.response_class(body + b"\n", mimetype=self.mimetype)
+
+
+class EngineSerializer(JSONSerializer):
+    """opensearch-py's JSON serializer on orjson: every query, document and bulk line
+    the service sends, and every engine response it reads."""
+
+    def dumps(self, data) -> str:
+        if isinstance(data, str | bytes):
+            return data
+        body = fast_dumps(data, self.default)
+        return body.decode() if body is not None else super().dumps(data)
+
+    def loads(self, s):
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError:
+            # What orjson refuses (NaN, numbers beyond 64 bits) the stdlib may read.
+            return super().loads(s)
 
 
 class StrictFlaskParser(FlaskParser):

@@ -19,6 +19,7 @@ import redis
 from opensearchpy import OpenSearch
 
 from app import jobs, observability
+from app.jsonio import EngineSerializer
 from app.search.pits import PitBudget
 from app.search.reindex import freeze_tolerant
 from app.services.contacts import ContactService
@@ -43,6 +44,8 @@ def opensearch_client(config: Mapping, *, background: bool = False) -> OpenSearc
         http_compress=False,
         # One kept-alive connection per request thread (gthread serves several).
         pool_maxsize=config.get("OPENSEARCH_POOL_SIZE", 16),
+        # Queries, documents, bulk bodies and replies through orjson (app/jsonio.py).
+        serializer=EngineSerializer(),
     )
     observability.instrument_opensearch(client)
     freeze_tolerant(client, config["REINDEX_FREEZE_RETRY_SECONDS"])

@@ -6,6 +6,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from app import services
+from app.api.responses import dumped
 from app.auth import current_principal, require_scope
 from app.idempotency import HEADER_DOC, idempotent
 from app.schemas.common import WriteArgsSchema
@@ -16,6 +17,10 @@ from app.schemas.contacts import (
     ContactListSchema,
     ContactUpdateSchema,
 )
+from app.schemas.dumpers import compile_dumper
+
+CONTACT = compile_dumper(ContactEnvelopeSchema)
+CONTACT_PAGE = compile_dumper(ContactListSchema)
 
 blp = Blueprint("contacts", __name__, url_prefix="/v1/contacts", description="Contacts.")
 
@@ -27,7 +32,7 @@ blp = Blueprint("contacts", __name__, url_prefix="/v1/contacts", description="Co
 def list_contacts(args):
     """List a workspace's contacts, newest first."""
     current_principal().require_workspace(args["workspaceId"])
-    return services.contacts().list_page(args)
+    return dumped(CONTACT_PAGE, services.contacts().list_page(args))
 
 
 @blp.route("", methods=["POST"])
@@ -41,7 +46,7 @@ def create_contact(data, options):
     """Create a contact; its phone is stored as E.164."""
     current_principal().require_workspace(data["workspaceId"])
     created = services.contacts().create(data, refresh=options["refresh"])
-    return {"data": created.contact}, 201, {"ETag": created.etag}
+    return dumped(CONTACT, {"data": created.contact}), 201, {"ETag": created.etag}
 
 
 @blp.route("/<string:contact_id>", methods=["GET"])
@@ -50,7 +55,7 @@ def create_contact(data, options):
 def get_contact(contact_id):
     """One contact; real-time, right after a write."""
     found = services.contacts().get(contact_id, current_principal().workspaces)
-    return {"data": found.contact}, 200, {"ETag": found.etag}
+    return dumped(CONTACT, {"data": found.contact}), 200, {"ETag": found.etag}
 
 
 @blp.route("/<string:contact_id>", methods=["PATCH"])
@@ -67,7 +72,7 @@ def update_contact(changes, options, contact_id):
         if_match=request.headers.get("If-Match"),
         refresh=options["refresh"],
     )
-    return {"data": updated.contact}, 200, {"ETag": updated.etag}
+    return dumped(CONTACT, {"data": updated.contact}), 200, {"ETag": updated.etag}
 
 
 @blp.route("/<string:contact_id>", methods=["DELETE"])

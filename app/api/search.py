@@ -5,15 +5,19 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from app import services
+from app.api.responses import dumped
 from app.auth import current_principal, require_scope
+from app.schemas.dumpers import compile_dumper
 from app.schemas.search import SearchQueryArgsSchema, SearchRequestSchema, SearchResultSchema
+
+SEARCH_RESULT = compile_dumper(SearchResultSchema)
 
 blp = Blueprint("search", __name__, url_prefix="/v1/contacts", description="Contact search.")
 
 
 def _search(args: dict) -> dict:
     current_principal().require_workspace(args["workspaceId"])
-    return services.search().search(
+    result = services.search().search(
         args["workspaceId"],
         query=args.get("query"),
         filters=args.get("filters"),
@@ -22,6 +26,7 @@ def _search(args: dict) -> dict:
         offset=args["offset"],
         cursor=args.get("cursor"),
     )
+    return dumped(SEARCH_RESULT, result)
 
 
 @blp.route("/search", methods=["POST"])
