@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as phone_timezones
+from phonenumbers.phonemetadata import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 _PARSE_ERRORS = {
@@ -38,6 +39,66 @@ _E164_TEXT = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
 # MAX_PHONE_LENGTH characters (longer input is refused before the memo), so the memo
 # holds at most about CANONICAL_MEMO * 400 bytes.
 CANONICAL_MEMO = 65_536
+
+
+# libphonenumber's validity of a North American (+1) number, precompiled. The library
+# picks the number's region (by the region's leading digits where it has them, else by a
+# full type match, in COUNTRY_CODE_TO_REGION_CODE order) and then asks whether the number
+# matches that region's general pattern and any of its number types; it looks each pattern
+# up in `re`'s cache on every call, which was most of a bulk DNC check's time
+# (docs/performance.md). The same steps on patterns compiled once:
+# tests/unit/test_phones.py compares both on many numbers.
+_TYPE_DESCS = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+
+
+def _matcher(desc):
+    """(lengths or None, compiled pattern) of a number description, or None if it has none."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return (frozenset(desc.possible_length) or None, re.compile(desc.national_number_pattern))
+
+
+def _region_rules(region: str):
+    metadata = PhoneMetadata.metadata_for_region(region)
+    leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
+    types = tuple(m for m in (_matcher(getattr(metadata, d)) for d in _TYPE_DESCS) if m)
+    return leading, _matcher(metadata.general_desc), types
+
+
+_NANP_RULES = tuple(_region_rules(r) for r in COUNTRY_CODE_TO_REGION_CODE[1])
+
+
+def _matches(national: str, matcher) -> bool:
+    if matcher is None:
+        return False
+    lengths, pattern = matcher
+    return (lengths is None or len(national) in lengths) and bool(pattern.fullmatch(national))
+
+
+def _has_type(national: str, general, types) -> bool:
+    return _matches(national, general) and any(_matches(national, m) for m in types)
+
+
+def _valid_nanp(national: str) -> bool:
+    """phonenumbers.is_valid_number(+1 `national`), `national` without leading zeros."""
+    for leading, general, types in _NANP_RULES:
+        if leading is not None:
+            if leading.match(national):
+                return _has_type(national, general, types)
+        elif _has_type(national, general, types):
+            return True
+    return False
 
 
 @dataclass
@@ -150,13 +211,9 @@ def to_e164(raw: str, default_country: str = "US") -> str | None:
     if len(raw) > MAX_PHONE_LENGTH:
         return None
     if _NANP_E164.fullmatch(raw):
-        # What dialers send most: a North American number already in E.164. Building the
-        # number directly skips the parser, about half of the cost; validity is still checked.
-        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(raw[2:]))
-        # Most are US numbers: one region's rules first, then all of the plan's regions.
-        if phonenumbers.is_valid_number_for_region(number, "US"):
-            return raw
-        return raw if phonenumbers.is_valid_number(number) else None
+        # What dialers send most: a North American number already in E.164, validated by
+        # the precompiled rules above without the parser and its per-call lookups.
+        return raw if _valid_nanp(raw[2:]) else None
     try:
         number = _parse(raw, default_country.upper())
     except NumberParseException:

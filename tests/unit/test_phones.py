@@ -86,3 +86,21 @@ def test_fast_e164_path_agrees_with_the_full_analysis():
     for raw in samples:
         info = normalize(raw, "US")
         assert to_e164(raw, "US") == (info.normalized if info.isValid else None), raw
+
+
+def test_the_precompiled_north_american_rules_agree_with_libphonenumber():
+    import random
+
+    import phonenumbers
+
+    from app.phones import _valid_nanp
+
+    rng = random.Random(14)
+    samples = [f"{rng.randrange(2 * 10**9, 10**10)}" for _ in range(30_000)]
+    # Every NANP area code, a few exchanges each: all 25 regions' rules are exercised.
+    samples += [f"{npa}{rng.randrange(200, 1000)}{rng.randrange(10_000):04d}"
+                for npa in range(200, 1000) for _ in range(5)]  # fmt: skip
+    samples += ["2015550123", "8005550199", "9005550100", "5005550100", "6135550123"]
+    for national in samples:
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+        assert _valid_nanp(national) == phonenumbers.is_valid_number(number), national
