@@ -162,10 +162,13 @@ def api_process(port: int, env: dict[str, str], workers: int = 2):
         "LOG_LEVEL": "WARNING",
         **env,
     }
+    # BENCH_API_ROOT serves another checkout (e.g. a git worktree of an older commit) for
+    # a before/after comparison in one run; its `app` comes first on the import path.
+    root = Path(os.environ.get("BENCH_API_ROOT") or ROOT)
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"), "wsgi:app"],
         env=full_env,
-        cwd=ROOT,
+        cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -230,6 +230,47 @@ def bench_size(client, base_url, size, sample, args) -> list[dict]:
     return rows
 
 
+def side_by_side(client, base_url, sample, args) -> list[dict]:
+    """Issue 14's comparison: the same bodies through the API and straight to `_search`
+    (same client library, same concurrency), in one run: throughput and wall p50."""
+    http = urllib3.PoolManager(maxsize=32)
+    headers = json_headers(mint([ONE, *MANY], ttl=7200))
+    pool = [c for c in sample if c["workspaceId"] == ONE]
+    bodies = query_mix(pool, args.requests)
+    rows = []
+    for clients in (1, 8):
+        run(
+            query_mix(pool, 200, seed=99),
+            clients,
+            lambda b: api_search(http, base_url, headers, b)[0],
+        )
+        run(
+            query_mix(pool, 200, seed=99),
+            clients,
+            lambda b: engine_search(client, f"{PREFIX}contacts", b)[0],
+        )
+        started = time.perf_counter()
+        api = run(bodies, clients, lambda b: api_search(http, base_url, headers, b)[0])
+        api_s = time.perf_counter() - started
+        started = time.perf_counter()
+        raw = run(bodies, clients, lambda b: engine_search(client, f"{PREFIX}contacts", b)[0])
+        raw_s = time.perf_counter() - started
+        api_p50, raw_p50 = percentile(api, 50), percentile(raw, 50)
+        rows.append(
+            {
+                "clients": clients,
+                "queries": len(bodies),
+                "api_q_per_s": round(len(bodies) / api_s),
+                "raw_q_per_s": round(len(bodies) / raw_s),
+                "throughput_ratio": round(raw_s / api_s, 2),
+                "api_p50_ms": round(api_p50, 2),
+                "raw_p50_ms": round(raw_p50, 2),
+                "p50_extra_ms": round(api_p50 - raw_p50, 2),
+            }
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated")
@@ -240,6 +281,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--load-threads", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the last index")
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="only the API vs raw _search table at 1 and 8 clients (issue 14)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -259,6 +305,13 @@ def main() -> None:
             print(f"[bench_search] loaded {2 * size:,} contacts ({size:,} + 100 x "
                   f"{size // 100:,}) in {seconds:.0f} s")  # fmt: skip
             with running_api(args.port, env, workers=args.workers) as base_url:
+                side = side_by_side(client, base_url, sample, args)
+                for row in side:
+                    row["contacts_in_workspace"] = f"{size:,}"
+                results.setdefault("api_vs_raw", []).extend(side)
+                print_table(side, f"API vs raw _search, {size:,} contacts in the workspace")
+                if args.side_by_side:
+                    continue
                 rows = bench_size(client, base_url, size, sample, args)
             results["sizes"].append({"contacts": size, "load_seconds": round(seconds, 1)})
             results["rows"] += rows
