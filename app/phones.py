@@ -225,6 +225,17 @@ def to_e164(raw: str, default_country: str = "US") -> str | None:
     return e164 if _E164_TEXT.fullmatch(e164) else None
 
 
+def validation_errors(raw: str, default_country: str = "US") -> list[str]:
+    """Why `raw` is not a valid number: `normalize(raw).validationErrors`, for input that
+    `to_e164` refused. A North American number typed in E.164 has 10 digits, always a
+    possible length, so the only reason left is INVALID_BUT_POSSIBLE; it is answered
+    without the full analysis (a bulk check of random numbers spent most of its time
+    there). tests/unit/test_phones.py compares both."""
+    if len(raw) <= MAX_PHONE_LENGTH and _NANP_E164.fullmatch(raw) and not _valid_nanp(raw[2:]):
+        return ["INVALID_BUT_POSSIBLE"]
+    return normalize(raw, default_country).validationErrors
+
+
 @functools.lru_cache(maxsize=CANONICAL_MEMO)
 def _canonical(raw: str, region: str) -> str | None:
     return to_e164(raw, region)

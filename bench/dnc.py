@@ -329,6 +329,19 @@ def run(args, client: redis.Redis, redis_url: str, opensearch: OpenSearch) -> di
         "bulk_1000_p99<=10ms (new numbers)": bulk_cold_p99 <= 10,
         "bulk_1000_p99<=10ms (numbers seen before)": bulk_warm_p99 <= 10,
     }
+    raw_bulk_p99, listed_p99 = rows[5]["p99_ms"], rows[1]["p99_ms"]
+    ratios = {
+        # Issue 14: the API's bulk check of 1,000 never-seen numbers against raw SMISMEMBER,
+        # and a listed number's single check against an unlisted one, same run.
+        "bulk_new_over_raw_p99": round(bulk_cold_p99 / raw_bulk_p99, 2),
+        "bulk_seen_over_raw_p99": round(bulk_warm_p99 / raw_bulk_p99, 2),
+        "single_listed_over_unlisted_p99": round(listed_p99 / single_p99, 2),
+    }
+    targets["bulk_new_over_raw_p99<=3"] = ratios["bulk_new_over_raw_p99"] <= 3
+    targets["single_listed_over_unlisted_p99<=1.5"] = (
+        ratios["single_listed_over_unlisted_p99"] <= 1.5
+    )
+    print("\nratios:", json.dumps(ratios))
     print("\ntargets:", json.dumps(targets))
     return {
         "title": "DNC: cache memory per number and check latency vs raw Redis",
@@ -341,6 +354,7 @@ def run(args, client: redis.Redis, redis_url: str, opensearch: OpenSearch) -> di
         "ratio_bytes_plain_over_encoded": round(
             plain["bytes_per_number_info"] / encoded["bytes_per_number_info"], 1
         ),
+        "ratios": ratios,
         "targets": targets,
         "notes": "Own redis-server 7.0 for clean memory deltas; API under gunicorn (2 workers, "
         "gthread), one keep-alive client connection, sequential requests.",

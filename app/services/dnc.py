@@ -30,7 +30,7 @@ from app.dnc import DncCache
 from app.dnc.cache import LISTED, PENDING, new_mark
 from app.errors import ApiError, NotFound, ServiceUnavailable, ValidationError
 from app.locks import RenewableLock
-from app.phones import canonical, normalize
+from app.phones import canonical, normalize, validation_errors
 from app.search.documents import utc_now
 from app.search.indices import IndexNames
 from app.services.paging import require_window
@@ -464,7 +464,7 @@ class DncService:
                         "dnc": None,
                         "reason": None,
                         "addedAt": None,
-                        "validationErrors": normalize(raw, region).validationErrors,
+                        "validationErrors": validation_errors(raw, region),
                     }
                 )
                 continue

@@ -104,3 +104,16 @@ def test_the_precompiled_north_american_rules_agree_with_libphonenumber():
     for national in samples:
         number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
         assert _valid_nanp(national) == phonenumbers.is_valid_number(number), national
+
+
+def test_the_quick_reasons_of_an_invalid_north_american_number_are_normalizes_reasons():
+    import random
+
+    from app.phones import normalize, to_e164, validation_errors
+
+    rng = random.Random(15)
+    numbers = [f"+1{rng.randrange(2 * 10**9, 10**10)}" for _ in range(3_000)]
+    invalid = [n for n in numbers if to_e164(n) is None]
+    assert len(invalid) > 100
+    for raw in [*invalid, "+1415555123", "415 555 1234x", "+44 20", "nope"]:
+        assert validation_errors(raw) == normalize(raw).validationErrors, raw
