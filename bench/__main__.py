@@ -83,6 +83,73 @@ def render(result: dict) -> list[str]:
     return lines
 
 
+def ratio_table(results: dict) -> list[str]:
+    """Issue 14's ratios, each against the raw engine measured in the same run."""
+    rows = []
+    for row in results.get("search", {}).get("api_vs_raw", []):
+        rows.append(
+            (
+                f"search, {row['clients']} client(s), {row['contacts_in_workspace']} contacts",
+                f"{row['api_q_per_s']} q/s, p50 {row['api_p50_ms']} ms",
+                f"{row['raw_q_per_s']} q/s, p50 {row['raw_p50_ms']} ms",
+                f"{row['throughput_ratio']}x throughput, p50 +{row['p50_extra_ms']} ms",
+                ">= 0.8x at 8 clients; p50 <= raw + 2 ms at 1",
+            )
+        )
+    for row in results.get("imports", {}).get("rows", []):
+        rows.append(
+            (
+                f"CSV import, {row['rows']:,} rows",
+                f"{row['import_docs_per_s']} docs/s",
+                f"{row['bulk_docs_per_s']} docs/s (plain _bulk)",
+                f"{row['ratio']}x",
+                ">= 0.8x",
+            )
+        )
+    create = results.get("create")
+    if create:
+        api, raw = create["rows"][0], create["rows"][1]
+        rows.append(
+            (
+                f"create, {create['concurrency']} clients",
+                f"{api['docs_per_s']} docs/s",
+                f"{raw['docs_per_s']} docs/s (single-document index)",
+                f"{create['ratio']}x",
+                ">= 0.6x",
+            )
+        )
+    dnc = results.get("dnc", {})
+    if dnc.get("ratios"):
+        latency = {row["path"]: row for row in dnc["latency"]}
+        new = next(r for p, r in latency.items() if "new numbers" in p)
+        raw = next(r for p, r in latency.items() if "SMISMEMBER" in p)
+        rows.append(
+            (
+                "DNC bulk check, 1,000 new numbers",
+                f"p99 {new['p99_ms']} ms",
+                f"p99 {raw['p99_ms']} ms (SMISMEMBER x1000)",
+                f"{dnc['ratios']['bulk_new_over_raw_p99']}x",
+                "<= 3x",
+            )
+        )
+        rows.append(
+            (
+                "DNC single check, listed vs unlisted",
+                "", "", f"{dnc['ratios']['single_listed_over_unlisted_p99']}x p99", "<= 1.5x",
+            )
+        )  # fmt: skip
+    if not rows:
+        return []
+    out = [
+        "",
+        "## API vs the raw engine (issue 14)",
+        "",
+        "| path | API | raw engine, same run | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    return out + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def write_report() -> Path:
     out = [
         "# Benchmarks",
@@ -96,6 +163,7 @@ def write_report() -> Path:
         path = RESULTS / f"{result_name}.json"
         if path.exists():
             results[name] = json.loads(path.read_text())
+    out += ratio_table(results)
     out += ["", "## Targets at a glance", ""]
     for name, result in results.items():
         if "targets" in result:
