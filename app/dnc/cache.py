@@ -76,6 +76,8 @@ if not m[1] then return {0} end
 local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
 if m[3] ~= runid then return {0} end
 local pending = redis.call('HLEN', KEYS[3]) > 0
+-- Per-number marks are few and short-lived: look them up only when there are any.
+local marked = redis.call('HLEN', KEYS[2]) > 0
 local base = ARGV[1] .. m[1] .. ':'
 local size = 2 ^ tonumber(m[2])
 local out = {1}
@@ -84,7 +86,9 @@ for i = 2, #ARGV do
   local bucket = n % size
   local member = string.format('%.0f', (n - bucket) / size)
   local flag = redis.call('SISMEMBER', base .. string.format('%x', bucket), member)
-  if flag == 0 and (pending or redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1) then flag = 2 end
+  if flag == 0 and (pending or (marked and redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1)) then
+    flag = 2
+  end
   out[i] = flag
 end
 return out
