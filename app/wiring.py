@@ -52,11 +52,14 @@ def opensearch_client(config: Mapping, *, background: bool = False) -> OpenSearc
     return client
 
 
-def redis_client(config: Mapping) -> redis.Redis:
+def redis_client(config: Mapping, *, blocking: bool = False) -> redis.Redis:
+    """The Redis client. Requests give up on a read after 2 s (a check then asks the
+    record); `blocking` is the rq worker's connection, whose BLPOP waits far longer for
+    the next job and must not time out under it."""
     client = redis.Redis.from_url(
         config["REDIS_URL"],
         socket_connect_timeout=1,
-        socket_timeout=2,
+        socket_timeout=None if blocking else 2,
         health_check_interval=30,
     )
     observability.instrument_redis(client)

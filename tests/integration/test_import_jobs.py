@@ -211,3 +211,21 @@ def test_a_rejected_bulk_item_is_reported_on_its_row(client, app, workspace, aut
     assert count_contacts(app, workspace) == 2
     report = client.get(result["errorsUrl"], headers=bearer(workspace)).data.decode()
     assert "alan@example.com" in report and "failed to parse" in report
+
+
+def test_an_idle_worker_still_takes_the_next_job_at_once(
+    client, app, workspace, auth, start_worker, monkeypatch, tmp_path
+):
+    """rq waits for jobs in a blocking pop far longer than a request's Redis read timeout:
+    the worker's queue connection must not time out under it (it would fall into a
+    reconnect back-off and leave jobs waiting)."""
+    monkeypatch.setitem(app.config, "IMPORT_SYNC_MAX_BYTES", 1000)
+    start_worker()
+    time.sleep(5)  # idle past the 2 s read timeout of request connections
+    response = upload(client, auth, workspace, csv_bytes(30))
+    assert response.status_code == 202, response.json
+    started = time.monotonic()
+    wait_for(client, auth, response.json["data"]["id"], lambda r: r["status"] == "completed")
+    assert time.monotonic() - started < 15
+    log = (tmp_path / "worker-0.log").read_text()
+    assert "could not connect to Redis" not in log, log[-2000:]
