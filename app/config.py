@@ -99,6 +99,8 @@ class Config:
     # The worker compares every workspace's DNC cache with the record this often and
     # repairs differences (app/services/dnc_reconcile.py); 0 turns the loop off.
     DNC_RECONCILE_SECONDS = float(os.environ.get("DNC_RECONCILE_SECONDS", "60"))
+    # ...and compares every number (cache, record, contacts' flags) this often per workspace.
+    DNC_RECONCILE_FULL_SECONDS = float(os.environ.get("DNC_RECONCILE_FULL_SECONDS", "3600"))
     DNC_MAX_IMPORT_ROWS = int(os.environ.get("DNC_MAX_IMPORT_ROWS", "1000000"))
 
     API_TITLE = "Contacts API"

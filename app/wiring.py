@@ -105,7 +105,10 @@ class Wiring:
 
     @property
     def dnc_reconciler(self) -> DncReconciler:
-        return self._once("dnc_reconciler", lambda: DncReconciler(self.dnc))
+        return self._once(
+            "dnc_reconciler",
+            lambda: DncReconciler(self.dnc, full_every=self.config["DNC_RECONCILE_FULL_SECONDS"]),
+        )
 
     @property
     def contacts(self) -> ContactService:

@@ -71,7 +71,7 @@ def reconcile(workspaces: tuple[str, ...], grace: float) -> None:
         built = wiring()
         drifted = False
         for workspace_id in workspaces or built.dnc.workspaces():
-            report = built.dnc_reconciler.reconcile(workspace_id, grace=grace)
+            report = built.dnc_reconciler.reconcile(workspace_id, grace=grace, full=True)
             click.echo(json.dumps(report))
             drifted |= any(report[k] for k in ("settledMarks", "missing", "extra", "flagsFixed"))
     except Exception as exc:  # an operator's command: say what failed, exit non-zero

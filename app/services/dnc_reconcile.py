@@ -31,11 +31,22 @@ MARK_GRACE_SECONDS = 5.0
 # A bulk write's mark is cleared after a full comparison once it is this old.
 BULK_GRACE_SECONDS = 600.0
 LOCK_SECONDS = 30
+# The full comparison reads every number of the workspace (cache and record) and its
+# contacts: once an hour per workspace by default; the quick steps run every pass.
+FULL_EVERY_SECONDS = 3600.0
 
 
 class DncReconciler:
-    def __init__(self, dnc: DncService) -> None:
+    def __init__(self, dnc: DncService, *, full_every: float = FULL_EVERY_SECONDS) -> None:
         self.dnc = dnc
+        self.full_every = full_every
+
+    def _last_full_key(self, workspace_id: str) -> str:
+        return f"{self.dnc.cache.key_prefix}dnc:{{{workspace_id}}}:reconciled"
+
+    def _full_due(self, workspace_id: str) -> bool:
+        last = self.dnc.cache.client.get(self._last_full_key(workspace_id))
+        return last is None or time.time() - float(last) >= self.full_every
 
     def reconcile(
         self,
@@ -43,8 +54,12 @@ class DncReconciler:
         *,
         grace: float = MARK_GRACE_SECONDS,
         bulk_grace: float = BULK_GRACE_SECONDS,
+        full: bool | None = None,
     ) -> dict:
         """Prove the cache equals the record for one workspace, and repair what differs.
+
+        Steps 1-2 run on every pass; 3-5 (the full comparison) when `full`, when it is
+        due (`full_every`), or when a bulk write's mark is old enough to be cleared.
 
         1. A cache that may not be trusted (never built, or stamped by an earlier Redis
            run) is rebuilt from the record.
@@ -58,6 +73,7 @@ class DncReconciler:
         """
         report = {
             "workspaceId": workspace_id,
+            "full": False,
             "rebuilt": False,
             "settledMarks": 0,
             "missing": 0,
@@ -75,6 +91,11 @@ class DncReconciler:
             report["settledMarks"] = len(old)
         bulk = self.dnc.cache.bulk_marks(workspace_id)
         old_bulk = [m for m in bulk if mark_age_seconds(m, now) >= bulk_grace]
+        if full is None:
+            full = bool(old_bulk) or self._full_due(workspace_id)
+        if not full:
+            return report
+        report["full"] = True
         self.dnc.client.indices.refresh(index=self.dnc.names.read)
         batches = self.dnc.scan_phones(workspace_id, workspace_query(workspace_id))
         record = {phone for batch in batches for phone in batch}
@@ -99,6 +120,7 @@ class DncReconciler:
         if report["flagsFixed"]:
             log.warning("DNC flags of %d contacts repaired", report["flagsFixed"])
             observability.DNC_DRIFT.labels("contact_flag").inc(report["flagsFixed"])
+        self.dnc.cache.client.set(self._last_full_key(workspace_id), time.time())
         return report
 
     def _repair_flags(self, workspace_id: str, listed: set[str]) -> int:

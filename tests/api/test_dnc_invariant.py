@@ -86,7 +86,7 @@ def test_removing_a_unicode_twin_removes_the_one_ascii_entry(client, workspace, 
     entries = client.get(f"/v1/dnc?workspaceId={workspace}", headers=auth).json
     assert entries["meta"]["total"] == 0
     with client.application.app_context():
-        assert services.dnc_reconciler().reconcile(workspace)["missing"] == 0
+        assert services.dnc_reconciler().reconcile(workspace, full=True)["missing"] == 0
 
 
 def test_contacts_typed_with_unicode_digits_are_stored_ascii_and_flagged(client, workspace, auth):
@@ -165,7 +165,7 @@ def test_a_stale_indexed_flag_never_reaches_a_callable_page(client, workspace, a
     assert contact["id"] not in search_dnc(client, workspace, auth, False)
     assert "Stale" not in export_ids(client, workspace, auth, False)
     with client.application.app_context():
-        assert services.dnc_reconciler().reconcile(workspace)["flagsFixed"] == 1
+        assert services.dnc_reconciler().reconcile(workspace, full=True)["flagsFixed"] == 1
     client.application.extensions["opensearch"].indices.refresh()
     assert contact["id"] in search_dnc(client, workspace, auth, True)
 
@@ -260,7 +260,7 @@ def test_a_delete_overtaken_by_a_re_add_cannot_unlist_the_number(api, client, wo
     assert check(client, workspace, auth, NUMBER)["dnc"] is True
     with client.application.app_context():
         assert services.dnc().contains(workspace, [NUMBER])[0] == [True]
-        report = services.dnc_reconciler().reconcile(workspace, grace=0)
+        report = services.dnc_reconciler().reconcile(workspace, grace=0, full=True)
         assert report["missing"] == 0 and report["extra"] == 0
 
 

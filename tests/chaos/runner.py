@@ -546,7 +546,7 @@ def repair(stack: Stack, ws: str) -> str:
         service = services.dnc()
         failure = ""
         try:
-            services.dnc_reconciler().reconcile(ws, grace=0)
+            services.dnc_reconciler().reconcile(ws, grace=0, full=True)
             return "reconcile"
         except Exception as exc:
             failure = f"reconcile failed ({type(exc).__name__}: {exc}); "

@@ -42,15 +42,17 @@ def test_drift_is_found_repaired_and_counted(app, client, workspace, auth):
     with app.app_context():
         service, reconciler = services.dnc(), services.dnc_reconciler()
         service.rebuild(workspace)
-        assert reconciler.reconcile(workspace)["missing"] == 0
+        assert reconciler.reconcile(workspace, full=True)["missing"] == 0
         drift(app, workspace)
         assert service.contains(workspace, [LOST, GHOST])[0] == [False, True]
         before = repairs("missing"), repairs("extra")
-        report = reconciler.reconcile(workspace)
+        quick = reconciler.reconcile(workspace)  # compared a moment ago: not due yet
+        assert quick["full"] is False and quick["missing"] == 0
+        report = reconciler.reconcile(workspace, full=True)
         assert (report["missing"], report["extra"], report["rebuilt"]) == (1, 1, False)
         assert (repairs("missing"), repairs("extra")) == (before[0] + 1, before[1] + 1)
         assert service.contains(workspace, [LISTED, LOST, GHOST]) == ([True, True, False], "cache")
-        again = reconciler.reconcile(workspace)
+        again = reconciler.reconcile(workspace, full=True)
         assert again["missing"] == again["extra"] == again["settledMarks"] == 0
 
 
