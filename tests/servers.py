@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import redis
 
@@ -91,3 +94,39 @@ class Faulty:
         if name in self._overrides:
             return lambda *args, **kwargs: self._overrides[name](self._real, *args, **kwargs)
         return getattr(self._real, name)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_worker(config, log_path: Path, **settings: str) -> subprocess.Popen:
+    """`contacts worker` on the test run's queue, prefixes and import folder, in its own
+    process group (the worker and its work-horse stop together); `settings` override
+    environment variables."""
+    env = dict(
+        os.environ,
+        INDEX_PREFIX=config["INDEX_PREFIX"],
+        REDIS_KEY_PREFIX=config["REDIS_KEY_PREFIX"],
+        IMPORT_DIR=config["IMPORT_DIR"],
+        **settings,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop a process started in its own group, and everything in the group."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

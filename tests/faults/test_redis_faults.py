@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
 from app import create_app
 from app.config import TestConfig
+from tests import servers
 from tests.conftest import bearer
-from tests.integration.test_import_jobs import ROOT, count_contacts, csv_bytes, stop, upload
+from tests.integration.test_import_jobs import count_contacts, csv_bytes, stop, upload
 from tests.servers import OwnRedis
 
 LISTED = "+14155550171"
@@ -38,22 +37,8 @@ def app_on(redis_url: str, **settings):
 
 
 def start_worker(app, redis_url: str, log_path) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        REDIS_URL=redis_url,
-        INDEX_PREFIX=app.config["INDEX_PREFIX"],
-        REDIS_KEY_PREFIX=app.config["REDIS_KEY_PREFIX"],
-        IMPORT_DIR=app.config["IMPORT_DIR"],
-        IMPORT_LOCK_SECONDS="2",
-        IMPORT_CHUNK_ROWS="100",
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"],  # `contacts worker`
-        env=env,
-        cwd=ROOT,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    return servers.start_worker(
+        app.config, log_path, REDIS_URL=redis_url, IMPORT_LOCK_SECONDS="2", IMPORT_CHUNK_ROWS="100"
     )
 
 

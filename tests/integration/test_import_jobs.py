@@ -7,7 +7,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from app.search.indices import IndexNames
 from app.services import import_runs
 from devtools.fakedata import contacts as fake_contacts
 from tests.conftest import bearer
+from tests.servers import start_worker
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -42,28 +42,13 @@ def csv_bytes(count: int, invalid_every: int = 0) -> bytes:
 
 
 @pytest.fixture
-def start_worker(app, tmp_path):
+def worker_starter(app, tmp_path):
     """Start `contacts worker` in its own process group; every one is stopped at the end."""
     started: list[subprocess.Popen] = []
-    env = dict(
-        os.environ,
-        INDEX_PREFIX=app.config["INDEX_PREFIX"],
-        REDIS_KEY_PREFIX=app.config["REDIS_KEY_PREFIX"],
-        IMPORT_DIR=app.config["IMPORT_DIR"],
-        IMPORT_LOCK_SECONDS="2",
-        IMPORT_CHUNK_ROWS="100",
-    )
 
     def start() -> subprocess.Popen:
-        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the worker and its work-horse share a process group
-        )
+        log = tmp_path / f"worker-{len(started)}.log"
+        process = start_worker(app.config, log, IMPORT_LOCK_SECONDS="2", IMPORT_CHUNK_ROWS="100")
         started.append(process)
         return process
 
@@ -122,7 +107,7 @@ def count_contacts(app, workspace) -> int:
 
 
 def test_large_file_is_queued_then_run_by_the_worker(
-    client, app, workspace, auth, start_worker, monkeypatch
+    client, app, workspace, auth, worker_starter, monkeypatch
 ):
     monkeypatch.setitem(app.config, "IMPORT_SYNC_MAX_BYTES", 1000)
     data = csv_bytes(600, invalid_every=100)
@@ -136,7 +121,7 @@ def test_large_file_is_queued_then_run_by_the_worker(
     status = client.get(response.headers["Location"], headers=auth).json["data"]
     assert status["status"] == "queued"
 
-    start_worker()
+    worker_starter()
     done = wait_for(client, auth, queued["id"], lambda r: r["status"] == "completed")
     assert done["counts"] == {
         "total": 600,
@@ -159,7 +144,7 @@ def test_large_file_is_queued_then_run_by_the_worker(
 
 
 def test_a_worker_killed_mid_job_is_replaced_and_nothing_is_imported_twice(
-    client, app, workspace, auth, start_worker, monkeypatch
+    client, app, workspace, auth, worker_starter, monkeypatch
 ):
     monkeypatch.setitem(app.config, "IMPORT_SYNC_MAX_BYTES", 1000)
     data = csv_bytes(5000, invalid_every=500)
@@ -167,14 +152,14 @@ def test_a_worker_killed_mid_job_is_replaced_and_nothing_is_imported_twice(
     assert response.status_code == 202, response.json
     import_id = response.json["data"]["id"]
 
-    first = start_worker()
+    first = worker_starter()
     running = wait_for(client, auth, import_id, lambda r: r["progress"]["rowsDone"] >= 300)
     stop(first, signal.SIGKILL)  # no clean-up of any kind: the lock simply stops renewing
     killed = client.get(f"/v1/contacts/imports/{import_id}", headers=auth).json["data"]
     assert killed["status"] == "running" and killed["progress"]["rowsDone"] < 5000, killed
     assert running["attempts"] == 1
 
-    start_worker()
+    worker_starter()
     done = wait_for(client, auth, import_id, lambda r: r["status"] == "completed")
     assert done["attempts"] == 2
     assert done["counts"] == {
@@ -214,13 +199,13 @@ def test_a_rejected_bulk_item_is_reported_on_its_row(client, app, workspace, aut
 
 
 def test_an_idle_worker_still_takes_the_next_job_at_once(
-    client, app, workspace, auth, start_worker, monkeypatch, tmp_path
+    client, app, workspace, auth, worker_starter, monkeypatch, tmp_path
 ):
     """rq waits for jobs in a blocking pop far longer than a request's Redis read timeout:
     the worker's queue connection must not time out under it (it would fall into a
     reconnect back-off and leave jobs waiting)."""
     monkeypatch.setitem(app.config, "IMPORT_SYNC_MAX_BYTES", 1000)
-    start_worker()
+    worker_starter()
     time.sleep(5)  # idle past the 2 s read timeout of request connections
     response = upload(client, auth, workspace, csv_bytes(30))
     assert response.status_code == 202, response.json

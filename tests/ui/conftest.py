@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +17,7 @@ from app import create_app
 from app.cli.tokens import mint
 from app.config import TestConfig
 from tests.conftest import ALL_SCOPES
+from tests.servers import start_worker, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("UI_ARTIFACTS", ROOT / ".artifacts" / "ui"))
@@ -59,32 +57,11 @@ def base_url(console_app):
 @pytest.fixture(scope="session")
 def worker(console_app, tmp_path_factory):
     """`contacts worker` for the run's queue (background imports)."""
-    config = console_app.config
-    env = dict(
-        os.environ,
-        INDEX_PREFIX=config["INDEX_PREFIX"],
-        REDIS_KEY_PREFIX=config["REDIS_KEY_PREFIX"],
-        IMPORT_DIR=config["IMPORT_DIR"],
-        IMPORT_CHUNK_ROWS="50",
-        DNC_RECONCILE_SECONDS="0",
-    )
-    log = (tmp_path_factory.mktemp("ui-worker") / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = tmp_path_factory.mktemp("ui-worker") / "worker.log"
+    settings = {"IMPORT_CHUNK_ROWS": "50", "DNC_RECONCILE_SECONDS": "0"}
+    process = start_worker(console_app.config, log, **settings)
     yield process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_group(process)
 
 
 @pytest.fixture(scope="session")
