@@ -194,6 +194,11 @@ def register_error_handlers(app: Flask) -> None:
             return handle_api_error(ServiceUnavailable())
         if exc.status_code == 429:
             return handle_api_error(ServiceUnavailable("OpenSearch is overloaded."))
+        if exc.status_code == 404 and exc.error == "index_not_found_exception":
+            # The indices or aliases are missing: a deployment fault (readyz says so too),
+            # never the client's "not found".
+            log.error("index missing (run `contacts init-indices`): %s", exc.info)
+            return handle_api_error(ServiceUnavailable("The service's indices are not ready."))
         if exc.status_code == 400 and exc.error == "strict_dynamic_mapping_exception":
             # The live index predates a field the code writes: a deployment fault, not bad
             # input. The operator's fix is `make reindex` onto the current mapping.

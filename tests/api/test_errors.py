@@ -141,3 +141,21 @@ def test_cors_preflight_allows_configured_origin(client):
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_missing_indices_are_a_503_not_a_500(auth, workspace):
+    """A deployment that never created its indices (or lost an alias) is unavailable."""
+
+    class Unindexed(TestConfig):
+        INDEX_PREFIX = "never-created-"
+
+    client = create_app(Unindexed).test_client()
+    for response in (
+        client.get(f"/v1/contacts?workspaceId={workspace}", headers=auth),
+        client.post(
+            "/v1/contacts/search", json={"workspaceId": workspace, "query": "a"}, headers=auth
+        ),
+    ):
+        assert response.status_code == 503, response.json
+        assert response.json["error"]["code"] == "service_unavailable"
+        assert response.headers["Retry-After"]
