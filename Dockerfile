@@ -1,4 +1,12 @@
 # The API and the background worker share this image (different commands).
+
+# The console's vendored browser assets (ReDoc for /docs), from the pinned lock file, as
+# `make assets` installs them; install scripts stay off (app/console/.npmrc).
+FROM node:20-slim AS assets
+WORKDIR /console
+COPY app/console/package.json app/console/package-lock.json app/console/.npmrc ./
+RUN npm ci --no-fund --no-audit --loglevel=error
+
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,6 +22,7 @@ COPY pyproject.toml README.md ./
 RUN mkdir app && touch app/__init__.py && pip install . && rm -rf app build *.egg-info
 
 COPY app ./app
+COPY --from=assets /console/node_modules/redoc/bundles ./app/console/node_modules/redoc/bundles
 COPY index_mappings ./index_mappings
 COPY wsgi.py gunicorn.conf.py ./
 
