@@ -1,5 +1,6 @@
 // The workspace's Do-Not-Call list: add with a reason, list with filters, remove,
-// history, and a bulk check of pasted numbers (null means undecidable: never callable).
+// history, a bulk check of pasted numbers (null means undecidable: never callable), and a
+// CSV import (counts and the first errors by line).
 import { api } from "./api.js";
 import { h, clear, field, select, when } from "./dom.js";
 import { session } from "./session.js";
@@ -45,8 +46,17 @@ export function render(el, { flash }) {
   const checkForm = h("form", { id: "dnc-check", onsubmit: check },
     field("Numbers to check", paste), h("button", { type: "submit", class: "primary" }, "Check"));
 
+  const importFile = h("input", { type: "file", id: "dnc-import-file", name: "file", accept: ".csv,text/csv,text/plain", required: true });
+  const importReason = h("input", { id: "dnc-import-reason", name: "reason", placeholder: "Opt-out list" });
+  const importColumn = h("input", { id: "dnc-import-column", name: "phoneColumn", placeholder: "found by name" });
+  const importOut = h("div", { id: "dnc-import-result" });
+  const importForm = h("form", { id: "dnc-import", class: "inline", onsubmit: importCsv },
+    field("CSV file", importFile), field("Reason", importReason), field("Phone column", importColumn),
+    h("button", { type: "submit", class: "primary" }, "Import"));
+
   el.append(h("div", { class: "dnc" },
     h("section", { class: "card" }, h("h1", null, "Do-Not-Call list"), addForm),
+    h("section", { class: "card" }, h("h2", null, "Import a CSV"), importForm, importOut),
     h("section", { class: "card" }, h("h2", null, "Listed numbers"), filterForm, listCount,
       h("table", { class: "list" }, h("thead", null, h("tr", null, ["Phone", "Reason", "Source", "Added", ""].map((c) => h("th", null, c)))), listBody),
       listMore),
@@ -119,6 +129,36 @@ export function render(el, { flash }) {
         h("td", null, event.reason ?? ""), h("td", null, event.actor ?? ""))));
     } catch (err) {
       clear(historyBody).append(h("tr", null, h("td", { colspan: 5 }, message(err))));
+    }
+  }
+
+  async function importCsv(event) {
+    event.preventDefault();
+    const file = importFile.files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("file", file, file.name);
+    clear(importOut).append(h("p", { class: "muted" }, "Importing…"));
+    try {
+      const result = await api("POST", "/v1/dnc/import", {
+        form, query: { workspaceId, reason: importReason.value, phoneColumn: importColumn.value.trim() },
+      });
+      const { added, updated, invalid, errors = [] } = result.data;
+      const names = ["added", "updated", "invalid"];
+      clear(importOut).append(
+        h("table", { class: "counts", id: "dnc-import-counts" },
+          h("tr", null, names.map((n) => h("th", null, n))),
+          h("tr", null, names.map((n) => h("td", { dataset: { count: n } }, String(result.data[n] ?? 0))))),
+        errors.length
+          ? h("table", { class: "row-errors", id: "dnc-import-errors" },
+            h("tr", null, ["line", "value", "message"].map((n) => h("th", null, n))),
+            errors.slice(0, 20).map((e) => h("tr", null, h("td", null, String(e.line)), h("td", null, e.value ?? ""), h("td", null, e.message))))
+          : h("p", { class: "muted" }, "No row errors."));
+      flash(`DNC import: ${added} added, ${updated} updated, ${invalid} invalid.`);
+      importFile.value = "";
+      await Promise.all([loadList(), loadHistory()]);
+    } catch (err) {
+      clear(importOut).append(h("p", { class: "error", role: "alert" }, message(err)));
     }
   }
 
