@@ -88,3 +88,32 @@ def test_preview_edit_mapping_import_with_progress_and_download_failed_rows(
     ).json["data"]
     assert found[0]["notes"] == "remark 1" and found[0]["company"] == "Umbrella"
     assert watch.blocked == []
+
+
+def test_default_country_reads_national_numbers(page, client, workspace, worker, watch, tmp_path):
+    path = tmp_path / "uk.csv"
+    path.write_text("First,Last,Phone\nOlive,Hartley,020 7946 0018\nPip,Hartley,020 7946 0019\n")
+    sign_in(page, token_for(workspace))
+    page.click("nav >> text=Import")
+    page.set_input_files("#import-file", str(path))
+    page.wait_for_selector("#import-mapping")
+    # Read as the server's default country (US), the London numbers are not numbers.
+    assert page.text_content("#import-counts td[data-count=invalid]") == "2"
+
+    page.fill("#import-country", "gb")
+    page.press("#import-country", "Tab")  # change: the preview runs again with it
+    page.wait_for_function(
+        "() => document.querySelector('#import-counts td[data-count=invalid]')"
+        "?.textContent === '0'"
+    )
+    shot(page, "import-country")
+    page.click("#import-run")
+    page.wait_for_selector("#import-done", timeout=30_000)
+    assert page.text_content("#import-outcome td[data-count=created]") == "2"
+    found = client.post(
+        "/v1/contacts/search",
+        json={"workspaceId": workspace, "query": "Olive Hartley"},
+        headers=bearer(workspace),
+    ).json["data"]
+    assert found[0]["phone"] == "+442079460018"
+    assert watch.blocked == []

@@ -1,5 +1,6 @@
 // CSV import: choose a file -> dry-run preview (encoding, delimiter, per-column mapping,
-// counts, first errors) -> import -> progress from the job -> the failed rows file.
+// counts, first errors) -> import -> progress from the job -> the failed rows file. The
+// default country reads phones written without a country code (empty: the server's).
 import { api, download } from "./api.js";
 import { h, clear, field, select } from "./dom.js";
 import { session } from "./session.js";
@@ -28,12 +29,17 @@ export function render(el, { flash }) {
   let stopped = false;
   const fileInput = h("input", { type: "file", id: "import-file", accept: ".csv,text/csv,text/plain" });
   const onDuplicate = select("onDuplicate", [["skip", "skip duplicates"], ["update", "update duplicates"], ["create", "create anyway"]], "skip", { id: "on-duplicate" });
+  const country = h("input", {
+    id: "import-country", name: "defaultCountry", maxlength: 2, size: 4, placeholder: "US",
+    autocomplete: "off", pattern: "[A-Za-z]{2}", title: "Two-letter country code (ISO 3166)",
+  });
   const preview = h("div", { id: "import-preview" });
   const outcome = h("div", { id: "import-outcome" });
   el.append(h("section", { class: "card import" },
     h("h1", null, "Import contacts"),
     h("p", { class: "muted" }, "CSV in UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or pipe. Nothing is written until you press Import."),
-    h("div", { class: "inline" }, field("CSV file", fileInput), field("Duplicates (same phone or email)", onDuplicate)),
+    h("div", { class: "inline" }, field("CSV file", fileInput), field("Duplicates (same phone or email)", onDuplicate),
+      field("Default country", country)),
     preview, outcome));
 
   const form = (dryRun) => {
@@ -41,6 +47,7 @@ export function render(el, { flash }) {
     data.append("workspaceId", workspaceId);
     data.append("onDuplicate", onDuplicate.value);
     data.append("dryRun", String(dryRun));
+    if (country.value.trim()) data.append("defaultCountry", country.value.trim().toUpperCase());
     if (mapping) data.append("mapping", JSON.stringify(mapping));
     data.append("file", file, file.name);
     return data;
@@ -133,5 +140,6 @@ export function render(el, { flash }) {
     if (file) dryRun();
   });
   onDuplicate.addEventListener("change", () => file && dryRun());
+  country.addEventListener("change", () => file && dryRun());
   return () => { stopped = true; };
 }
