@@ -1,5 +1,6 @@
 """A contact in the browser: create with live phone normalization, view, edit with
-If-Match (a 412 offers to reload and re-apply), delete; user text is never markup."""
+If-Match (a 412 offers to reload and re-apply), delete; custom fields viewed and edited;
+user text is never markup."""
 
 from __future__ import annotations
 
@@ -104,3 +105,56 @@ def test_a_contact_named_like_markup_is_shown_as_text_and_nothing_runs(
     assert watch.dialogs == []
     assert page.evaluate("location.hash") == f"#/contacts/{contact_id}"
     assert watch.blocked == []
+
+
+def test_custom_fields_are_shown_and_edited_as_key_value_rows(page, client, workspace, watch):
+    response = client.post(
+        "/v1/contacts?refresh=wait_for",
+        json={
+            "workspaceId": workspace,
+            "firstName": "Cora",
+            "lastName": "Field",
+            "customFields": {"plan": "gold", "region": "EMEA", "seats": 12},
+        },
+        headers=bearer(workspace),
+    )
+    assert response.status_code == 201
+    contact_id = response.json["data"]["id"]
+    sign_in(page, token_for(workspace))
+    page.evaluate(f"location.hash = '#/contacts/{contact_id}'")
+    page.wait_for_selector("#custom-fields dd")
+    shown = page.eval_on_selector_all(
+        "#custom-fields dd", "els => els.map(e => [e.dataset.custom, e.textContent])"
+    )
+    assert shown == [["plan", "gold"], ["region", "EMEA"], ["seats", "12"]]
+
+    page.click("#edit")
+    rows = page.locator("#custom-rows .custom-row")
+    assert rows.count() == 3
+    rows.nth(0).locator(".custom-value").fill("platinum")  # plan
+    rows.nth(1).locator("button").click()  # region removed
+    page.click("#custom-add")
+    rows.last.locator(".custom-key").fill("renewal")
+    rows.last.locator(".custom-value").fill("2027-01")
+    shot(page, "contact-custom-fields")
+    with page.expect_request(
+        lambda r: r.method == "PATCH" and f"/v1/contacts/{contact_id}" in r.url
+    ) as sent:
+        page.click("#save")
+    assert sent.value.post_data_json == {
+        "customFields": {"plan": "platinum", "seats": 12, "renewal": "2027-01"}
+    }
+    page.wait_for_selector("#contact-name")
+    stored = client.get(f"/v1/contacts/{contact_id}", headers=bearer(workspace)).json["data"]
+    assert stored["customFields"] == {"plan": "platinum", "seats": 12, "renewal": "2027-01"}
+    assert page.text_content("dd[data-custom=renewal]") == "2027-01"
+
+    # Removing every row empties the object.
+    page.click("#edit")
+    for _ in range(3):
+        page.locator("#custom-rows .custom-row button").first.click()
+    page.click("#save")
+    page.wait_for_selector("p#custom-fields")
+    stored = client.get(f"/v1/contacts/{contact_id}", headers=bearer(workspace)).json["data"]
+    assert stored["customFields"] == {}
+    assert watch.blocked == [] and watch.errors == []

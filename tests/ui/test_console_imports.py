@@ -103,8 +103,7 @@ def test_default_country_reads_national_numbers(page, client, workspace, worker,
     page.fill("#import-country", "gb")
     page.press("#import-country", "Tab")  # change: the preview runs again with it
     page.wait_for_function(
-        "() => document.querySelector('#import-counts td[data-count=invalid]')"
-        "?.textContent === '0'"
+        "() => document.querySelector('#import-counts td[data-count=invalid]')?.textContent === '0'"
     )
     shot(page, "import-country")
     page.click("#import-run")

@@ -1,5 +1,6 @@
 // One contact: view, create, edit (If-Match; a 412 offers to reload and re-apply the
-// user's changes), delete; the phone field shows live normalization from the API.
+// user's changes), delete; the phone field shows live normalization from the API. Custom
+// fields are key/value rows; a change sends the whole edited object as `customFields`.
 import { api, ApiError } from "./api.js";
 import { h, clear, field, when, debounce } from "./dom.js";
 import { session } from "./session.js";
@@ -26,6 +27,35 @@ function parsed(name, text) {
 
 function same(name, a, b) {
   return name === "tags" ? JSON.stringify(a || []) === JSON.stringify(b || []) : (a ?? null) === (b ?? null);
+}
+
+function customEntries(object) {
+  return Object.entries(object || {}).sort(([a], [b]) => a.localeCompare(b));
+}
+
+function sameCustom(a, b) {
+  return JSON.stringify(customEntries(a)) === JSON.stringify(customEntries(b));
+}
+
+function customRow(key = "", value = "") {
+  const row = h("div", { class: "custom-row inline" },
+    h("input", { class: "custom-key", value: key, placeholder: "key", maxlength: 64, "aria-label": "Custom field key", autocomplete: "off" }),
+    h("input", { class: "custom-value", value: value === null ? "" : String(value), placeholder: "value", "aria-label": "Custom field value", autocomplete: "off" }));
+  row.append(h("button", { type: "button", class: "small", "aria-label": "Remove custom field", onclick: () => row.remove() }, "Remove"));
+  return row;
+}
+
+// The rows as an object; a value left as it was keeps its type (a number stays a number).
+function readCustom(rows, original) {
+  const out = {};
+  for (const row of rows.querySelectorAll(".custom-row")) {
+    const key = row.querySelector(".custom-key").value.trim();
+    if (!key) continue;
+    const text = row.querySelector(".custom-value").value;
+    const before = original?.[key];
+    out[key] = before !== undefined && before !== null && String(before) === text ? before : text;
+  }
+  return out;
 }
 
 function phoneInfoView(info) {
@@ -66,11 +96,17 @@ export function render(el, { id, flash }) {
       ? h("span", { class: "badge dnc" }, "DNC: do not call")
       : contact.dnc === null ? h("span", { class: "badge unknown" }, "DNC list unreadable: do not call") : null;
     const name = [contact.firstName, contact.lastName].filter(Boolean).join(" ") || contact.company || contact.email || contact.phone || contact.id;
+    const custom = customEntries(contact.customFields);
     section.append(
       h("h1", { id: "contact-name" }, name, " ", badge),
       h("dl", { class: "details" }, rows,
         h("div", { class: "row" }, h("dt", null, "Created"), h("dd", null, when(contact.createdAt))),
         h("div", { class: "row" }, h("dt", null, "Updated"), h("dd", null, when(contact.updatedAt)))),
+      h("h2", null, "Custom fields"),
+      custom.length
+        ? h("dl", { class: "details", id: "custom-fields" }, custom.map(([key, value]) =>
+          h("div", { class: "row" }, h("dt", null, key), h("dd", { dataset: { custom: key } }, String(value ?? "")))))
+        : h("p", { class: "muted", id: "custom-fields" }, "None."),
       h("div", { class: "actions" },
         h("button", { type: "button", id: "edit", class: "primary", onclick: () => showForm(contact) }, "Edit"),
         deleteButton(),
@@ -110,6 +146,8 @@ export function render(el, { id, flash }) {
         ? h("textarea", { name, id: `f-${name}`, rows: 3, value: formValue(values, name) })
         : h("input", { name, id: `f-${name}`, value: formValue(values, name), autocomplete: "off" });
     }
+    const customRows = h("div", { id: "custom-rows" },
+      customEntries(values?.customFields).map(([key, value]) => customRow(key, value)));
     const phoneInfo = h("div", { id: "phone-info", class: "phone-info", "aria-live": "polite" });
     const errors = h("div", { id: "form-errors", class: "error", role: "alert" });
     const conflict = h("div", { id: "conflict" });
@@ -134,6 +172,8 @@ export function render(el, { id, flash }) {
         const value = parsed(name, inputs[name].value);
         if (!contact || !same(name, value, contact[name])) patch[name] = value;
       }
+      const custom = readCustom(customRows, contact?.customFields);
+      if (!sameCustom(custom, contact?.customFields)) patch.customFields = custom;
       return patch;
     };
 
@@ -147,6 +187,7 @@ export function render(el, { id, flash }) {
           const body = { workspaceId };
           for (const [name, value] of Object.entries(patch)) {
             if (value !== null && !(Array.isArray(value) && !value.length)) body[name] = value;
+            if (name === "customFields" && !Object.keys(value).length) delete body[name];
           }
           const result = await api("POST", "/v1/contacts", { body, query: { refresh: "wait_for" } });
           flash("Contact created.");
@@ -188,6 +229,12 @@ export function render(el, { id, flash }) {
       conflict,
       h("form", { id: "contact-form", class: "contact-form", onsubmit: save },
         FIELDS.map(([name, label]) => field(label, inputs[name], name === "phone" ? phoneInfo : null)),
+        h("fieldset", { class: "custom" }, h("legend", null, "Custom fields"), customRows,
+          h("button", { type: "button", id: "custom-add", class: "small", onclick: () => {
+            const row = customRow();
+            customRows.append(row);
+            row.querySelector(".custom-key").focus();
+          } }, "Add field")),
         errors,
         h("div", { class: "actions" },
           h("button", { type: "submit", class: "primary", id: "save" }, contact ? "Save" : "Create"),
