@@ -1,11 +1,14 @@
 """Search as you type in a real browser: the list after each keystroke is the API's answer
-for that prefix; highlights, the DNC badge, filters, sort, infinite scroll, keyboard, export."""
+for that prefix; highlights, the DNC badge, filters (dates too), sort, infinite scroll,
+keyboard, export."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
+from app import services
 from tests.conftest import bearer
 from tests.ui.conftest import shot, sign_in, token_for
 
@@ -188,4 +191,71 @@ def test_filters_dnc_badge_sort_infinite_scroll_keyboard_and_export(page, client
     page.keyboard.press("Enter")
     page.wait_for_selector("#contact-name")
     assert page.evaluate("location.hash") == f"#/contacts/{expected[1]}"
+    assert watch.blocked == [] and watch.errors == []
+
+
+def backdate(app, workspace, contact_id, **stamps) -> None:
+    """Move a stored contact's createdAt/updatedAt into the past (the API never does)."""
+    with app.app_context():
+        contacts = services.contacts()
+        contacts.client.update(
+            index=contacts.names.write,
+            id=contact_id,
+            routing=workspace,
+            body={"doc": stamps},
+            refresh=True,
+        )
+
+
+def wait_ids(page, ids: list[str]) -> None:
+    page.wait_for_function(
+        "ids => { const l = document.getElementById('results');"
+        " const shown = [...l.querySelectorAll('li.hit')].map(e => e.dataset.id).sort();"
+        " return l.dataset.state === 'ready' && JSON.stringify(shown) === JSON.stringify(ids); }",
+        arg=sorted(ids),
+    )
+
+
+def test_created_and_updated_date_filters(page, app, client, workspace, watch):
+    ann = create(client, workspace, wait=False, firstName="Ann", lastName="Dated")
+    bob = create(client, workspace, wait=False, firstName="Bob", lastName="Dated")
+    cid = create(client, workspace, firstName="Cid", lastName="Dated")
+    backdate(
+        app,
+        workspace,
+        ann["id"],
+        createdAt="2024-03-10T12:00:00.000Z",
+        updatedAt="2024-03-10T12:00:00.000Z",
+    )
+    backdate(app, workspace, bob["id"], createdAt="2024-06-01T00:00:00.000Z")
+    today = datetime.now(UTC).date().isoformat()
+
+    sign_in(page, token_for(workspace))
+    wait_ids(page, [ann["id"], bob["id"], cid["id"]])
+    with page.expect_request(lambda r: r.url.endswith("/v1/contacts/search")) as sent:
+        page.fill("#filter-createdFrom", "2024-06-01")
+    assert sent.value.post_data_json["filters"] == {"createdAt": {"gte": "2024-06-01T00:00:00Z"}}
+    wait_ids(page, [bob["id"], cid["id"]])  # from a day: that day's midnight included
+    assert sorted(shown_ids(page)) == sorted(
+        api_ids(client, workspace, "", filters={"createdAt": {"gte": "2024-06-01T00:00:00Z"}})
+    )
+    page.fill("#filter-createdFrom", "")
+    page.fill("#filter-createdBefore", "2024-06-01")
+    wait_ids(page, [ann["id"]])  # before a day: that day excluded
+    shot(page, "search-dates")
+
+    # Export with the date range: the file holds the same contacts.
+    with page.expect_download() as download_info:
+        page.click("#export")
+    rows = list(
+        csv.DictReader(io.StringIO(open(download_info.value.path(), encoding="utf-8-sig").read()))
+    )
+    assert [r["id"] for r in rows] == [ann["id"]]
+
+    page.fill("#filter-createdBefore", "")
+    page.fill("#filter-updatedFrom", today)
+    wait_ids(page, [bob["id"], cid["id"]])
+    page.fill("#filter-updatedFrom", "")
+    page.fill("#filter-updatedBefore", today)
+    wait_ids(page, [ann["id"]])
     assert watch.blocked == [] and watch.errors == []

@@ -1,6 +1,7 @@
 // Search as you type: a request per keystroke, stale ones aborted (AbortController) and
 // their answers discarded; highlights drawn from the API's character spans; infinite
-// scroll on the opaque cursor. Each rendered answer records a performance measure,
+// scroll on the opaque cursor. Date filters are whole UTC days: "from" D is >= D 00:00Z,
+// "before" D is < D 00:00Z. Each rendered answer records a performance measure,
 // "console:keypress-to-results", from the keystroke to the frame that shows it.
 import { api, download } from "./api.js";
 import { h, clear, highlighted, field, select, debounce } from "./dom.js";
@@ -12,7 +13,10 @@ const MEASURE = "console:keypress-to-results";
 const state = {
   query: "",
   sort: "relevance",
-  filters: { company: "", tags: "", tagsMode: "any", hasPhone: "", hasEmail: "", dnc: "" },
+  filters: {
+    company: "", tags: "", tagsMode: "any", hasPhone: "", hasEmail: "", dnc: "",
+    createdFrom: "", createdBefore: "", updatedFrom: "", updatedBefore: "",
+  },
 };
 
 export function filtersBody(filters) {
@@ -23,7 +27,18 @@ export function filtersBody(filters) {
   for (const key of ["hasPhone", "hasEmail", "dnc"]) {
     if (filters[key] !== "") body[key] = filters[key] === "true";
   }
+  for (const name of ["created", "updated"]) {
+    const range = {};
+    if (filters[`${name}From`]) range.gte = `${filters[`${name}From`]}T00:00:00Z`;
+    if (filters[`${name}Before`]) range.lt = `${filters[`${name}Before`]}T00:00:00Z`;
+    if (Object.keys(range).length) body[`${name}At`] = range;
+  }
   return body;
+}
+
+// The GET export takes inclusive bounds: "before" D becomes the last millisecond of D-1.
+function inclusiveEnd(lt) {
+  return new Date(Date.parse(lt) - 1).toISOString();
 }
 
 function exportQuery(workspaceId) {
@@ -34,6 +49,11 @@ function exportQuery(workspaceId) {
   if (filters.tags?.all) query.tagsAll = filters.tags.all.join(",");
   for (const key of ["hasPhone", "hasEmail", "dnc"]) {
     if (key in filters) query[key] = String(filters[key]);
+  }
+  for (const name of ["created", "updated"]) {
+    const range = filters[`${name}At`];
+    if (range?.gte) query[`${name}From`] = range.gte;
+    if (range?.lt) query[`${name}To`] = inclusiveEnd(range.lt);
   }
   return query;
 }
@@ -89,6 +109,10 @@ export function render(el, { flash }) {
     field(label, select(name, [["", "any"], ["true", "yes"], ["false", "no"]], f[name], {
       onchange: (e) => { f[name] = e.target.value; refresh(); },
     }));
+  const day = (name, label) => field(label, h("input", {
+    type: "date", name, id: `filter-${name}`, value: f[name], class: "day",
+    onchange: (e) => { f[name] = e.target.value; refresh(); },
+  }));
   const filters = h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
     field("Company", company),
     field("Tags", tags),
@@ -98,6 +122,10 @@ export function render(el, { flash }) {
     tri("hasPhone", "Has phone"),
     tri("hasEmail", "Has email"),
     tri("dnc", "DNC"),
+    day("createdFrom", "Created from"),
+    day("createdBefore", "Created before"),
+    day("updatedFrom", "Updated from"),
+    day("updatedBefore", "Updated before"),
     field("Sort", select("sort", [
       ["relevance", "Relevance"], ["lastName", "Last name"], ["firstName", "First name"],
       ["company", "Company"], ["createdAt:desc", "Newest"], ["updatedAt:desc", "Recently updated"],
