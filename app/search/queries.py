@@ -3,8 +3,9 @@
 Scoring is deliberately *not* BM25. Every way a word can match is wrapped in
 `constant_score` with a fixed weight, so the order of results depends on how a word
 matched (exact, prefix, typo) and where (name, company, email, phone), never on how
-rare a name is in a workspace. That makes "exact beats prefix beats typo" hold for
-every workspace, and the ties fall to the deterministic sort (updatedAt, then id).
+rare a name is in a workspace (one bounded exception, RARITY, breaks ties only in the
+broadened pass). That makes "exact beats prefix beats typo" hold for every workspace,
+and the ties fall to the deterministic sort (updatedAt, then id).
 """
 
 from __future__ import annotations
@@ -37,7 +38,18 @@ SPELLING = FUZZY
 SOUNDS_ALIKE = 0.5  # same Metaphone code: Smyth for Smith, Jeff for Geoff
 NICKNAME = 0.3  # Bob for Robert and Robert for Bob (first names only)
 FIRST_LETTER = 0.2  # all but the first letter: Catherine for Katherine, Cowalski for Kowalski
+# One edit more than the strict pass allows a word of SHORT_WORD up to LONG_WORD letters
+# (one in three letters, two in four to six; shorter words stay literal): as unsure as
+# a wrong first letter, since most short strings are that close to many names.
+EXTRA_EDIT = FIRST_LETTER
 INITIAL = 0.1  # a stored initial ("J. Thornton") for a typed name, beside other words
+
+# A tie-break of the broadened "first last" query (see _rarity_tie_breaks): the engine's
+# BM25 score of an exact name word, scaled by this. Lucene's BM25 is at most the idf,
+# ln(1 + 2N) < 22 for a shard of up to a billion documents, so the two clauses of two
+# words add less than 2 * 22 * 0.001 = 0.044: below the smallest step between two sums
+# of the weights here (0.1), so it reorders contacts that tie and nothing else.
+RARITY = 0.001
 
 # Names are what people search for; a company hit is a little weaker (many contacts
 # share a company), an email hit weaker still (local parts are often initials).
@@ -74,6 +86,16 @@ MIN_FIRST_LETTER = 5
 BROADEN_BELOW = 1
 # The broadened pass lets one word of a query of this many words go unmatched.
 RELAXED_WORDS = 2
+# In the broadened "first last" query, a contact that both words match, however weakly
+# (a sound-alike first name, a typo in the surname), outranks every contact that one
+# word matches, however well: one word alone is at most EXACT (plus a RARITY tie-break
+# under 0.1), two words at least 2 * INITIAL, so EXACT makes 10.2 > 10.044 (the order
+# within each group is kept: the bonus is the same for all of it).
+BOTH_WORDS_BONUS = EXACT
+# The broadened pass also reads a query of up to this many words with one pair of
+# neighbours joined ("ja ck matthews"): each reading is a whole query, so the cost grows
+# with the words; a person's name is rarely typed in more than four.
+MAX_JOINED_WORDS = 4
 # Edge n-grams in the mapping stop at 20 characters; phone grams start at 3 digits.
 MIN_PHONE_DIGITS = 3
 MAX_WORDS = 10
@@ -209,6 +231,14 @@ def _guesses(token: str, *, initials: bool) -> list[dict]:
             clauses.append(_scored({"term": {f"{field}Sounds": code}}, SOUNDS_ALIKE))
         if len(token) >= MIN_FIRST_LETTER:
             clauses.append(_scored(_match(f"{field}.tail", token), FIRST_LETTER))
+        if SHORT_WORD <= len(token) < LONG_WORD:
+            # One slip past the strict budget: "loe" for Lowe, "wli" for Wil (one edit in
+            # three letters, whole or started), "tomson" for Thompson (two in six).
+            edits = fuzziness_for(token) + 1
+            clauses.append(_scored(_match(field, token, fuzziness=edits), EXTRA_EDIT))
+            if len(token) == SHORT_WORD:
+                prefix = _match(f"{field}.prefix", token, fuzziness=edits)
+                clauses.append(_scored(prefix, EXTRA_EDIT))
         if initials and len(token) > 1:
             clauses.append(_scored({"term": {field: token[0]}}, INITIAL))
     nicknames = names.nicknames(token)
@@ -218,7 +248,12 @@ def _guesses(token: str, *, initials: bool) -> list[dict]:
 
 
 def build_word_query(
-    word: str, *, is_last: bool, broaden: bool = False, initials: bool = False
+    word: str,
+    *,
+    is_last: bool,
+    broaden: bool = False,
+    initials: bool = False,
+    max_edits: int = 2,
 ) -> dict:
     """Every way one word may match, scored by the best of them.
 
@@ -226,7 +261,7 @@ def build_word_query(
     when other words of the query pin the person down.
     """
     clauses: list[dict] = []
-    edits = fuzziness_for(word)
+    edits = min(fuzziness_for(word), max_edits)
     for field, prefix_field, weight, typo_tolerant in TEXT_FIELDS:
         clauses.append(_scored(_match(field, word), EXACT * weight))
         # Every word may be a prefix ("joh smi"), not only the last one.
@@ -255,6 +290,23 @@ def build_word_query(
     return {"dis_max": {"queries": clauses, "tie_breaker": 0.0}}
 
 
+def _rarity_tie_breaks(words: tuple[str, ...]) -> list[dict]:
+    """Among contacts that match one word of "first last" equally well, the rarer word first.
+
+    The one place the engine's term statistics count: when only one of two words
+    matched, a rarer name is the likelier person (three Dixons and one Channing for
+    "channing dixon": the Channing is one person, each Dixon a third of one). Counted
+    over the whole name (fullName), not per field: Campbell the surname makes Campbell
+    the first name no rarer. The statistics are the shard's (every workspace routed
+    there), a proxy for the workspace's that is good enough to order a tie. Bounded by
+    RARITY, so it orders ties only, never a tier.
+    """
+    return [
+        {"match": {"fullName": {"query": word, "operator": "and", "boost": RARITY}}}
+        for word in words
+    ]
+
+
 def particle_groups(words: tuple[str, ...]) -> list[list[int]]:
     """Word positions, a run of particles kept with the word after it ("van der berg")."""
     groups: list[list[int]] = []
@@ -273,12 +325,47 @@ def build_text_query(parsed: ParsedQuery, *, broaden: bool = False) -> dict | No
         return {"dis_max": {"queries": [c for d in parsed.phone for c in _phone_clauses(d)]}}
     if not parsed.words:
         return None
-    last = len(parsed.words) - 1
-    initials = broaden and len(parsed.words) > 1
+    as_typed = _words_query(parsed.words, broaden=broaden)
+    rejoined = joined_readings(parsed.words) if broaden else []
+    if not rejoined:
+        return as_typed
+    # A name typed with a stray space ("ja ck matthews", "natasha crossm an"): the words
+    # as typed, or with one pair of neighbours joined back into one word, whichever
+    # reading matches best. Each reading is scored like a query typed that way, so the
+    # tiers keep their order inside it, but literally (no guesses) and with at most one
+    # edit per word: the stray space was the slip, and a longer joined word must not buy
+    # two edits ('"john" AND smith' is not Johnny Smithers).
+    readings = [_words_query(words, broaden=False, max_edits=1) for words in rejoined]
+    return {"dis_max": {"queries": [as_typed, *readings], "tie_breaker": 0.0}}
+
+
+def joined_readings(words: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The query with one pair of neighbouring name words joined, for every such pair.
+
+    Only up to MAX_JOINED_WORDS words (each reading is a whole query again), and only
+    words that are one name token each (never digits, addresses or particles, which the
+    particle groups already join), joined as their folded tokens ('"john" AND' never
+    reads as "john").
+    """
+    if not 1 < len(words) <= MAX_JOINED_WORDS:
+        return []
+    readings = []
+    for i in range(len(words) - 1):
+        left, right = _name_word(words[i]), _name_word(words[i + 1])
+        if left and right and not names.is_particle(words[i]):
+            readings.append((*words[:i], left + right, *words[i + 2 :]))
+    return readings
+
+
+def _words_query(words: tuple[str, ...], *, broaden: bool, max_edits: int = 2) -> dict:
+    last = len(words) - 1
+    initials = broaden and len(words) > 1
     must = []
-    for group in particle_groups(parsed.words):
+    for group in particle_groups(words):
         word_queries = [
-            build_word_query(parsed.words[i], is_last=i == last, broaden=broaden, initials=initials)
+            build_word_query(
+                words[i], is_last=i == last, broaden=broaden, initials=initials, max_edits=max_edits
+            )
             for i in group
         ]
         if len(group) == 1:
@@ -287,23 +374,27 @@ def build_text_query(parsed: ParsedQuery, *, broaden: bool = False) -> dict | No
         # "mc donald" may be McDonald and "vanderberg" van der Berg: the words one by one,
         # or all of them joined as one token of the name (scored as a spelling variant of
         # each word, so it never beats the words found one by one).
-        joined = "".join(names.fold(parsed.words[i]) for i in group)
+        joined = "".join(names.fold(words[i]) for i in group)
         together = [
             _scored(_match(f"{field}.variants", joined), SPELLING * len(group))
             for field in ("firstName", "lastName")
         ]
         must.append({"dis_max": {"queries": [{"bool": {"must": word_queries}}, *together]}})
-    if broaden and len(must) == RELAXED_WORDS:
+    relaxed = broaden and len(must) == RELAXED_WORDS
+    if relaxed:
         # "first last" with one of the two wholly wrong (another first name, a garbled
         # surname): either may match alone, and a contact matching both still ranks
         # first (the scores add). Longer queries keep every word: their words are more
         # often deliberate ('"john" AND smith' must not find John Smith).
-        must = [{"bool": {"should": must, "minimum_should_match": 1}}]
-    text = " ".join(parsed.words)
-    orders = dict.fromkeys([text, " ".join(reversed(parsed.words))])
+        both = _scored({"bool": {"must": must}}, BOTH_WORDS_BONUS)
+        must = [{"bool": {"should": [*must, both], "minimum_should_match": 1}}]
+    text = " ".join(words)
+    orders = dict.fromkeys([text, " ".join(reversed(words))])
     should = [_scored(_match("fullNameExact", name), FULL_NAME_BONUS) for name in orders]
+    if relaxed:
+        should += _rarity_tie_breaks(words)
     should.append(_scored(_match("fullName", text), ALL_IN_NAME_BONUS))
-    if len(parsed.words) > 1:
+    if len(words) > 1:
         # fullName is copied from two values, and the engine puts a position gap of 100
         # between them (a last name starts 101 positions after the first name's last
         # word): a slop of exactly the gap lets "jane doe" span first -> last name in the

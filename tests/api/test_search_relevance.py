@@ -208,6 +208,11 @@ CASES = [
     # A part wholly wrong, the rest right.
     ("edward fairbanks", "robert_fairbanks", [], []),
     ("prescott geoff", "geoff_prescott", [], []),
+    # Both words matched, however weakly, beat one word matched exactly.
+    ("katharina oakly", "catherine_oakley", ["catherine_oakley", "katharina_schmidt"], []),
+    # A name typed with a stray space.
+    ("christo pher nolan", "christopher_nolan", [], []),
+    ("jane d oe", "jane_doe", [], []),
 ]
 
 

@@ -65,3 +65,36 @@ def test_a_word_typed_joined_is_highlighted_over_the_tokens_it_spells():
     assert marks == [
         {"field": "lastName", "value": "van der Berg", "spans": [{"start": 0, "end": 12}]}
     ]
+
+
+def test_a_name_typed_with_a_stray_space_is_read_joined_back_in_the_broadened_pass():
+    assert queries.joined_readings(("ja", "ck", "matthews")) == [
+        ("jack", "matthews"),
+        ("ja", "ckmatthews"),
+    ]
+    assert queries.joined_readings(("van", "berg")) == []  # particles join on their own
+    assert queries.joined_readings(("john", "415")) == []
+    assert queries.joined_readings(('"john"', "AND", "smith*"))[0] == ("johnand", "smith*")
+    parsed = queries.parse_query("ja ck matthews")
+    strict = json.dumps(queries.build_text_query(parsed))
+    assert "ckmatthews" not in strict
+    broad = json.dumps(queries.build_text_query(parsed, broaden=True))
+    assert '"jack"' in broad and "ckmatthews" in broad
+
+
+def test_both_words_weakly_beat_one_word_exactly_and_rarity_only_breaks_ties():
+    weakest_pair = 2 * queries.INITIAL + queries.BOTH_WORDS_BONUS
+    # Lucene's BM25 is at most its idf, under 22 for a billion documents; two words.
+    rarity_bound = 2 * 22 * queries.RARITY
+    assert weakest_pair > queries.EXACT + rarity_bound
+    assert rarity_bound < queries.INITIAL
+
+
+def test_the_broadened_pass_allows_a_short_word_one_edit_more():
+    strict = json.dumps(queries.build_word_query("loe", is_last=True))
+    broad = json.dumps(queries.build_word_query("loe", is_last=True, broaden=True))
+    assert "fuzziness" not in strict and '"fuzziness": 1' in broad
+    broad = json.dumps(queries.build_word_query("tomson", is_last=False, broaden=True))
+    assert '"fuzziness": 2' in broad
+    broad = json.dumps(queries.build_word_query("jo", is_last=True, broaden=True))
+    assert "fuzziness" not in broad  # two letters stay literal
