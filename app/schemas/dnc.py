@@ -9,6 +9,8 @@ from app.schemas.contacts import COUNTRY
 
 MAX_CHECK = 10_000
 MAX_REASON, MAX_SOURCE = 500, 100
+# A header longer than this names no column a spreadsheet makes.
+MAX_COLUMN_NAME = 200
 # Dialers send whatever they hold; anything longer is reported invalid, not refused.
 MAX_CHECK_PHONE = 1_000
 
@@ -199,6 +201,7 @@ class DncImportArgsSchema(Schema):
     source = fields.String(load_default="import", validate=validate.Length(max=MAX_SOURCE))
     phoneColumn = fields.String(
         load_default=None,
+        validate=validate.Length(min=1, max=MAX_COLUMN_NAME),
         metadata={"description": "Header of the phone column; found by name when absent."},
     )
     defaultCountry = _country()

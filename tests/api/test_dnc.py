@@ -353,3 +353,22 @@ def test_dnc_import_reads_the_same_headers_and_uploads_as_the_contacts_import(
         headers=auth,
     )
     assert binary.status_code == 422 and binary.json["error"]["code"] == "invalid_csv"
+
+
+def test_dnc_import_phone_column_refuses_huge_and_matches_non_ascii_names(client, workspace, auth):
+    huge = client.post(
+        f"/v1/dnc/import?workspaceId={workspace}&phoneColumn={'x' * 5000}",
+        data="Téléphone\n+14155550171\n",
+        content_type="text/csv",
+        headers=auth,
+    )
+    assert huge.status_code == 400 and huge.json["error"]["details"][0]["field"] == "phoneColumn"
+    assert "x" * 300 not in huge.get_data(as_text=True)  # the value is not echoed back
+    accented = client.post(
+        f"/v1/dnc/import?workspaceId={workspace}&phoneColumn=Téléphone",
+        data="Nom,Téléphone\nAnn,+14155550171\n".encode(),
+        content_type="text/csv",
+        headers=auth,
+    )
+    assert accented.status_code == 200, accented.json
+    assert accented.json["data"]["added"] == 1
