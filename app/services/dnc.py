@@ -147,9 +147,8 @@ class DncService:
         document = result["get"]["_source"]
         existed = result["result"] != "created"
         self._finish("add", workspace_id, [phone], mark)
-        self._after_write(
-            workspace_id, [phone], "updated" if existed else "added", reason, source, actor, refresh
-        )
+        action = "updated" if existed else "added"
+        self._after_write(workspace_id, {action: [phone]}, reason, source, actor, refresh)
         return _entry(document), existed
 
     def add_many(
@@ -195,8 +194,8 @@ class DncService:
             self._settle_quietly(workspace_id, phones)
             raise ServiceUnavailable(f"{len(failed)} numbers could not be stored; retry the file.")
         self._finish("add", workspace_id, phones, mark)
-        self._after_write(workspace_id, added, "added", reason, source, actor, None)
-        self._after_write(workspace_id, updated, "updated", reason, source, actor, None)
+        events = {"added": added, "updated": updated}
+        self._after_write(workspace_id, events, reason, source, actor, None)
         return {"added": len(added), "updated": len(updated)}
 
     def remove(
@@ -226,15 +225,18 @@ class DncService:
         except Exception as exc:  # the mark stays: checks ask the record until it is settled
             raise _unconfirmed(exc) from exc
         self._finish("remove", workspace_id, [phone], mark)
-        self._after_write(workspace_id, [phone], "removed", reason, None, actor, refresh)
+        self._after_write(workspace_id, {"removed": [phone]}, reason, None, actor, refresh)
 
-    def _after_write(self, workspace_id, phones, action, reason, source, actor, refresh) -> None:
-        """History and the contacts' indexed flags, before the write is acknowledged."""
+    def _after_write(self, workspace_id, events, reason, source, actor, refresh) -> None:
+        """History (one bulk) and the contacts' indexed flags (one sync), before the write
+        is acknowledged. `events` maps an action to its numbers: one call either lists
+        numbers (added, updated) or removes them."""
+        phones = [phone for numbers in events.values() for phone in numbers]
         if not phones:
             return
         try:
-            self._record(workspace_id, phones, action, reason, source, actor, refresh)
-            self.sync_contacts(workspace_id, phones, action != "removed")
+            self._record(workspace_id, events, reason, source, actor, refresh)
+            self.sync_contacts(workspace_id, phones, "removed" not in events)
         except Exception as exc:
             raise _unconfirmed(exc) from exc
 
@@ -302,10 +304,10 @@ class DncService:
             absent += gone
         return {"listed": listed, "absent": absent}
 
-    def _record(self, workspace_id, phones, action, reason, source, actor, refresh) -> None:
+    def _record(self, workspace_id, events, reason, source, actor, refresh) -> None:
         at = utc_now()
         actions: list[dict] = []
-        for phone in phones:
+        for action, phone in ((a, p) for a, numbers in events.items() for p in numbers):
             event_id = "dnch_" + secrets.token_urlsafe(12)
             actions.append({"index": {"_id": event_id, "routing": workspace_id}})
             actions.append(
