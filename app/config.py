@@ -3,10 +3,61 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 
 def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def index_topology(name: str, environ: Mapping[str, str] = os.environ) -> dict[str, int | str]:
+    """Shard layout of index `name` ("contacts", "dnc", ...) from the environment.
+
+    The mapping files ship the single-node layout (1 shard, 0 replicas); a deployment
+    overrides it per index without touching them:
+
+        INDEX_SHARDS_<NAME>                   primary shards (fixed once the index exists;
+                                              `make reindex` builds a version with the new
+                                              number)
+        INDEX_REPLICAS_<NAME>, INDEX_REPLICAS copies of each shard on other nodes (the
+                                              per-index value wins)
+        INDEX_ROUTING_PARTITION_SIZE_<NAME>   shards one routing key (a workspace) spreads
+                                              over; must be < the shard count. Fixed at
+                                              creation, changed by a reindex.
+        INDEX_WAIT_FOR_ACTIVE_SHARDS          copies that must be up before a write starts
+                                              ("1" or "all"; see docs/scaling.md)
+
+    Only the settings given are returned; a bad value raises at startup, not on the
+    first write.
+    """
+    suffix = name.upper().replace("-", "_")
+    keys = {
+        "number_of_shards": (f"INDEX_SHARDS_{suffix}",),
+        "number_of_replicas": (f"INDEX_REPLICAS_{suffix}", "INDEX_REPLICAS"),
+        "routing_partition_size": (f"INDEX_ROUTING_PARTITION_SIZE_{suffix}",),
+    }
+    topology: dict[str, int | str] = {}
+    for setting, variables in keys.items():
+        variable = next((v for v in variables if environ.get(v, "").strip()), None)
+        if variable is None:
+            continue
+        value = environ[variable].strip()
+        lowest = 0 if setting == "number_of_replicas" else 1
+        # OpenSearch allows at most 1024 primary shards per index.
+        if not (value.isascii() and value.isdigit() and lowest <= int(value[:6]) <= 1024):
+            raise ValueError(f"{variable} must be a whole number {lowest}..1024, got {value!r}")
+        topology[setting] = int(value)
+    partition = topology.get("routing_partition_size", 1)
+    if partition > 1 and partition >= topology.get("number_of_shards", 1):
+        raise ValueError(
+            f"INDEX_ROUTING_PARTITION_SIZE_{suffix} must be below INDEX_SHARDS_{suffix}"
+        )
+    active = environ.get("INDEX_WAIT_FOR_ACTIVE_SHARDS", "").strip()
+    if active:
+        if active != "all" and not (active.isascii() and active.isdigit() and len(active) < 5):
+            raise ValueError(f"INDEX_WAIT_FOR_ACTIVE_SHARDS must be a number or all: {active!r}")
+        topology["write.wait_for_active_shards"] = active
+    return topology
 
 
 class Config:

@@ -4,9 +4,18 @@
     python -m devtools.stack down     stop the processes this script started (by pid file)
     python -m devtools.stack status   print URLs and whether each service answers
 
+    python -m devtools.stack up --nodes 3      a three-node OpenSearch cluster (HTTP
+                                               9201-9203, transport 9301-9303, 512 MiB
+                                               heaps) and a Redis of its own on 6391
+    python -m devtools.stack kill-node 2       kill -9 one cluster node (fault drills)
+    python -m devtools.stack start-node 2      start it again on its own data folder
+    python -m devtools.stack env --nodes 3     the environment that points the API at it
+
 Everything lives under `.stack/` (git-ignored); data is kept between runs. When
 OPENSEARCH_HOSTS or REDIS_URL point somewhere other than the local defaults, the
-matching local service is not started.
+matching local service is not started. The default (no --nodes) is the single node on
+9200 and Redis on 6390 that `make services` and `make test` use; the cluster lives
+under `.stack/cluster/` on ports of its own, so both can run side by side.
 """
 
 from __future__ import annotations
@@ -149,8 +158,14 @@ def ensure_service_user() -> None:
             parent.chmod(os.stat(parent).st_mode | 0o001)
 
 
-def launch_opensearch(port: int, folder: Path, heap: str = OPENSEARCH_HEAP) -> Path:
-    """Start a node on 127.0.0.1:`port` with its data under `folder`-*; its pid file."""
+def launch_opensearch(
+    port: int, folder: Path, heap: str = OPENSEARCH_HEAP, cluster: list[str] | None = None
+) -> Path:
+    """Start a node on 127.0.0.1:`port` with its data under `folder`-*; its pid file.
+
+    `cluster` (the HTTP URLs of every node, this one included) makes the node join a
+    cluster of those nodes instead of running alone; node names follow their ports.
+    """
     fetch_opensearch()
     home = opensearch_home()
     data, logs, run = (Path(f"{folder}-{name}") for name in ("data", "logs", "run"))
@@ -168,13 +183,14 @@ def launch_opensearch(port: int, folder: Path, heap: str = OPENSEARCH_HEAP) -> P
         "-d",
         "-p",
         str(pid_file),
-        "-Ediscovery.type=single-node",
+        *(cluster_settings(cluster) if cluster else ["-Ediscovery.type=single-node"]),
+        *([f"-Enode.name=node-{port}"] if cluster else []),
         "-Enetwork.host=127.0.0.1",
         f"-Ehttp.port={port}",
         f"-Etransport.port={port + 100}",
         f"-Epath.data={data}",
         f"-Epath.logs={logs}",
-        f"-Ecluster.name=contacts-{port}",
+        f"-Ecluster.name=contacts-{urlparse(cluster[0]).port if cluster else port}",
         # A shared dev machine fills its disk; do not flip indices read-only at 95 %.
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         "-Eaction.auto_create_index=false",
@@ -188,6 +204,17 @@ def launch_opensearch(port: int, folder: Path, heap: str = OPENSEARCH_HEAP) -> P
     with open(logs / "startup.log", "ab") as out:
         subprocess.run(command, env=env, cwd=home, check=True, stdout=out, stderr=out)
     return pid_file
+
+
+def cluster_settings(nodes: list[str]) -> list[str]:
+    """Discovery of a local multi-node cluster: every node seeds from every transport port,
+    and the first start bootstraps with all of them as cluster-manager candidates (three
+    eligible managers: losing any one keeps a quorum)."""
+    ports = [urlparse(url).port for url in nodes]
+    return [
+        "-Ediscovery.seed_hosts=" + ",".join(f"127.0.0.1:{p + 100}" for p in ports),
+        "-Ecluster.initial_cluster_manager_nodes=" + ",".join(f"node-{p}" for p in ports),
+    ]
 
 
 def wait_for_opensearch(url: str, timeout: float = 180) -> bool:
@@ -254,7 +281,7 @@ def redis_ping(url: str) -> bool:
     return result.stdout.strip() == "PONG"
 
 
-def start_redis(url: str) -> None:
+def start_redis(url: str, folder: Path | None = None, pid_file: Path | None = None) -> None:
     if not shutil.which("redis-server"):
         if os.geteuid() != 0:
             fail("redis-server is not installed (apt-get install -y redis-server)")
@@ -269,7 +296,8 @@ def start_redis(url: str) -> None:
     if redis_ping(url):
         log(f"Redis already up at {url}")
         return
-    folder = STACK / "redis"
+    folder = folder or STACK / "redis"
+    pid_file = pid_file or STACK / "redis.pid"
     folder.mkdir(parents=True, exist_ok=True)
     port = urlparse(url).port or 6390
     subprocess.run(
@@ -284,7 +312,7 @@ def start_redis(url: str) -> None:
             "--daemonize",
             "yes",
             "--pidfile",
-            str(STACK / "redis.pid"),
+            str(pid_file),
             "--logfile",
             str(folder / "redis.log"),
             "--appendonly",
@@ -342,10 +370,134 @@ def status() -> None:
     log(f"Redis      {redis_url} {redis_state}")
 
 
+# --- a local multi-node cluster ---------------------------------------------------
+
+CLUSTER = STACK / "cluster"
+CLUSTER_FIRST_PORT = 9201
+CLUSTER_REDIS = "redis://127.0.0.1:6391/0"
+# Three JVMs share the machine with everything else: small heaps are plenty for tests.
+CLUSTER_HEAP = os.environ.get("CLUSTER_NODE_HEAP", "512m")
+# Index topology for the cluster (app/config.py reads these): every shard has a copy on
+# a second node, and contacts spread over three shards, a workspace over two of them.
+CLUSTER_TOPOLOGY = {
+    "INDEX_REPLICAS": "1",
+    "INDEX_SHARDS_CONTACTS": "3",
+    "INDEX_ROUTING_PARTITION_SIZE_CONTACTS": "2",
+    "INDEX_SHARDS_DNC": "3",
+}
+
+
+def cluster_urls(nodes: int) -> list[str]:
+    return [f"http://127.0.0.1:{CLUSTER_FIRST_PORT + n}" for n in range(nodes)]
+
+
+def node_folder(number: int) -> Path:
+    return CLUSTER / f"node-{number}"
+
+
+def node_pid_file(number: int) -> Path:
+    return Path(f"{node_folder(number)}-run") / "opensearch.pid"
+
+
+def cluster_env(nodes: int) -> dict[str, str]:
+    """The environment that points the API, the worker and the tests at the cluster."""
+    return {
+        "OPENSEARCH_HOSTS": ",".join(cluster_urls(nodes)),
+        "REDIS_URL": CLUSTER_REDIS,
+        "IMPORT_DIR": str(CLUSTER / "imports"),
+        **CLUSTER_TOPOLOGY,
+    }
+
+
+def start_node(number: int, nodes: int = 3) -> None:
+    """Start node `number` (1-based) of the cluster unless it already runs."""
+    if pid_alive(node_pid_file(number)):
+        log(f"node {number} already running")
+        return
+    urls = cluster_urls(nodes)
+    launch_opensearch(
+        urlparse(urls[number - 1]).port, node_folder(number), CLUSTER_HEAP, cluster=urls
+    )
+
+
+def kill_node(number: int, sig: int = signal.SIGKILL) -> int | None:
+    """Signal node `number` (kill -9 by default), as a crash would; its pid, if it ran."""
+    pid = pid_alive(node_pid_file(number))
+    if pid:
+        os.kill(pid, sig)
+        log(f"sent signal {sig} to node {number} (pid {pid})")
+    return pid
+
+
+def wait_for_node_exit(number: int, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while pid_alive(node_pid_file(number)) and time.time() < deadline:
+        time.sleep(0.2)
+
+
+def wait_for_cluster(url: str, nodes: int, status: str = "green", timeout: float = 300) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        health = http_json(
+            f"{url}/_cluster/health?wait_for_status={status}&wait_for_nodes={nodes}&timeout=2s",
+            timeout=5,
+        )
+        if health and not health.get("timed_out") and health.get("number_of_nodes") == nodes:
+            return True
+        time.sleep(1)
+    return False
+
+
+def cluster_up(nodes: int) -> None:
+    CLUSTER.mkdir(parents=True, exist_ok=True)
+    start_redis(CLUSTER_REDIS, CLUSTER / "redis", CLUSTER / "redis.pid")
+    for number in range(1, nodes + 1):
+        start_node(number, nodes)
+    urls = cluster_urls(nodes)
+    if not wait_for_cluster(urls[0], nodes):
+        fail(f"the {nodes}-node cluster did not turn green; see {CLUSTER}/node-*-logs")
+    verify_modules(urls[0])
+    cluster_status(nodes)
+
+
+def cluster_down(nodes: int) -> None:
+    for number in range(1, nodes + 1):
+        stop_pid(node_pid_file(number), f"OpenSearch node {number}")
+    stop_pid(CLUSTER / "redis.pid", "Redis (cluster stack)")
+
+
+def cluster_status(nodes: int) -> None:
+    for number, url in enumerate(cluster_urls(nodes), start=1):
+        log(f"OpenSearch node {number} {url} {'up' if http_json(url) else 'down'}")
+    health = http_json(f"{cluster_urls(nodes)[0]}/_cluster/health") or {}
+    log(f"cluster health {health.get('status', 'unknown')}, nodes {health.get('number_of_nodes')}")
+    log(f"Redis      {CLUSTER_REDIS} {'up' if redis_ping(CLUSTER_REDIS) else 'down'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status"])
-    {"up": up, "down": down, "status": status}[parser.parse_args().command]()
+    parser.add_argument(
+        "command", choices=["up", "down", "status", "env", "kill-node", "start-node"]
+    )
+    parser.add_argument("node", nargs="?", type=int, help="kill-node / start-node: 1..nodes")
+    parser.add_argument(
+        "--nodes", type=int, default=1, help="1: the default single node; 2+: a local cluster"
+    )
+    args = parser.parse_args()
+    if args.command in ("kill-node", "start-node"):
+        if not args.node or not 1 <= args.node <= max(args.nodes, 3):
+            fail("name a node: kill-node 2")
+        if args.command == "kill-node":
+            kill_node(args.node)
+        else:
+            start_node(args.node, max(args.nodes, 3))
+    elif args.command == "env":
+        for key, value in cluster_env(max(args.nodes, 3)).items():
+            print(f"export {key}={value}")
+    elif args.nodes > 1:
+        {"up": cluster_up, "down": cluster_down, "status": cluster_status}[args.command](args.nodes)
+    else:
+        {"up": up, "down": down, "status": status}[args.command]()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,12 @@
 Each logical index `<name>` (contacts, dnc) lives in `<prefix><name>-v<N>`; reads go
 through the alias `<prefix><name>` and writes through `<prefix><name>-write`, so a
 reindex can build `-v<N+1>` and move both aliases in one atomic call.
+
+The files hold the mappings and analysis; the shard layout (shards, replicas, routing
+partition) comes from the environment through `app.config.index_topology`, so one file
+serves a laptop (1 shard, 0 replicas) and a cluster. An index routed by workspace over
+a partition of several shards must require routing, so `load_definition` adds
+`_routing.required` there (OpenSearch refuses the setting otherwise).
 """
 
 from __future__ import annotations
@@ -13,11 +19,19 @@ from pathlib import Path
 
 from opensearchpy import OpenSearch
 
+from app.config import index_topology
+
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent.parent / "index_mappings"
 
 
 def load_definition(name: str) -> dict:
-    return json.loads((MAPPINGS_DIR / f"{name}.json").read_text())
+    """The index's settings and mappings: the file, with the configured shard layout."""
+    definition = json.loads((MAPPINGS_DIR / f"{name}.json").read_text())
+    topology = index_topology(name)
+    definition["settings"]["index"].update(topology)
+    if topology.get("routing_partition_size", 1) > 1:
+        definition["mappings"]["_routing"] = {"required": True}
+    return definition
 
 
 def index_names() -> list[str]:
