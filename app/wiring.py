@@ -22,6 +22,10 @@ from app import jobs, observability
 from app.jsonio import EngineSerializer
 from app.search.pits import PitBudget
 from app.search.reindex import freeze_tolerant
+from app.search.shards import complete_reads
+from app.services.batch import BatchService
+from app.services.calling_window import CallingWindowService
+from app.services.changes import ChangeLog
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
@@ -49,6 +53,8 @@ def opensearch_client(config: Mapping, *, background: bool = False) -> OpenSearc
     )
     observability.instrument_opensearch(client)
     freeze_tolerant(client, config["REINDEX_FREEZE_RETRY_SECONDS"])
+    # A search or multi-get that missed a shard (a node just lost) is retried, then a 503.
+    complete_reads(client)
     return client
 
 
@@ -100,6 +106,25 @@ class Wiring:
                 self.config["DEFAULT_COUNTRY"],
                 bucket_target=self.config["DNC_CACHE_BUCKET_TARGET"],
                 lazy_build=self.config["DNC_CACHE_LAZY_BUILD"],
+                on_change=lambda workspace_id, events: self.changes.record_dnc(
+                    workspace_id, events
+                ),
+            ),
+        )
+
+    @property
+    def changes(self) -> ChangeLog:
+        return self._once(
+            "changes",
+            lambda: ChangeLog(
+                self.opensearch,
+                self.redis,
+                self.config["INDEX_PREFIX"],
+                self.config["REDIS_KEY_PREFIX"],
+                cursor_key=self.config["CURSOR_SECRET"],
+                settle_seconds=self.config["CHANGES_SETTLE_SECONDS"],
+                retention_seconds=self.config["CHANGES_RETENTION_SECONDS"],
+                dnc_lookup=lambda workspace_id, phones: self.dnc.lookup(workspace_id, phones),
             ),
         )
 
@@ -121,6 +146,28 @@ class Wiring:
                 # Every page of contacts (and every written one) gets `dnc` from the list.
                 annotate=self.dnc.flag_contacts,
                 cursor_key=self.config["CURSOR_SECRET"],
+                changes=self.changes,
+            ),
+        )
+
+    @property
+    def batch(self) -> BatchService:
+        return self._once("batch", lambda: BatchService(self.opensearch, self.contacts))
+
+    @property
+    def calling_window(self) -> CallingWindowService:
+        return self._once(
+            "calling_window",
+            lambda: CallingWindowService(
+                self.opensearch,
+                self.config["INDEX_PREFIX"],
+                self.contacts,
+                default_country=self.config["DEFAULT_COUNTRY"],
+                default_window={
+                    "start": self.config["CALLING_WINDOW_START"],
+                    "end": self.config["CALLING_WINDOW_END"],
+                },
+                horizon_days=self.config["CALLING_WINDOW_HORIZON_DAYS"],
             ),
         )
 
