@@ -154,6 +154,13 @@ class Config:
     DNC_RECONCILE_FULL_SECONDS = float(os.environ.get("DNC_RECONCILE_FULL_SECONDS", "3600"))
     DNC_MAX_IMPORT_ROWS = int(os.environ.get("DNC_MAX_IMPORT_ROWS", "1000000"))
 
+    # Calling window (app/calling): the default when a workspace has saved no policy (the
+    # US federal TCPA hours, callee-local), and how far ahead the next allowed start is
+    # searched for before the answer is "none within the horizon".
+    CALLING_WINDOW_START = os.environ.get("CALLING_WINDOW_START", "08:00")
+    CALLING_WINDOW_END = os.environ.get("CALLING_WINDOW_END", "21:00")
+    CALLING_WINDOW_HORIZON_DAYS = int(os.environ.get("CALLING_WINDOW_HORIZON_DAYS", "14"))
+
     API_TITLE = "Contacts API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

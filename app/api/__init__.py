@@ -24,7 +24,17 @@ Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import console, contacts, dnc, export, health, imports, phones, search
+    from app.api import (
+        calling_window,
+        console,
+        contacts,
+        dnc,
+        export,
+        health,
+        imports,
+        phones,
+        search,
+    )
 
     api.init_app(app)
     if "PhoneInfo" not in api.spec.components.schemas:
@@ -32,5 +42,6 @@ def register_blueprints(app: Flask) -> None:
     api.ma_plugin.converter.add_attribute_function(one_or_many_property)
     for module in (health, phones, search, contacts, dnc, imports, export):
         api.register_blueprint(module.blp)
+    api.register_blueprint(calling_window.blp)
     # The console is static pages, not API: a plain blueprint, left out of the OpenAPI document.
     app.register_blueprint(console.blp)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from app.services import health
+from app.services.calling_window import CallingWindowService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
@@ -42,6 +43,10 @@ def imports() -> ImportService:
 
 def export() -> ExportService:
     return _wiring().export
+
+
+def calling_window() -> CallingWindowService:
+    return _wiring().calling_window
 
 
 def readiness() -> dict:

@@ -126,6 +126,30 @@ def requests_for(ids: dict) -> list[tuple[str, str, str, dict]]:
         ("POST", "/v1/dnc/check", "dnc:read", {"json": {**body, "phones": [VICTIM_PHONE]}}),
         ("GET", "/v1/dnc/history", "dnc:read", {"query_string": {"workspaceId": VICTIM}}),
         ("POST", "/v1/dnc/import", "dnc:write", upload()),
+        (
+            "POST",
+            "/v1/calling-window",
+            "contacts:read",
+            {"json": {**body, "phones": [VICTIM_PHONE]}},
+        ),
+        (
+            "GET",
+            "/v1/contacts/<string:contact_id>/calling-window",
+            "contacts:read",
+            {"path": contact, "query_string": {"workspaceId": VICTIM}},
+        ),
+        (
+            "GET",
+            "/v1/calling-window/policy",
+            "contacts:read",
+            {"query_string": {"workspaceId": VICTIM}},
+        ),
+        (
+            "PUT",
+            "/v1/calling-window/policy",
+            "contacts:write",
+            {"json": {**body, "noCallDays": ["sunday"]}},
+        ),
     ]
 
 

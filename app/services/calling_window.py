@@ -1,0 +1,235 @@
+"""CallingWindowService: may a number be called now, and when next, under the workspace's policy.
+
+For each phone: E.164 through the one normalizer (app/phones.py; an invalid number is
+answered per item with its `validationErrors`, never allowed), where it rings
+(app/calling/regions.py), the rules that apply there (app/calling/rules.py), and the
+verdict of every (zone, rule) pair (app/calling/windows.py), the most restrictive winning.
+
+The policy is the workspace's stored one (app/calling/policies.py), else the configured
+default (the TCPA window, 08:00-21:00 every day). Phones that share their zones and rules
+share one computation within a request: a batch of 1,000 numbers from one area code costs
+one window search, not 1,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from app.calling.policies import PolicyStore, StoredPolicy
+from app.calling.regions import load_zone, locate
+from app.calling.rules import Rule, Window, default_policy, rules_for
+from app.calling.windows import Verdict, next_allowed, verdict
+from app.errors import NotFound
+from app.phones import normalize
+from app.search.documents import utc_now
+from app.services.contacts import ContactService, parse_etag
+
+INVALID_NUMBER = "invalid_number"
+UNKNOWN_TIMEZONE = "unknown_timezone"
+NONE_WITHIN_HORIZON = "none_within_horizon"
+
+
+def iso_utc(instant: datetime | None) -> str | None:
+    if instant is None:
+        return None
+    return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def contact_phones(contact: dict) -> list[str]:
+    """The contact's numbers: its primary `phone`, then any `phones[].number`, once each."""
+    numbers = [contact.get("phone")]
+    numbers += [p.get("number") for p in contact.get("phones") or () if isinstance(p, dict)]
+    return list(dict.fromkeys(n for n in numbers if isinstance(n, str) and n))
+
+
+class CallingWindowService:
+    def __init__(
+        self,
+        client,
+        index_prefix: str,
+        contacts: ContactService,
+        *,
+        default_country: str = "US",
+        default_window: dict | None = None,
+        horizon_days: int = 14,
+    ) -> None:
+        self.store = PolicyStore(client, index_prefix)
+        self.contacts = contacts
+        self.default_country = default_country
+        self.default_policy = default_policy(default_window)
+        Window.parse(self.default_policy["window"])  # a bad configured window fails at start
+        self.horizon = timedelta(days=horizon_days)
+
+    # --- policy -----------------------------------------------------------------
+
+    def policy(self, workspace_id: str) -> tuple[dict, str | None]:
+        """The workspace's policy as the API shows it, and its ETag (None: the default)."""
+        stored = self.store.get(workspace_id)
+        return self._shown(workspace_id, stored), stored.etag if stored else None
+
+    def put_policy(
+        self,
+        workspace_id: str,
+        policy: dict,
+        *,
+        actor: str | None,
+        if_match: str | None = None,
+        refresh: str | None = None,
+    ) -> tuple[dict, str]:
+        """Replace the workspace's policy (validated by the schema); If-Match guards it."""
+        stored = self.store.put(
+            workspace_id,
+            {**self.default_policy, **policy},
+            updated_at=utc_now(),
+            updated_by=actor,
+            expected=parse_etag(if_match),
+            refresh=refresh,
+        )
+        return self._shown(workspace_id, stored), stored.etag
+
+    def _shown(self, workspace_id: str, stored: StoredPolicy | None) -> dict:
+        if stored is None:
+            return {"workspaceId": workspace_id, **self.default_policy, "source": "default"}
+        return {
+            "workspaceId": workspace_id,
+            **stored.policy,
+            "source": "workspace",
+            "updatedAt": stored.updated_at,
+            "updatedBy": stored.updated_by,
+        }
+
+    # --- evaluation -------------------------------------------------------------
+
+    def evaluate(
+        self,
+        workspace_id: str,
+        phones: Sequence[str],
+        *,
+        at: datetime | None = None,
+        default_country: str | None = None,
+    ) -> dict:
+        """Each phone's verdict at `at` (default: now), in the order given."""
+        stored = self.store.get(workspace_id)
+        instant = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        answers = self._answers(phones, stored, instant, default_country or self.default_country)
+        return {"data": answers, "meta": self._meta(stored, instant)}
+
+    def for_contact(
+        self,
+        contact_id: str,
+        workspaces: Iterable[str],
+        workspace_id: str,
+        *,
+        at: datetime | None = None,
+    ) -> dict:
+        """The verdict for every number of a contact the token may read (404 otherwise)."""
+        contact = self.contacts.get(contact_id, workspaces, annotate=False).contact
+        if contact["workspaceId"] != workspace_id:
+            raise NotFound()
+        result = self.evaluate(workspace_id, contact_phones(contact), at=at)
+        phones = {"contactId": contact_id, "workspaceId": workspace_id, "phones": result["data"]}
+        return {"data": phones, "meta": result["meta"]}
+
+    def _meta(self, stored: StoredPolicy | None, instant: datetime) -> dict:
+        return {
+            "evaluatedAt": iso_utc(instant),
+            "policySource": "workspace" if stored else "default",
+            "policyUpdatedAt": stored.updated_at if stored else None,
+            "horizonDays": self.horizon.days,
+        }
+
+    def _answers(
+        self, phones: Sequence[str], stored: StoredPolicy | None, instant: datetime, country: str
+    ) -> list[dict]:
+        policy = stored.policy if stored else self.default_policy
+        judged: dict[tuple, tuple[list[dict], Verdict]] = {}
+        answers = []
+        for raw in phones:
+            info = normalize(raw, country)
+            answer = {
+                "original": raw,
+                "normalized": info.normalized if info.isValid else None,
+                "isValid": info.isValid,
+                "validationErrors": info.validationErrors,
+                "countryCode": info.countryCode,
+            }
+            if not info.isValid:
+                answers.append({**answer, **_unplaceable(INVALID_NUMBER)})
+                continue
+            where = locate(info.normalized)
+            rules = rules_for(policy, where.country, where.subdivisions)
+            key = (where.zones, tuple(rules))
+            if key not in judged:
+                judged[key] = self._judge(where.zones, rules, instant)
+            zones, overall = judged[key]
+            answers.append(
+                {
+                    **answer,
+                    "regionLabel": where.label,
+                    "subdivisions": list(where.subdivisions),
+                    "timezoneSource": where.zone_source,
+                    "policyRules": [rule.name for rule in rules],
+                    "timezones": zones,
+                    **_verdict_fields(overall, no_zone=not where.zones),
+                }
+            )
+        return answers
+
+    def _judge(
+        self, names: Sequence[str], rules: Sequence[Rule], instant: datetime
+    ) -> tuple[list[dict], Verdict]:
+        """Per-zone verdicts and the most restrictive one over all of them."""
+        if not names:
+            return [], Verdict(False, UNKNOWN_TIMEZONE, None)
+        pairs_by_zone = {name: [(load_zone(name), rule) for rule in rules] for name in names}
+        zones, verdicts = [], []
+        for name, pairs in pairs_by_zone.items():
+            zone_verdict = verdict(instant, pairs, self.horizon)
+            verdicts.append(zone_verdict)
+            local = instant.astimezone(pairs[0][0])
+            zones.append(
+                {
+                    "zone": name,
+                    "localTime": local.isoformat(timespec="seconds"),
+                    "allowed": zone_verdict.allowed,
+                    "reason": zone_verdict.reason,
+                    "nextAllowedAt": iso_utc(zone_verdict.next_allowed_at),
+                }
+            )
+        if all(v.allowed for v in verdicts):
+            return zones, Verdict(True, None, instant)
+        reason = next(v.reason for v in verdicts if not v.allowed)
+        starts = [v.next_allowed_at for v in verdicts]
+        if any(start is None for start in starts):
+            return zones, Verdict(False, reason, None)
+        every_pair = [pair for pairs in pairs_by_zone.values() for pair in pairs]
+        # No instant before the latest zone's own next start can suit every zone.
+        start = next_allowed(instant, every_pair, self.horizon, not_before=max(starts))
+        return zones, Verdict(False, reason, start)
+
+
+def _verdict_fields(overall: Verdict, *, no_zone: bool) -> dict:
+    missing = None
+    if overall.next_allowed_at is None:
+        missing = UNKNOWN_TIMEZONE if no_zone else NONE_WITHIN_HORIZON
+    return {
+        "allowed": overall.allowed,
+        "reason": overall.reason,
+        "nextAllowedAt": iso_utc(overall.next_allowed_at),
+        "nextAllowedReason": missing,
+    }
+
+
+def _unplaceable(reason: str) -> dict:
+    return {
+        "regionLabel": None,
+        "subdivisions": [],
+        "timezoneSource": "none",
+        "policyRules": [],
+        "timezones": [],
+        "allowed": False,
+        "reason": reason,
+        "nextAllowedAt": None,
+        "nextAllowedReason": reason,
+    }
