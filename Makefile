@@ -8,7 +8,7 @@ PORT   ?= 8000
 # `python -m bench`), which puts bench/, devtools/ and tests/ on the import path; the
 # editable install provides `app`.
 
-.PHONY: assets chromium relevance reconcile venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
+.PHONY: cluster cluster-stop test-cluster assets chromium relevance reconcile venv services stop status indices run worker test lint format bench fuzz chaos reindex reindex-rollback clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -40,6 +40,28 @@ worker: indices         ## the background worker alone (imports, DNC reconciler)
 
 test: services assets chromium  ## the whole suite against the real servers
 	$(PY) -m pytest -q
+
+# A local three-node OpenSearch cluster (9201-9203, 512 MiB heaps) and a Redis of its own
+# (6391), beside the single-node stack; indices get 1 replica and 3 shards there
+# (`python -m devtools.stack env --nodes 3` prints the settings). docs/scaling.md.
+CLUSTER_ENV = env $$($(PY) -m devtools.stack env --nodes 3 | sed 's/^export //')
+CLUSTER_PORT ?= 8001
+# The core of the API suite that must pass on the cluster, then the node-loss drills.
+CLUSTER_SUITE ?= tests/api/test_contacts.py tests/api/test_search.py tests/api/test_imports.py \
+	tests/api/test_dnc.py tests/integration/test_reindex.py tests/integration/test_partial_reads.py
+
+cluster: venv assets    ## three OpenSearch nodes + Redis, and the API on them (port $(CLUSTER_PORT))
+	$(PY) -m devtools.stack up --nodes 3
+	$(CLUSTER_ENV) $(CONTACTS) init-indices
+	@$(CLUSTER_ENV) $(CONTACTS) mint-token --workspace ws_demo --ttl 28800
+	$(CLUSTER_ENV) $(CONTACTS) serve --port $(CLUSTER_PORT)
+
+cluster-stop:           ## stop the cluster's nodes and its Redis (by pid file)
+	$(PY) -m devtools.stack down --nodes 3
+
+test-cluster: venv      ## the core suite and node-loss drills on the local cluster (not in make test)
+	$(PY) -m devtools.stack up --nodes 3
+	$(CLUSTER_ENV) CLUSTER_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider $(CLUSTER_SUITE) tests/cluster
 
 # The console's vendored browser assets (ReDoc for /docs), pinned by package-lock.json;
 # npm ci runs no install scripts (app/console/.npmrc).
