@@ -161,6 +161,24 @@ class Config:
     CALLING_WINDOW_END = os.environ.get("CALLING_WINDOW_END", "21:00")
     CALLING_WINDOW_HORIZON_DAYS = int(os.environ.get("CALLING_WINDOW_HORIZON_DAYS", "14"))
 
+    # Change feed (app/services/changes.py): how long changes and tombstones are kept (a
+    # cursor older than that answers 410), how often the worker purges, and how long a
+    # write may stay announced before a reader settles it from the records it touched.
+    CHANGES_RETENTION_SECONDS = float(os.environ.get("CHANGES_RETENTION_SECONDS", str(30 * 86400)))
+    CHANGES_PURGE_SECONDS = float(os.environ.get("CHANGES_PURGE_SECONDS", "3600"))
+    CHANGES_SETTLE_SECONDS = float(os.environ.get("CHANGES_SETTLE_SECONDS", "30"))
+    # Webhooks (app/services/webhooks.py): delivery by the worker, retried with exponential
+    # backoff from WEBHOOK_BACKOFF_SECONDS up to WEBHOOK_BACKOFF_MAX_SECONDS, paused after
+    # WEBHOOK_MAX_FAILURES consecutive failures. Private and loopback targets are refused
+    # unless WEBHOOK_ALLOW_PRIVATE (link-local and cloud metadata addresses always are).
+    WEBHOOK_ALLOW_PRIVATE = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "false").lower() == "true"
+    WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_SECONDS", "5"))
+    WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
+    WEBHOOK_MAX_FAILURES = int(os.environ.get("WEBHOOK_MAX_FAILURES", "10"))
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+    WEBHOOK_POLL_SECONDS = float(os.environ.get("WEBHOOK_POLL_SECONDS", "1"))
+    WEBHOOKS_PER_WORKSPACE = int(os.environ.get("WEBHOOKS_PER_WORKSPACE", "10"))
+
     API_TITLE = "Contacts API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -186,3 +204,5 @@ class TestConfig(Config):
     RATE_LIMIT_ENABLED = False
     CURSOR_SECRET = "test-cursor-secret-0123456789abcdef"
     METRICS_TOKEN = "test-metrics-token"
+    # Webhook tests deliver to a receiver on 127.0.0.1.
+    WEBHOOK_ALLOW_PRIVATE = True

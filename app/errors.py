@@ -61,6 +61,11 @@ class PreconditionFailed(ApiError):
     status, code, message = 412, "precondition_failed", "The resource has changed."
 
 
+class CursorExpired(ApiError):
+    status, code = 410, "cursor_expired"
+    message = "The cursor points before the oldest retained change; resync, then follow again."
+
+
 class PayloadTooLarge(ApiError):
     status, code, message = 413, "payload_too_large", "The request body is too large."
 

@@ -32,6 +32,7 @@ from app.services.dnc_reconcile import DncReconciler
 from app.services.export import ExportService
 from app.services.imports import ImportService
 from app.services.search import SearchService
+from app.services.webhooks import WebhookService
 
 
 def opensearch_client(config: Mapping, *, background: bool = False) -> OpenSearch:
@@ -133,6 +134,25 @@ class Wiring:
         return self._once(
             "dnc_reconciler",
             lambda: DncReconciler(self.dnc, full_every=self.config["DNC_RECONCILE_FULL_SECONDS"]),
+        )
+
+    @property
+    def webhooks(self) -> WebhookService:
+        return self._once(
+            "webhooks",
+            lambda: WebhookService(
+                self.opensearch,
+                self.redis,
+                self.config["INDEX_PREFIX"],
+                self.config["REDIS_KEY_PREFIX"],
+                self.changes,
+                allow_private=self.config["WEBHOOK_ALLOW_PRIVATE"],
+                backoff_seconds=self.config["WEBHOOK_BACKOFF_SECONDS"],
+                backoff_max_seconds=self.config["WEBHOOK_BACKOFF_MAX_SECONDS"],
+                max_failures=self.config["WEBHOOK_MAX_FAILURES"],
+                timeout_seconds=self.config["WEBHOOK_TIMEOUT_SECONDS"],
+                per_workspace=self.config["WEBHOOKS_PER_WORKSPACE"],
+            ),
         )
 
     @property

@@ -43,5 +43,9 @@ def register_blueprints(app: Flask) -> None:
     for module in (health, phones, search, contacts, dnc, imports, export):
         api.register_blueprint(module.blp)
     api.register_blueprint(calling_window.blp)
+    from app.api import changes, webhooks
+
+    api.register_blueprint(changes.blp)
+    api.register_blueprint(webhooks.blp)
     # The console is static pages, not API: a plain blueprint, left out of the OpenAPI document.
     app.register_blueprint(console.blp)

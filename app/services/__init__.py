@@ -9,12 +9,14 @@ from flask import current_app
 
 from app.services import health
 from app.services.calling_window import CallingWindowService
+from app.services.changes import ChangeLog
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
 from app.services.export import ExportService
 from app.services.imports import ImportService
 from app.services.search import SearchService
+from app.services.webhooks import WebhookService
 
 
 def _wiring():
@@ -47,6 +49,14 @@ def export() -> ExportService:
 
 def calling_window() -> CallingWindowService:
     return _wiring().calling_window
+
+
+def changes() -> ChangeLog:
+    return _wiring().changes
+
+
+def webhooks() -> WebhookService:
+    return _wiring().webhooks
 
 
 def readiness() -> dict:

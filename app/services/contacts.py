@@ -15,6 +15,7 @@ from app.schemas.contacts import ContactCreateSchema
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
+from app.services.changes import NO_CHANGES, ChangeLog, contact_entries
 from app.services.paging import decode_cursor, more_after, probe_size, require_window
 
 # Built once: a schema instance per row costs more than validating the row (imports).
@@ -115,9 +116,12 @@ class ContactService:
         annotate: Callable[[str, list[dict]], None] | None = None,
         *,
         cursor_key: str | bytes | None = None,
+        changes: ChangeLog | None = None,
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "contacts")
+        # Every write is announced before and recorded after (app/services/changes.py).
+        self.changes = changes or NO_CHANGES
         self.default_country = default_country
         # Only services that page (the API's) need a key; writers (imports, scripts) do not.
         self.cursors = cursors.CursorCodec(cursor_key) if cursor_key else None
@@ -155,6 +159,8 @@ class ContactService:
         contact = self.prepare_new(data)
         # `dnc` is indexed too (the search filter), so it is computed before the write.
         self.annotate(contact["workspaceId"], [contact])
+        entries = contact_entries("created", [contact])
+        change = self.changes.begin(contact["workspaceId"], entries)
         try:
             result = self.client.index(
                 index=self.names.write,
@@ -171,6 +177,7 @@ class ContactService:
             stored = self.get(contact["id"], [contact["workspaceId"]], annotate=False)
             version = (stored.seq_no, stored.primary_term)
         self.settle_dnc_flags(contact["workspaceId"], [contact])
+        self.changes.commit(contact["workspaceId"], change, entries)
         return Versioned(contact, *version)
 
     def update(
@@ -194,6 +201,8 @@ class ContactService:
             require_identity(contact)
             contact["updatedAt"] = max(utc_now(), current.contact["updatedAt"])
             self.annotate(contact["workspaceId"], [contact])
+            entries = contact_entries("updated", [contact])
+            change = self.changes.begin(contact["workspaceId"], entries)
             try:
                 # Compare-and-set on the version we read: a concurrent edit makes this
                 # fail, and the loop re-reads and re-applies our fields on top of theirs.
@@ -207,10 +216,12 @@ class ContactService:
                     refresh=refresh or "false",
                 )
             except ConflictError:
+                self.changes.withdraw(contact["workspaceId"], change)
                 if expected:
                     raise PreconditionFailed() from None
                 continue
             self.settle_dnc_flags(contact["workspaceId"], [contact])
+            self.changes.commit(contact["workspaceId"], change, entries)
             return Versioned(contact, result["_seq_no"], result["_primary_term"])
         raise PreconditionFailed("The contact is being edited concurrently; retry.")
 
@@ -229,6 +240,9 @@ class ContactService:
             if expected != (current.primary_term, current.seq_no):
                 raise PreconditionFailed()
             kwargs = {"if_primary_term": expected[0], "if_seq_no": expected[1]}
+        workspace_id = current.contact["workspaceId"]
+        entries = contact_entries("deleted", [current.contact])
+        change = self.changes.begin(workspace_id, entries)
         try:
             self.client.delete(
                 index=self.names.write,
@@ -238,9 +252,12 @@ class ContactService:
                 **kwargs,
             )
         except ConflictError:
+            self.changes.withdraw(workspace_id, change)
             raise PreconditionFailed() from None
         except NotFoundError:
+            self.changes.withdraw(workspace_id, change)
             raise NotFound() from None
+        self.changes.commit(workspace_id, change, entries)
 
     def bulk_action(self, contact: dict, version: tuple[int, int] | None = None) -> dict:
         """A bulk action that writes `contact` (prepare_bulk turns it into the document);

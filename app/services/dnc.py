@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import redis
 from opensearchpy import NotFoundError, OpenSearch
@@ -87,8 +87,11 @@ class DncService:
         *,
         bucket_target: int = 128,
         lazy_build: bool = True,
+        on_change: Callable[[str, dict], None] | None = None,
     ) -> None:
         self.client = client
+        # The change feed's hook (app/services/changes.py): listed/removed numbers by action.
+        self.on_change = on_change or (lambda workspace_id, events: None)
         self.names = IndexNames(index_prefix, "dnc")
         self.history = IndexNames(index_prefix, "dnc_history")
         self.contacts = IndexNames(index_prefix, "contacts")
@@ -237,6 +240,7 @@ class DncService:
         try:
             self._record(workspace_id, events, reason, source, actor, refresh)
             self.sync_contacts(workspace_id, phones, "removed" not in events)
+            self.on_change(workspace_id, events)
         except Exception as exc:
             raise _unconfirmed(exc) from exc
 

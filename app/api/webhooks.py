@@ -1,0 +1,66 @@
+"""Webhooks: subscribe a URL to the workspace's change feed; see deliveries."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from app import services
+from app.auth import current_principal, require_scope
+from app.schemas.webhooks import (
+    WebhookCreatedEnvelopeSchema,
+    WebhookCreateSchema,
+    WebhookEnvelopeSchema,
+    WebhookListArgsSchema,
+    WebhookListSchema,
+)
+
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/v1/webhooks",
+    description="Change events POSTed to your URL, signed (X-Contacts-Signature), in order.",
+)
+
+
+@blp.route("", methods=["POST"])
+@require_scope("contacts:write")
+@blp.arguments(WebhookCreateSchema)
+@blp.response(201, WebhookCreatedEnvelopeSchema)
+def create_webhook(data):
+    """Subscribe a URL to change events; the secret is shown only in this answer."""
+    current_principal().require_workspace(data["workspaceId"])
+    return {"data": services.webhooks().create(data["workspaceId"], data["url"])}, 201
+
+
+@blp.route("", methods=["GET"])
+@require_scope("contacts:read")
+@blp.arguments(WebhookListArgsSchema, location="query")
+@blp.response(200, WebhookListSchema)
+def list_webhooks(args):
+    """The workspace's subscriptions."""
+    current_principal().require_workspace(args["workspaceId"])
+    return {"data": services.webhooks().list(args["workspaceId"])}
+
+
+@blp.route("/<string:webhook_id>", methods=["GET"])
+@require_scope("contacts:read")
+@blp.response(200, WebhookEnvelopeSchema)
+def get_webhook(webhook_id):
+    """One subscription: last attempts with their status, next retry, paused."""
+    return {"data": services.webhooks().get(webhook_id, current_principal().workspaces)}
+
+
+@blp.route("/<string:webhook_id>", methods=["DELETE"])
+@require_scope("contacts:write")
+@blp.response(204)
+def delete_webhook(webhook_id):
+    """Unsubscribe; no more deliveries."""
+    services.webhooks().delete(webhook_id, current_principal().workspaces)
+
+
+@blp.route("/<string:webhook_id>/resume", methods=["POST"])
+@require_scope("contacts:write")
+@blp.response(200, WebhookEnvelopeSchema)
+def resume_webhook(webhook_id):
+    """Resume a paused subscription from where its delivery stopped."""
+    return {"data": services.webhooks().resume(webhook_id, current_principal().workspaces)}

@@ -1,0 +1,1 @@
+"""The change feed's engine adapters: the Redis sequence and the webhook transport."""

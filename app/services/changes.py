@@ -1,0 +1,453 @@
+"""ChangeLog: every create, update and delete of a contact and every DNC change of a
+workspace, in the order they happened, for `GET /v1/contacts/changes` and the webhooks.
+
+The contract: a client that pages with `nextCursor` sees every change exactly once, in
+order, while writes go on, across a reindex of the contacts index, and after Redis
+loses its memory. How:
+
+- **Numbers.** Each change gets the next number of a per-workspace sequence (Redis
+  HINCRBY, app/changes/sequence.py), and is stored as one document `<ws>:<seq>` in the
+  `changes` index (its own index: a contacts reindex never touches it). A cursor is the
+  last number a page covered, signed (app/search/cursors.py).
+- **No skipped writer.** Writer A may take 5 and writer B 6, and B's document may be
+  stored first. So a write announces itself in the workspace's in-flight set *before*
+  it touches anything, and leaves it only once its change document is stored; a reader
+  never reads at or past the lowest announced number (the horizon). Below it, every
+  number is final: its document is stored, or the number was never used. Pages are then
+  a real-time multi-get of the numbers between the cursor and the horizon, so a change
+  is visible the moment its write is acknowledged, with no index refresh.
+- **Order matches the data.** A write takes its number *after* its change is stored,
+  and the document records the state read *after* the number was taken (a contact's
+  current source, or a tombstone when it is gone; a number's current listing).
+  Whatever order two writers of one record interleave in, the higher number carries
+  the later state: a follower that applies changes in order ends where the store is.
+  The price is one real-time multi-get per write.
+- **Acknowledged means recorded.** The write answers only after its change document is
+  stored. When it cannot be (OpenSearch refuses, Redis is gone) the write answers 503
+  and its in-flight member stays, with the ids it touched. A member older than
+  CHANGES_SETTLE_SECONDS is settled by the next reader: it reads those records and
+  stores their state under the member's numbers (or none, for a create that never
+  landed). Recording is idempotent, so a slow writer and a settler may both finish it.
+- **Redis loss.** The counter restarts from the log (highest stored number + a margin)
+  and never goes backwards; readers pause for CHANGES_SETTLE_SECONDS so that writes in
+  flight at the loss can finish (see app/changes/sequence.py).
+- **Retention.** The worker purges changes older than CHANGES_RETENTION_SECONDS and
+  stores the purged position as `<ws>:floor`; a cursor below it answers 410
+  `cursor_expired` (resync from a full export, then follow with `from=now`).
+
+Without a cursor a reader starts at the oldest retained change (`from=oldest`, the
+default) or at the head (`from=now`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+import redis
+from opensearchpy import OpenSearch
+
+from app.changes.sequence import SENTINEL, STALE, token_age
+from app.changes.sequence import Sequence as RedisSequence
+from app.errors import CursorExpired, ServiceUnavailable
+from app.search import cursors
+from app.search.documents import CONTACT_FIELDS, from_source, utc_now
+from app.search.indices import IndexNames
+from app.services.paging import cursor_error
+
+log = logging.getLogger(__name__)
+
+# After a Redis loss the counter resumes this far past the highest stored number: writes
+# in flight at the loss may still store numbers up to it.
+RECOVERY_MARGIN = 10_000
+# Numbers looked at per page at most (empty stretches after a recovery are skipped).
+MAX_SCAN = 20_000
+# DNC numbers recorded per in-flight member (a million-number import is many members).
+DNC_CHUNK = 5_000
+CONTACT_OPS = ("created", "updated", "deleted")
+DNC_OPS = ("added", "updated", "removed", "expired")
+UNRECORDED = "The change could not be recorded; retry the request."
+
+DncLookup = Callable[[str, Sequence[str]], dict]
+
+
+def contact_entries(op: str, contacts: Iterable[dict]) -> list[list]:
+    """What an in-flight member remembers of a contact write: [id, op, externalId]."""
+    return [[c["id"], op, c.get("externalId")] for c in contacts]
+
+
+class _NoChanges:
+    """The change log of a service built without one (scripts, benchmarks' baselines)."""
+
+    def begin(self, workspace_id, entries, kind="contact"):
+        return None
+
+    def commit(self, workspace_id, token, entries, kind="contact"):
+        return None
+
+    def withdraw(self, workspace_id, token):
+        return None
+
+
+NO_CHANGES = _NoChanges()
+
+
+class ChangeLog:
+    def __init__(
+        self,
+        client: OpenSearch,
+        redis_client: redis.Redis,
+        index_prefix: str,
+        redis_prefix: str,
+        *,
+        cursor_key: str | bytes,
+        settle_seconds: float = 30.0,
+        retention_seconds: float = 30 * 86400,
+        dnc_lookup: DncLookup | None = None,
+    ) -> None:
+        self.client = client
+        self.names = IndexNames(index_prefix, "changes")
+        self.contacts = IndexNames(index_prefix, "contacts")
+        self.sequence = RedisSequence(redis_client, redis_prefix)
+        self.codec = cursors.CursorCodec(cursor_key)
+        self.settle_seconds = settle_seconds
+        self.retention_seconds = retention_seconds
+        self.dnc_lookup = dnc_lookup
+
+    # --- writers ------------------------------------------------------------------------
+
+    def begin(self, workspace_id: str, entries: list[list], kind: str = "contact") -> str:
+        """Announce a write before it changes anything; 503 if Redis cannot take it."""
+        try:
+            low, token = self.sequence.begin(workspace_id, {"kind": kind, "entries": entries})
+            if low == STALE:
+                self._recover(workspace_id)
+                low, token = self.sequence.begin(workspace_id, {"kind": kind, "entries": entries})
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(
+                "The change feed is unavailable; nothing was written."
+            ) from exc
+        if low == STALE:
+            raise ServiceUnavailable("The change feed is recovering; retry.")
+        return token
+
+    def commit(
+        self,
+        workspace_id: str,
+        token: str | None,
+        entries: list[list],
+        kind: str = "contact",
+    ) -> None:
+        """Take numbers for a stored write, store its change documents, leave the set.
+
+        503 when the documents cannot be stored: the member stays, and a reader settles
+        it after CHANGES_SETTLE_SECONDS."""
+        if token is None or not entries:
+            if token:
+                self.withdraw(workspace_id, token)
+            return
+        try:
+            first = self._numbers(workspace_id, token, len(entries))
+            if kind == "dnc":
+                docs = self._dnc_documents(workspace_id, first, entries)
+            else:
+                docs = self._contact_documents(workspace_id, first, entries)
+            self._store(workspace_id, docs)
+            self.sequence.finish(workspace_id, token)
+        except (redis.RedisError, ServiceUnavailable) as exc:
+            log.warning("change not recorded for %s: %s", workspace_id, type(exc).__name__)
+            raise ServiceUnavailable(UNRECORDED) from exc
+        except Exception as exc:  # OpenSearch refused or is gone: settled by a reader
+            log.warning("change not recorded for %s: %s", workspace_id, type(exc).__name__)
+            raise ServiceUnavailable(UNRECORDED) from exc
+
+    def withdraw(self, workspace_id: str, token: str | None) -> None:
+        """The announced write did not happen (a conflict, a 404): leave the set."""
+        if token:
+            try:
+                self.sequence.finish(workspace_id, token)
+            except redis.RedisError:
+                log.warning("in-flight change of %s left to settle", workspace_id)
+
+    def record_dnc(self, workspace_id: str, events: dict[str, list[str]]) -> None:
+        """The DNC write path's hook: numbers already listed or removed, by action."""
+        entries = [[phone, op] for op, phones in events.items() for phone in phones]
+        for start in range(0, len(entries), DNC_CHUNK):
+            chunk = entries[start : start + DNC_CHUNK]
+            token = self.begin(workspace_id, chunk, kind="dnc")
+            self.commit(workspace_id, token, chunk, kind="dnc")
+
+    def _numbers(self, workspace_id: str, token: str, count: int) -> int:
+        first = self.sequence.commit(workspace_id, token, count)
+        if first == STALE:
+            self._recover(workspace_id)
+            first = self.sequence.commit(workspace_id, token, count)
+        if first == STALE:
+            raise ServiceUnavailable("The change feed is recovering; retry.")
+        return first
+
+    def _contact_documents(
+        self, workspace_id: str, first: int, entries: list[list]
+    ) -> list[tuple[int, dict]]:
+        """State read back after the numbers were taken (see the module docstring)."""
+        current = self._read_contacts(workspace_id, [e[0] for e in entries])
+        now, docs = utc_now(), []
+        for offset, (contact_id, op, external_id) in enumerate(entries):
+            state = current.get(contact_id)
+            doc = {"contactId": contact_id, "externalId": external_id, "at": now}
+            if state is not None:
+                # A delete that finds its contact again lost to a re-create of the id.
+                doc["type"] = f"contact.{'updated' if op == 'deleted' else op}"
+                doc["externalId"] = state.get("externalId")
+                doc["data"] = {f: state.get(f) for f in CONTACT_FIELDS}
+            elif op == "created":
+                continue  # a create deleted since (its tombstone follows) or never stored
+            else:
+                doc["type"] = "contact.deleted"
+            docs.append((first + offset, doc))
+        return docs
+
+    def _dnc_documents(
+        self, workspace_id: str, first: int, entries: list[list]
+    ) -> list[tuple[int, dict]]:
+        listed = self.dnc_lookup(workspace_id, [e[0] for e in entries]) if self.dnc_lookup else {}
+        now, docs = utc_now(), []
+        for offset, (phone, op) in enumerate(entries):
+            entry = listed.get(phone)
+            if (entry is not None) != (op in ("added", "updated")):
+                # A later write of the number won the race: record what the list says.
+                op = "updated" if entry is not None else "removed"
+            data = {"phone": phone, "listed": entry is not None}
+            if entry:
+                data.update(reason=entry.get("reason"), source=entry.get("source"))
+            docs.append((first + offset, {"type": f"dnc.{op}", "phone": phone, "data": data}))
+            docs[-1][1]["at"] = now
+        return docs
+
+    def _read_contacts(self, workspace_id: str, ids: list[str]) -> dict[str, dict]:
+        result = self.client.mget(
+            index=self.contacts.read,
+            body={"docs": [{"_id": i, "routing": workspace_id} for i in ids]},
+            realtime=True,
+            _source_excludes="phoneDigits,fullNameExact",
+        )
+        found = {}
+        for doc in result["docs"]:
+            if doc.get("error"):
+                raise ServiceUnavailable(UNRECORDED)
+            source = doc.get("_source")
+            if doc.get("found") and source and source.get("workspaceId") == workspace_id:
+                found[doc["_id"]] = from_source(source)
+        return found
+
+    def _store(self, workspace_id: str, docs: list[tuple[int, dict]]) -> None:
+        if not docs:
+            return
+        body: list[dict] = []
+        for seq, doc in docs:
+            body.append({"index": {"_id": f"{workspace_id}:{seq}", "routing": workspace_id}})
+            body.append({"workspaceId": workspace_id, "kind": "change", "seq": seq, **doc})
+        result = self.client.bulk(index=self.names.write, body=body, refresh="false")
+        if result.get("errors"):
+            raise ServiceUnavailable(UNRECORDED)
+
+    # --- the horizon, settling and recovery ---------------------------------------------
+
+    def horizon(self, workspace_id: str) -> int:
+        """The lowest number not yet final; settles members older than the settle time."""
+        low = STALE
+        for _ in range(16):
+            low, token = self.sequence.horizon(workspace_id)
+            if low == STALE:
+                self._recover(workspace_id)
+                continue
+            if token is None or token_age(token) < self.settle_seconds:
+                return low
+            self._settle(workspace_id, token)
+        return max(low, 0)
+
+    def _settle(self, workspace_id: str, token: str) -> None:
+        """Finish a write that stalled or died, from the records it touched."""
+        pending = self.sequence.pending(workspace_id, token)
+        if token.endswith(SENTINEL) or not pending or not pending.get("entries"):
+            self.sequence.finish(workspace_id, token)
+            return
+        log.warning("settling a stalled change of %s", workspace_id)
+        entries = pending["entries"]
+        first = self._numbers(workspace_id, token, len(entries))
+        if pending.get("kind") == "dnc":
+            docs = self._dnc_documents(workspace_id, first, entries)
+        else:
+            docs = self._contact_documents(workspace_id, first, entries)
+        self._store(workspace_id, docs)
+        self.sequence.finish(workspace_id, token)
+
+    def _recover(self, workspace_id: str) -> None:
+        """Redis lost the counter: resume past the highest number the log holds."""
+        self.client.indices.refresh(index=self.names.write)
+        result = self.client.search(
+            index=self.names.read,
+            routing=workspace_id,
+            body={
+                "size": 0,
+                "query": {"term": {"workspaceId": workspace_id}},
+                "aggs": {"top": {"max": {"field": "seq"}}},
+            },
+        )
+        top = int(result["aggregations"]["top"]["value"] or 0)
+        if self.sequence.recover(workspace_id, top + RECOVERY_MARGIN if top else 0):
+            log.warning("change sequence of %s recovered from the log at %d", workspace_id, top)
+
+    # --- readers ------------------------------------------------------------------------
+
+    def page(self, workspace_id: str, *, cursor: str | None, limit: int, start: str) -> dict:
+        """One page of the feed: `{"data": [...], "meta": {"nextCursor", "hasMore"}}`."""
+        after = self._decode(workspace_id, cursor) if cursor else None
+        horizon = self.horizon(workspace_id)
+        floor = self._floor(workspace_id)
+        if after is None:
+            after = floor if start == "oldest" else horizon - 1
+        elif after < floor:
+            raise CursorExpired()
+        events, last = self.events_after(workspace_id, after, limit, horizon)
+        return {
+            "data": events,
+            "meta": {"nextCursor": self._encode(workspace_id, last), "hasMore": last < horizon - 1},
+        }
+
+    def events_after(
+        self, workspace_id: str, after: int, limit: int, horizon: int | None = None
+    ) -> tuple[list[dict], int]:
+        """Up to `limit` changes numbered above `after`, and the last number covered."""
+        if horizon is None:
+            horizon = self.horizon(workspace_id)
+        events: list[dict] = []
+        last, scanned = after, 0
+        while len(events) < limit and last < horizon - 1 and scanned < MAX_SCAN:
+            high = min(last + limit - len(events), horizon - 1)
+            docs = [
+                {"_id": f"{workspace_id}:{s}", "routing": workspace_id}
+                for s in range(last + 1, high + 1)
+            ]
+            result = self.client.mget(index=self.names.read, body={"docs": docs}, realtime=True)
+            for doc in result["docs"]:
+                if doc.get("error"):
+                    raise ServiceUnavailable("The change feed could not be read.")
+                if doc.get("found"):
+                    events.append(to_event(doc["_id"], doc["_source"]))
+            scanned += high - last
+            last = high
+        return events, last
+
+    def head(self, workspace_id: str) -> int:
+        return self.horizon(workspace_id) - 1
+
+    def _floor(self, workspace_id: str) -> int:
+        found = self.client.mget(
+            index=self.names.read,
+            body={"docs": [{"_id": f"{workspace_id}:floor", "routing": workspace_id}]},
+            realtime=True,
+        )["docs"][0]
+        return int(found["_source"]["seq"]) if found.get("found") else 0
+
+    def _fingerprint(self, workspace_id: str) -> str:
+        return cursors.fingerprint("changes", workspace_id)
+
+    def _encode(self, workspace_id: str, seq: int) -> str:
+        cursor = cursors.Cursor([seq], self._fingerprint(workspace_id))
+        return self.codec.encode(cursor, workspace_id)
+
+    def _decode(self, workspace_id: str, text: str) -> int:
+        try:
+            cursor = self.codec.decode(text, workspace_id, self._fingerprint(workspace_id))
+        except cursors.CursorError as exc:
+            raise cursor_error(str(exc)) from exc
+        seq = cursor.after[0] if len(cursor.after) == 1 else None
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**62:
+            raise cursor_error(cursors.INVALID)
+        return seq
+
+    # --- retention (the worker) ---------------------------------------------------------
+
+    def purge(self, retention_seconds: float | None = None) -> int:
+        """Delete changes older than the retention; record each workspace's purged
+        position first, so a cursor below it answers 410 rather than skipping."""
+        keep = self.retention_seconds if retention_seconds is None else retention_seconds
+        cutoff = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - keep)) + "Z"
+        old = {
+            "bool": {"filter": [{"term": {"kind": "change"}}, {"range": {"at": {"lt": cutoff}}}]}
+        }
+        result = self.client.search(
+            index=self.names.read,
+            body={
+                "size": 0,
+                "query": old,
+                "aggs": {
+                    "ws": {
+                        "terms": {"field": "workspaceId", "size": 10_000},
+                        "aggs": {"top": {"max": {"field": "seq"}}},
+                    }
+                },
+            },
+        )
+        purged = 0
+        for bucket in result["aggregations"]["ws"]["buckets"]:
+            workspace_id, top = bucket["key"], int(bucket["top"]["value"])
+            if top > self._floor(workspace_id):
+                self.client.index(
+                    index=self.names.write,
+                    id=f"{workspace_id}:floor",
+                    routing=workspace_id,
+                    body={
+                        "workspaceId": workspace_id,
+                        "kind": "floor",
+                        "seq": top,
+                        "at": utc_now(),
+                    },
+                    refresh="wait_for",
+                )
+            deleted = self.client.delete_by_query(
+                index=self.names.write,
+                routing=workspace_id,
+                body={
+                    "query": {
+                        "bool": {
+                            "filter": [
+                                {"term": {"workspaceId": workspace_id}},
+                                {"term": {"kind": "change"}},
+                                {"range": {"seq": {"lte": top}}},
+                            ]
+                        }
+                    }
+                },
+                conflicts="proceed",
+                refresh=True,
+            )
+            purged += deleted.get("deleted", 0)
+        return purged
+
+    def purge_forever(self, stop, interval: float) -> None:
+        """The worker's retention loop."""
+        while not stop.wait(interval):
+            try:
+                purged = self.purge()
+                if purged:
+                    log.info("purged %d changes past retention", purged)
+            except Exception:  # a dead loop would keep changes forever: log and go on
+                log.exception("change purge failed; retrying")
+
+
+def to_event(doc_id: str, source: dict) -> dict:
+    """A stored change as the API shows it: a contact's state, a tombstone (its id and
+    externalId only), or a DNC number's listing."""
+    event = {"id": doc_id, "seq": source["seq"], "type": source["type"], "at": source["at"]}
+    if source["type"].startswith("dnc."):
+        event["dnc"] = source.get("data")
+        return event
+    event.update(contactId=source.get("contactId"), externalId=source.get("externalId"))
+    if source["type"] == "contact.deleted":
+        event["deletedAt"] = source["at"]
+    else:
+        event["contact"] = source.get("data")
+    return event
