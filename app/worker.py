@@ -4,7 +4,8 @@ Beside rq's loop, a thread re-queues imports whose run died (the worker was kill
 machine restarted): their lock stops being renewed, and the next attempt resumes from
 the last checkpoint without writing any contact twice. The same thread sweeps import
 files whose record expired (every IMPORT_SWEEP_SECONDS). Another thread reconciles the
-DNC caches with the record every DNC_RECONCILE_SECONDS.
+DNC caches with the record every DNC_RECONCILE_SECONDS; two more purge the change feed
+past its retention and deliver webhooks.
 
 Jobs are enqueued by dotted name (`app.worker.run_import`), so the queue module imports
 no service; this module builds the process's services through the wiring.
@@ -80,6 +81,20 @@ def main() -> None:
             daemon=True,
             name="dnc-reconcile",
         ).start()
+    # The change feed's retention purge and the webhook deliveries (app/services/changes.py,
+    # app/services/webhooks.py); each subscription is delivered under its own lock.
+    threading.Thread(
+        target=wiring().changes.purge_forever,
+        args=(stop, config["CHANGES_PURGE_SECONDS"]),
+        daemon=True,
+        name="changes-purge",
+    ).start()
+    threading.Thread(
+        target=wiring().webhooks.deliver_forever,
+        args=(stop, config["WEBHOOK_POLL_SECONDS"]),
+        daemon=True,
+        name="webhooks",
+    ).start()
     try:
         for attempt in itertools.count():
             name = f"imports-{socket.gethostname()}-{os.getpid()}-{attempt}"
