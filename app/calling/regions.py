@@ -23,6 +23,7 @@ import functools
 import importlib.resources
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,16 +60,22 @@ def locate(e164: str) -> Location:
     number = phonenumbers.parse(e164)
     region = phonenumbers.region_code_for_number(number)
     country = region if region and len(region) == 2 and region != "ZZ" else None
-    named = [z for z in phone_timezones.time_zones_for_number(number) if z != UNKNOWN_ZONE]
-    source = "number"
-    if not named:
-        named, source = list(country_zones(country)) if country else [], "country"
-    zones = tuple(zone for zone in named if load_zone(zone) is not None)
-    if len(zones) < len(named) or not zones:
-        # A zone we cannot read is a place we cannot clear: no answer, never "allowed".
-        zones, source = (), "none"
+    zones, source = candidate_zones(phone_timezones.time_zones_for_number(number), country)
     label = geocoder.description_for_number(number, "en") or None
     return Location(zones, source, country, subdivisions_of(country, label), label)
+
+
+def candidate_zones(named: Sequence[str], country: str | None) -> tuple[tuple[str, ...], str]:
+    """The zones to judge a number by, and where they came from (see the module doc)."""
+    known = [zone for zone in named if zone != UNKNOWN_ZONE]
+    source = "number"
+    if not known:
+        known, source = list(country_zones(country)) if country else [], "country"
+    zones = tuple(zone for zone in known if load_zone(zone) is not None)
+    if len(zones) < len(known) or not zones:
+        # A zone we cannot read is a place we cannot clear: no answer, never "allowed".
+        return (), "none"
+    return zones, source
 
 
 def subdivisions_of(country: str | None, label: str | None) -> tuple[str, ...]:
