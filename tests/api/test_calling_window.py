@@ -1,0 +1,431 @@
+"""The calling window through HTTP, on the real OpenSearch: evaluation, policy, tenancy."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from tests.conftest import bearer
+
+NEW_YORK = "+12125550100"  # "New York, NY": US-NY, America/New_York
+FLORIDA = "+13055550100"  # "Florida": US-FL, America/New_York
+TEXAS = "+15125550100"  # "Texas": US-TX, America/Chicago
+TOLL_FREE = "+18005550100"  # every North American zone
+# Sunday 2026-06-14, 14:00 UTC: 10:00 in New York, 09:00 in Austin.
+SUNDAY_MORNING = "2026-06-14T14:00:00Z"
+
+
+def evaluate(client, auth, workspace, phones, **extra):
+    body = {"workspaceId": workspace, "phones": phones, **extra}
+    return client.post("/v1/calling-window", headers=auth, json=body)
+
+
+def put_policy(client, auth, workspace, headers=None, **policy):
+    return client.put(
+        "/v1/calling-window/policy",
+        headers={**auth, **(headers or {})},
+        json={"workspaceId": workspace, **policy},
+    )
+
+
+def assert_error(response, status=400):
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert response.is_json and set(response.json) == {"error"}
+    assert {"code", "message"} <= set(response.json["error"])
+
+
+def test_each_phone_gets_its_zone_local_time_verdict_and_next_start_in_input_order(
+    client, workspace, auth
+):
+    # 06:30Z on 2026-03-08 is 01:30 EST, the night New York springs forward.
+    response = evaluate(
+        client,
+        auth,
+        workspace,
+        [NEW_YORK, "not a phone", "+918123456789"],
+        at="2026-03-08T06:30:00Z",
+    )
+    assert response.status_code == 200, response.json
+    ny, invalid, india = response.json["data"]
+    assert ny["normalized"] == NEW_YORK and ny["subdivisions"] == ["US-NY"]
+    assert ny["regionLabel"] == "New York, NY" and ny["timezoneSource"] == "number"
+    assert ny["timezones"] == [
+        {
+            "zone": "America/New_York",
+            "localTime": "2026-03-08T01:30:00-05:00",
+            "allowed": False,
+            "reason": "outside_window",
+            "nextAllowedAt": "2026-03-08T12:00:00Z",
+        }
+    ]
+    assert (ny["allowed"], ny["reason"], ny["nextAllowedAt"]) == (
+        False,
+        "outside_window",
+        "2026-03-08T12:00:00Z",  # 08:00 EDT, not the 13:00Z of standard time
+    )
+    assert invalid["original"] == "not a phone" and not invalid["isValid"]
+    assert invalid["validationErrors"] and invalid["reason"] == "invalid_number"
+    assert invalid["nextAllowedAt"] is None and invalid["allowed"] is False
+    assert india["allowed"] and india["timezones"][0]["localTime"] == "2026-03-08T12:00:00+05:30"
+    assert india["nextAllowedAt"] == "2026-03-08T06:30:00Z"  # allowed: the evaluation instant
+    meta = response.json["meta"]
+    assert meta == {
+        "evaluatedAt": "2026-03-08T06:30:00Z",
+        "policySource": "default",
+        "policyUpdatedAt": None,
+        "horizonDays": 14,
+    }
+
+
+def test_without_at_the_answer_is_about_now(client, workspace, auth):
+    response = evaluate(client, auth, workspace, [NEW_YORK])
+    assert response.status_code == 200
+    assert response.json["meta"]["evaluatedAt"].endswith("Z")
+    answer = response.json["data"][0]
+    assert answer["nextAllowedAt"] is not None
+    assert (answer["nextAllowedAt"] == response.json["meta"]["evaluatedAt"]) == answer["allowed"]
+
+
+def test_a_toll_free_number_answers_the_most_restrictive_of_all_its_zones(client, workspace, auth):
+    response = evaluate(client, auth, workspace, [TOLL_FREE], at="2026-01-15T15:00:00Z")
+    answer = response.json["data"][0]
+    assert len(answer["timezones"]) > 30 and answer["subdivisions"] == []
+    ny = next(z for z in answer["timezones"] if z["zone"] == "America/New_York")
+    assert ny["allowed"] is True  # 10:00 in New York...
+    assert answer["allowed"] is False  # ...but 01:00 in Guam
+    assert answer["nextAllowedAt"] == "2026-01-15T22:00:00Z"
+
+
+def test_an_international_freephone_number_has_no_zone_and_is_never_callable(
+    client, workspace, auth
+):
+    answer = evaluate(client, auth, workspace, ["+80012345678"]).json["data"][0]
+    assert answer["isValid"] and answer["timezoneSource"] == "none"
+    assert (answer["allowed"], answer["reason"]) == (False, "unknown_timezone")
+    assert (answer["nextAllowedAt"], answer["nextAllowedReason"]) == (None, "unknown_timezone")
+
+
+def test_default_country_reads_national_numbers(client, workspace, auth):
+    answer = evaluate(
+        client, auth, workspace, ["0113 496 0000"], defaultCountry="GB", at="2026-06-15T12:00:00Z"
+    ).json["data"][0]
+    assert answer["normalized"] == "+441134960000" and answer["allowed"]
+    assert answer["timezones"][0]["zone"] == "Europe/London"
+
+
+def test_a_saved_policy_governs_the_next_evaluation_with_state_rules_and_no_call_days(
+    client, workspace, auth
+):
+    saved = put_policy(
+        client,
+        auth,
+        workspace,
+        noCallDays=["sunday"],
+        holidays=["2026-07-03"],
+        regions={
+            "US-FL": {"window": {"start": "08:00", "end": "20:00"}},
+            "US-TX": {
+                "noCallDays": [],
+                "dayWindows": {"sunday": {"start": "12:00", "end": "21:00"}},
+            },
+        },
+    )
+    assert saved.status_code == 200, saved.json
+    assert saved.json["data"]["source"] == "workspace" and saved.headers["ETag"]
+    response = evaluate(client, auth, workspace, [NEW_YORK, TEXAS], at=SUNDAY_MORNING)
+    ny, texas = response.json["data"]
+    assert response.json["meta"]["policySource"] == "workspace"
+    assert (ny["reason"], ny["policyRules"]) == ("no_call_day", ["default"])
+    assert ny["nextAllowedAt"] == "2026-06-15T12:00:00Z"  # Monday 08:00 EDT
+    assert (texas["reason"], texas["policyRules"]) == ("outside_window", ["US-TX"])
+    assert texas["nextAllowedAt"] == "2026-06-14T17:00:00Z"  # Sunday 12:00 CDT
+    # Florida's override ends its day at 20:00: 19:59 is allowed, 20:00 is not (EDT).
+    assert evaluate(client, auth, workspace, [FLORIDA], at="2026-06-15T23:59:00Z").json["data"][0][
+        "allowed"
+    ]
+    late = evaluate(client, auth, workspace, [FLORIDA], at="2026-06-16T00:00:00Z").json["data"][0]
+    assert (late["allowed"], late["policyRules"]) == (False, ["US-FL"])
+    # A holiday is a callee-local date.
+    holiday = evaluate(client, auth, workspace, [NEW_YORK], at="2026-07-03T15:00:00Z").json
+    assert holiday["data"][0]["reason"] == "holiday"
+    # The toll-free number may ring in Florida or Texas: every state override applies.
+    toll_free = evaluate(client, auth, workspace, [TOLL_FREE], at=SUNDAY_MORNING).json["data"][0]
+    assert toll_free["policyRules"] == ["default", "US-FL", "US-TX"]
+
+
+def test_a_policy_that_never_allows_a_call_answers_none_within_the_horizon(client, workspace, auth):
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    assert put_policy(client, auth, workspace, noCallDays=days).status_code == 200
+    answer = evaluate(client, auth, workspace, [NEW_YORK]).json["data"][0]
+    assert (answer["allowed"], answer["nextAllowedAt"]) == (False, None)
+    assert answer["nextAllowedReason"] == "none_within_horizon"
+
+
+def test_the_policy_reads_back_as_saved_and_defaults_until_saved(client, workspace, auth):
+    fresh = client.get(f"/v1/calling-window/policy?workspaceId={workspace}", headers=auth)
+    assert fresh.status_code == 200 and "ETag" not in fresh.headers
+    assert fresh.json["data"]["source"] == "default"
+    assert fresh.json["data"]["window"] == {"start": "08:00", "end": "21:00"}
+    put_policy(client, auth, workspace, window={"start": "09:00", "end": "24:00"})
+    read = client.get(f"/v1/calling-window/policy?workspaceId={workspace}", headers=auth)
+    assert read.json["data"]["window"] == {"start": "09:00", "end": "24:00"}
+    assert read.json["data"]["updatedBy"] and read.json["data"]["updatedAt"].endswith("Z")
+
+
+def test_if_match_guards_the_policy_against_a_lost_update(client, workspace, auth):
+    first = put_policy(client, auth, workspace, noCallDays=["sunday"])
+    etag = first.headers["ETag"]
+    second = put_policy(client, auth, workspace, {"If-Match": etag}, noCallDays=["saturday"])
+    assert second.status_code == 200 and second.headers["ETag"] != etag
+    stale = put_policy(client, auth, workspace, {"If-Match": etag}, noCallDays=[])
+    assert_error(stale, 412)
+    for forged in ('"1-' + "9" * 5_000 + '"', '"١-٢"', "garbage", '"-1"'):
+        assert_error(put_policy(client, auth, workspace, {"If-Match": forged}), 412)
+    read = client.get(f"/v1/calling-window/policy?workspaceId={workspace}", headers=auth)
+    assert read.json["data"]["noCallDays"] == ["saturday"]
+
+
+def test_concurrent_conditional_policy_writes_let_exactly_one_win(app, workspace, auth):
+    etag = put_policy(app.test_client(), auth, workspace).headers["ETag"]
+    statuses, days = [], ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+
+    def write(day):
+        response = put_policy(
+            app.test_client(), auth, workspace, {"If-Match": etag}, noCallDays=[day]
+        )
+        statuses.append((response.status_code, day))
+
+    threads = [threading.Thread(target=write, args=(day,)) for day in days]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [day for status, day in statuses if status == 200]
+    assert len(winners) == 1 and sorted(s for s, _ in statuses) == [200] + [412] * 5
+    read = app.test_client().get(f"/v1/calling-window/policy?workspaceId={workspace}", headers=auth)
+    assert read.json["data"]["noCallDays"] == winners
+
+
+def test_evaluations_during_policy_changes_each_see_one_whole_policy(app, workspace, auth):
+    """A dialer asking while an admin flips the policy gets one policy's answer, never a mix."""
+    closed = {
+        "noCallDays": ["sunday"],
+        "regions": {"US": {"window": {"start": "11:00", "end": "12:00"}}},
+    }
+    open_ = {"window": {"start": "00:00", "end": "24:00"}}
+    # Sunday 10:00 in New York: closed says no_call_day (next Monday 11:00), open says yes.
+    expected = {
+        (False, "no_call_day", "2026-06-15T15:00:00Z"),
+        (True, None, SUNDAY_MORNING),
+    }
+    seen, stop = [], threading.Event()
+
+    def flip():
+        client = app.test_client()
+        for turn in range(30):
+            put_policy(client, auth, workspace, **(closed if turn % 2 else open_))
+        stop.set()
+
+    def ask():
+        client = app.test_client()
+        while not stop.is_set():
+            for answer in evaluate(client, auth, workspace, [NEW_YORK], at=SUNDAY_MORNING).json[
+                "data"
+            ]:
+                seen.append((answer["allowed"], answer["reason"], answer["nextAllowedAt"]))
+
+    threads = [threading.Thread(target=flip)] + [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen and set(seen) <= expected, set(seen) - expected
+
+
+# --- a contact's numbers --------------------------------------------------------------
+
+
+def test_a_contacts_calling_window_covers_its_phone(client, workspace, auth):
+    created = client.post(
+        "/v1/contacts",
+        headers=auth,
+        json={"workspaceId": workspace, "firstName": "A", "phone": FLORIDA},
+    )
+    contact_id = created.json["data"]["id"]
+    response = client.get(
+        f"/v1/contacts/{contact_id}/calling-window",
+        headers=auth,
+        query_string={"workspaceId": workspace, "at": SUNDAY_MORNING},
+    )
+    assert response.status_code == 200, response.json
+    data = response.json["data"]
+    assert (data["contactId"], data["workspaceId"]) == (contact_id, workspace)
+    assert [p["normalized"] for p in data["phones"]] == [FLORIDA]
+    assert data["phones"][0]["allowed"] is True
+    assert response.json["meta"]["evaluatedAt"] == SUNDAY_MORNING
+
+
+def test_a_contact_without_a_phone_has_no_windows(client, workspace, auth):
+    created = client.post(
+        "/v1/contacts", headers=auth, json={"workspaceId": workspace, "firstName": "B"}
+    )
+    response = client.get(
+        f"/v1/contacts/{created.json['data']['id']}/calling-window",
+        headers=auth,
+        query_string={"workspaceId": workspace},
+    )
+    assert response.status_code == 200 and response.json["data"]["phones"] == []
+
+
+def test_another_workspaces_contact_is_404_however_it_is_asked_for(client, workspace, auth):
+    created = client.post(
+        "/v1/contacts",
+        headers=auth,
+        json={"workspaceId": workspace, "firstName": "C", "phone": NEW_YORK},
+    )
+    path = f"/v1/contacts/{created.json['data']['id']}/calling-window"
+    other = "ws_other_" + workspace[3:]
+    # A token without the contact's workspace, naming its own or the contact's workspace.
+    for ask in (other, workspace):
+        response = client.get(path, headers=bearer(other), query_string={"workspaceId": ask})
+        assert_error(response, 404)
+        assert NEW_YORK not in response.get_data(as_text=True)
+    # A token holding both, naming the workspace the contact is not in.
+    both = bearer([workspace, other])
+    assert_error(client.get(path, headers=both, query_string={"workspaceId": other}), 404)
+    assert_error(
+        client.get(
+            "/v1/contacts/contact_nope/calling-window",
+            headers=auth,
+            query_string={"workspaceId": workspace},
+        ),
+        404,
+    )
+
+
+def test_one_workspaces_policy_never_governs_another(client, workspace, auth):
+    other = "ws_other_" + workspace[3:]
+    put_policy(client, auth, workspace, noCallDays=["sunday"])
+    answer = evaluate(client, bearer(other), other, [NEW_YORK], at=SUNDAY_MORNING).json
+    assert answer["data"][0]["allowed"] and answer["meta"]["policySource"] == "default"
+    assert_error(put_policy(client, bearer(other), workspace, noCallDays=[]), 403)
+    assert_error(evaluate(client, bearer(other), workspace, [NEW_YORK]), 403)
+
+
+def test_reading_needs_contacts_read_and_writing_the_policy_needs_contacts_write(client, workspace):
+    reader = bearer(workspace, scope="contacts:read")
+    assert evaluate(client, reader, workspace, [NEW_YORK]).status_code == 200
+    assert_error(put_policy(client, reader, workspace), 403)
+    assert_error(evaluate(client, bearer(workspace, scope="dnc:read"), workspace, [NEW_YORK]), 403)
+
+
+# --- hostile input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"phones": []},
+        {"phones": [NEW_YORK] * 1_001},
+        {"phones": ["1" * 1_001]},
+        {"phones": [None]},
+        {"phones": [{"number": NEW_YORK}]},
+        {"phones": NEW_YORK},
+        {"phones": [[[NEW_YORK]]]},
+        {"phones": [NEW_YORK], "at": "2026-13-01T00:00:00Z"},
+        {"phones": [NEW_YORK], "at": "2026-06-14T14:00:00+99:00"},
+        {"phones": [NEW_YORK], "at": "9999-12-31T23:59:59Z"},
+        {"phones": [NEW_YORK], "at": "1900-01-01T00:00:00Z"},
+        {"phones": [NEW_YORK], "at": "now"},
+        {"phones": [NEW_YORK], "at": 1_750_000_000},
+        {"phones": [NEW_YORK], "at": "２０２６-06-14T14:00:00Z"},
+        {"phones": [NEW_YORK], "defaultCountry": "ＵＳ"},
+        {"phones": [NEW_YORK], "defaultCountry": "USA"},
+        {"phones": [NEW_YORK], "timezone": "Mars/Olympus_Mons"},
+        {"phones": [NEW_YORK], "workspaceId": "ws_" + "a" * 10_000},
+    ],
+)
+def test_hostile_evaluation_requests_are_400_in_the_error_shape(client, workspace, auth, body):
+    assert_error(
+        client.post("/v1/calling-window", headers=auth, json={"workspaceId": workspace, **body})
+    )
+
+
+def test_a_thousand_phones_of_any_shape_answer_per_item_never_a_500(client, workspace, auth):
+    phones = [f"+1212555{i:04d}" for i in range(990)] + [
+        "x" * 1_000,
+        "+١٢١٢٥٥٥٠١٠٠",  # Arabic-Indic digits
+        "+1 (212) 555-0100 ext. 99",
+        "tel:+1-212-555-0100",
+        "\u202e+12125550100",
+        "",
+        "+",
+        "+0000000000",
+        TOLL_FREE,
+        "+79161234567",
+    ]
+    response = evaluate(client, auth, workspace, phones, at=SUNDAY_MORNING)
+    assert response.status_code == 200
+    data = response.json["data"]
+    assert [item["original"] for item in data] == phones
+    assert data[990]["validationErrors"] == ["TOO_LONG"] and data[990]["allowed"] is False
+    assert all(item["allowed"] is False for item in data if not item["isValid"])
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"window": {"start": "8:00", "end": "21:00"}},
+        {"window": {"start": "24:00", "end": "24:00"}},
+        {"window": {"start": "21:00", "end": "08:00"}},
+        {"window": {"start": "08:00", "end": "08:00"}},
+        {"window": {"start": "０８:００", "end": "21:00"}},
+        {"window": {"start": "08:00"}},
+        {"window": {"start": "08:00", "end": "21:00", "zone": "America/New_York"}},
+        {"window": "08:00-21:00"},
+        {"dayWindows": {"Sunday": {"start": "12:00", "end": "21:00"}}},
+        {"dayWindows": {"domingo": {"start": "12:00", "end": "21:00"}}},
+        {"noCallDays": ["sun"]},
+        {"noCallDays": ["sunday"] * 8},
+        {"noCallDays": "sunday"},
+        {"holidays": ["2026-02-30"]},
+        {"holidays": ["2026-12-25T00:00:00Z"]},
+        {"holidays": ["2026-12-25"] * 201},
+        {"regions": {"US-ZZ": {"noCallDays": ["sunday"]}}},
+        {"regions": {"ZZ": {"noCallDays": ["sunday"]}}},
+        {"regions": {"us-fl": {"noCallDays": ["sunday"]}}},
+        {"regions": {"ＵＳ": {"noCallDays": ["sunday"]}}},
+        {"regions": {"GB-LND": {"noCallDays": ["sunday"]}}},
+        {"regions": {"US-FL": {}}},
+        {"regions": {"US-FL": {"regions": {"US": {}}}}},
+        {"regions": {"US-FL": {"timezone": "Etc/GMT+99"}}},
+        {"regions": [{"region": "US-FL"}]},
+        {
+            "regions": {f"US-{code}": {"noCallDays": []} for code in ["FL"] * 1}
+            | {str(i): {"noCallDays": []} for i in range(101)}
+        },
+        {"timezone": "America/New_York"},
+        {"source": "workspace"},
+    ],
+)
+def test_hostile_policies_are_400_and_leave_the_saved_policy_alone(client, workspace, auth, policy):
+    put_policy(client, auth, workspace, noCallDays=["saturday"])
+    assert_error(put_policy(client, auth, workspace, **policy))
+    read = client.get(f"/v1/calling-window/policy?workspaceId={workspace}", headers=auth)
+    assert read.json["data"]["noCallDays"] == ["saturday"]
+
+
+def test_a_deeply_nested_or_huge_policy_body_is_a_4xx(client, workspace, auth):
+    nested = "[" * 50_000 + "]" * 50_000
+    deep = f'{{"workspaceId": "{workspace}", "regions": {nested}}}'
+    response = client.put(
+        "/v1/calling-window/policy", headers=auth, data=deep, content_type="application/json"
+    )
+    assert_error(response)
+    huge = json.dumps({"workspaceId": workspace, "holidays": ["2026-12-25"] * 200_000})
+    response = client.put(
+        "/v1/calling-window/policy", headers=auth, data=huge, content_type="application/json"
+    )
+    assert_error(response, 413)
