@@ -261,3 +261,22 @@ def country_calling_code(e164: str) -> str:
 
 def digits(text: str) -> str:
     return re.sub(r"\D", "", text)
+
+
+_PREFIX_TEXT = re.compile(r"\+[0-9]{1,14}", re.ASCII)
+
+
+def e164_prefix(text: str) -> str | None:
+    """A DNC prefix rule as typed ("+1201", "+44 90") -> "+120144" style ASCII E.164
+    prefix, or None: "+" then 1-14 ASCII digits (spaces, dots and dashes dropped) that
+    begin with a calling code libphonenumber knows. Fullwidth or other Unicode digits
+    are refused: a prefix is a cache key and a search term, never guessed at."""
+    if not isinstance(text, str) or len(text) > MAX_PHONE_LENGTH:
+        return None
+    compact = re.sub(r"[ .\-]", "", text)
+    if not _PREFIX_TEXT.fullmatch(compact):
+        return None
+    for size in (1, 2, 3):
+        if len(compact) > size and int(compact[1 : 1 + size]) in COUNTRY_CODE_TO_REGION_CODE:
+            return compact
+    return None

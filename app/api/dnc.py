@@ -40,17 +40,21 @@ blp.before_request(allow_large_uploads)
 @blp.response(201, DncEntryEnvelopeSchema)
 @blp.alt_response(200, schema=DncEntryEnvelopeSchema, description="Already listed; updated.")
 def add_dnc(data, options):
-    """List a number (idempotent: listing it again updates the reason)."""
+    """List a number or a rule (idempotent: listing it again updates reason and expiry)."""
     principal = current_principal()
     principal.require_workspace(data["workspaceId"])
     entry, existed = services.dnc().add(
         data["workspaceId"],
-        data["phone"],
+        data["target"],
         reason=data["reason"],
         source=data["source"],
         actor=principal.subject,
         country=data["defaultCountry"],
         refresh=options["refresh"],
+        kind=data["rule"],
+        scope=data["scope"],
+        channel=data["channel"],
+        expires_at=data["expiresAt"],
     )
     return {"data": entry, "meta": {"existed": existed}}, 200 if existed else 201
 
@@ -70,7 +74,7 @@ def list_dnc(args):
 @blp.arguments(DncRemoveArgsSchema, location="query")
 @blp.response(204)
 def remove_dnc(args, phone):
-    """Remove a number (any format) from the list, with an optional reason."""
+    """Remove a number's entry (any format), or a rule's with `rule`, `scope`, `channel`."""
     principal = current_principal()
     principal.require_workspace(args["workspaceId"])
     services.dnc().remove(
@@ -80,6 +84,9 @@ def remove_dnc(args, phone):
         actor=principal.subject,
         country=args["defaultCountry"],
         refresh=args["refresh"],
+        kind=args["rule"],
+        scope=args["scope"],
+        channel=args["channel"],
     )
 
 
@@ -90,9 +97,15 @@ def remove_dnc(args, phone):
 @blp.arguments(DncCheckArgsSchema, location="query")
 @blp.response(200, DncCheckOneSchema)
 def check_dnc(args):
-    """May this number be called? `dnc: true` means no."""
+    """May this number be called (or texted: `channel`) in this campaign? `dnc: true`: no."""
     current_principal().require_workspace(args["workspaceId"])
-    result = services.dnc().check(args["workspaceId"], [args["phone"]], args["defaultCountry"])
+    result = services.dnc().check(
+        args["workspaceId"],
+        [args["phone"]],
+        args["defaultCountry"],
+        args["campaign"],
+        args["channel"],
+    )
     return jsonify({"data": result["data"][0], "meta": result["meta"]})
 
 
@@ -104,7 +117,13 @@ def check_dnc_many(data):
     """Check up to 10,000 numbers at once; invalid ones come back flagged, in order."""
     current_principal().require_workspace(data["workspaceId"])
     return jsonify(
-        services.dnc().check(data["workspaceId"], data["phones"], data["defaultCountry"])
+        services.dnc().check(
+            data["workspaceId"],
+            data["phones"],
+            data["defaultCountry"],
+            data["campaign"],
+            data["channel"],
+        )
     )
 
 

@@ -57,6 +57,8 @@ from dataclasses import dataclass
 
 import redis
 
+from app.dnc.rule_scripts import LOAD_RULES, RULE_WRITE, SEED_VERSION
+
 # A stale layout seen by the caller is reloaded and the call retried this many times.
 LAYOUT_RETRIES = 3
 MAX_BITS = 24
@@ -67,29 +69,67 @@ NOT_LISTED, LISTED, PENDING = 0, 1, 2
 # Bucket keys are derived inside the script from the live layout, so a check is one
 # round trip carrying only the numbers. They share the meta key's hash tag, hence its
 # cluster slot, which is what lets a script touch keys it did not declare.
-# KEYS: meta, marks, bulk. ARGV: bucket key base, then `n`s.
-# Reply: {0} when the cache may not be trusted, else {1, flag...} with flag 1 = listed,
-# 0 = not listed, 2 = not listed in the cache but a write is in flight: ask the record.
+# KEYS: meta, marks, bulk, rule lengths, version. ARGV: bucket key base, campaign,
+# channel, then `n`s.
+# Reply: {0} when the cache may not be trusted, else {1, now ms, version, number of rule
+# lengths, flag...} with
+# flag 1 = listed, 0 = not listed, 2 = not listed in the cache but a write is in flight:
+# ask the record. Rule entries (app/dnc/rules.py) are looked up only when any exist:
+# one HMGET per number over its prefixes of the lengths present, and the expiry is
+# compared with this server's clock, so every process agrees on when an entry ends.
 _CHECK = """
 local m = redis.call('HMGET', KEYS[1], 'gen', 'bits', 'runid')
 if not m[1] then return {0} end
 local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
 if m[3] ~= runid then return {0} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local pending = redis.call('HLEN', KEYS[3]) > 0
 -- Per-number marks are few and short-lived: look them up only when there are any.
 local marked = redis.call('HLEN', KEYS[2]) > 0
+local lens = redis.call('SMEMBERS', KEYS[4])
 local base = ARGV[1] .. m[1] .. ':'
+local rules = base .. 'rules'
+local campaign, channel = ARGV[2], ARGV[3]
 local size = 2 ^ tonumber(m[2])
-local out = {1}
-for i = 2, #ARGV do
-  local n = tonumber(ARGV[i])
+local out = {1, string.format('%.0f', now), redis.call('GET', KEYS[5]) or '0', #lens}
+for i = 4, #ARGV do
+  local s = ARGV[i]
+  local n = tonumber(s)
   local bucket = n % size
   local member = string.format('%.0f', (n - bucket) / size)
   local flag = redis.call('SISMEMBER', base .. string.format('%x', bucket), member)
-  if flag == 0 and (pending or (marked and redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1)) then
+  local fields = {}
+  if flag == 0 and #lens > 0 then
+    for _, l in ipairs(lens) do
+      if tonumber(l) <= #s then fields[#fields + 1] = string.sub(s, 1, tonumber(l)) end
+    end
+  end
+  if #fields > 0 then
+    local values = redis.call('HMGET', rules, unpack(fields))
+    for j = 1, #fields do
+      local v = values[j]
+      if v and flag == 0 then
+        for d in string.gmatch(v, '[^;]+') do
+          local kind, scope, chan, exp = string.match(d, '^(%a)|([^|]*)|([^|]*)|(%d+)$')
+          if (kind == 'p' or #fields[j] == #s) and (scope == '' or scope == campaign)
+              and (chan == 'all' or chan == channel)
+              and (exp == '0' or tonumber(exp) > now) then
+            flag = 1
+            break
+          end
+        end
+      end
+    end
+    if flag == 0 and marked then
+      local ms = redis.call('HMGET', KEYS[2], unpack(fields))
+      for j = 1, #fields do if ms[j] then flag = 2 end end
+    end
+  end
+  if flag == 0 and (pending or (marked and redis.call('HEXISTS', KEYS[2], s) == 1)) then
     flag = 2
   end
-  out[i] = flag
+  out[i + 1] = flag
 end
 return out
 """
@@ -193,6 +233,16 @@ return redis.call('HDEL', KEYS[1], ARGV[1])
 
 
 @dataclass(frozen=True)
+class CacheAnswer:
+    """A trusted cache's answer: per-number flags, the server's clock and list version."""
+
+    flags: list[int]
+    now_ms: int
+    version: int
+    rules: bool  # rule entries may exist
+
+
+@dataclass(frozen=True)
 class Layout:
     """Where a workspace's numbers live: generation and bucket bits."""
 
@@ -257,6 +307,9 @@ class DncCache:
         self._flip = client.register_script(_FLIP)
         self._clear_if = client.register_script(_CLEAR_IF)
         self._run_id = client.register_script(_RUN_ID)
+        self._rule_write = client.register_script(RULE_WRITE)
+        self._load_rules = client.register_script(LOAD_RULES)
+        self._seed_version = client.register_script(SEED_VERSION)
 
     # --- keys -------------------------------------------------------------------
 
@@ -280,6 +333,16 @@ class DncCache:
 
     def removed_key(self, workspace_id: str, gen: str) -> str:
         return f"{self._base(workspace_id)}:{gen}:removed"
+
+    def rules_key(self, workspace_id: str, gen: str) -> str:
+        return f"{self._base(workspace_id)}:{gen}:rules"
+
+    def rule_lengths_key(self, workspace_id: str) -> str:
+        """The match-key lengths rule entries use (only grows; a superset is harmless)."""
+        return f"{self._base(workspace_id)}:rlens"
+
+    def version_key(self, workspace_id: str) -> str:
+        return f"{self._base(workspace_id)}:version"
 
     # --- state --------------------------------------------------------------------
 
@@ -309,20 +372,30 @@ class DncCache:
     # --- reads --------------------------------------------------------------------
 
     def contains_many(self, workspace_id: str, phones: Sequence[str]) -> list[int] | None:
-        """Per E.164 number: LISTED, NOT_LISTED or PENDING (ask the record), in one
-        script call; None when the cache may not be trusted at all."""
+        """Per E.164 number: LISTED, NOT_LISTED or PENDING (ask the record) for calls,
+        workspace-wide, in one script call; None when the cache may not be trusted."""
+        answer = self.check_many(workspace_id, phones)
+        return None if answer is None else answer.flags
+
+    def check_many(
+        self, workspace_id: str, phones: Sequence[str], campaign: str = "", channel: str = "calls"
+    ) -> CacheAnswer | None:
+        """contains_many for a campaign and channel, with the server's clock and the
+        list's version; None when the cache may not be trusted at all."""
         # Lua numbers are doubles: exact up to 2**53, beyond any 15-digit E.164 number.
         result = self._check(
             keys=[
                 self.meta_key(workspace_id),
                 self.marks_key(workspace_id),
                 self.bulk_key(workspace_id),
+                self.rule_lengths_key(workspace_id),
+                self.version_key(workspace_id),
             ],
-            args=[f"{self._base(workspace_id)}:", *(p[1:] for p in phones)],
+            args=[f"{self._base(workspace_id)}:", campaign, channel, *(p[1:] for p in phones)],
         )
         if result[0] == 0:
             return None
-        return result[1:]
+        return CacheAnswer(result[4:], int(result[1]), int(result[2]), result[3] > 0)
 
     def members(self, workspace_id: str) -> set[str] | None:
         """Every number of the live generation (the reconciler's side of the comparison);
@@ -339,6 +412,19 @@ class DncCache:
             for bucket, members in zip(buckets, pipe.execute(), strict=True):
                 found.update(f"+{(int(m) << layout.bits) | bucket}" for m in members)
         return found
+
+    def rules(self, workspace_id: str) -> dict[str, str] | None:
+        """The live generation's rule entries, {match key: descriptors}; None when none
+        is live."""
+        state = self.state(workspace_id)
+        if state.live is None:
+            return None
+        raw = self.client.hgetall(self.rules_key(workspace_id, state.live.gen))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def version(self, workspace_id: str) -> int | None:
+        value = self.client.get(self.version_key(workspace_id))
+        return None if value is None else int(value)
 
     def workspaces(self) -> list[str]:
         """Workspaces that have cache state in Redis."""
@@ -382,6 +468,52 @@ class DncCache:
     def add(self, workspace_id: str, phones: Iterable[str]) -> int:
         """Add numbers the record holds (no write in flight to settle)."""
         return self._apply("add", workspace_id, list(phones), new_mark())
+
+    def mark_rule(self, workspace_id: str, match_key: str) -> str:
+        """Announce a write of a rule entry filed under `match_key` (its digits). The
+        key's length joins the lengths checks walk first, so the mark is seen."""
+        self.client.sadd(self.rule_lengths_key(workspace_id), len(match_key))
+        return self.mark(workspace_id, ["+" + match_key])
+
+    def finish_rule(
+        self,
+        op: str,
+        workspace_id: str,
+        match_key: str,
+        identity: str,
+        value: str,
+        mark: str,
+        *,
+        keep_mark: bool = False,
+    ) -> None:
+        """After the record changed: `add` the descriptor `value`, `remove` the identity
+        (while the mark is ours), or `set` the field to `value` (the reconciler)."""
+        self._rule_write(
+            keys=[
+                self.meta_key(workspace_id),
+                self.marks_key(workspace_id),
+                self.rule_lengths_key(workspace_id),
+            ],
+            args=[
+                op,
+                mark,
+                match_key,
+                identity,
+                value,
+                f"{self._base(workspace_id)}:",
+                "1" if keep_mark else "0",
+                int(time.time() * 1000),
+            ],
+        )
+
+    def bump_version(self, workspace_id: str, changes: int) -> None:
+        """Count acknowledged changes (the list's version) once their history is written."""
+        if changes:
+            self.client.incrby(self.version_key(workspace_id), changes)
+
+    def seed_version(self, workspace_id: str, changes: int) -> None:
+        """Raise the version to the history's count (after Redis lost it); never lower it."""
+        self._seed_version(keys=[self.version_key(workspace_id)], args=[changes])
 
     def clear_bulk_mark(self, workspace_id: str, mark: str) -> None:
         self._clear_if(keys=[self.bulk_key(workspace_id)], args=[mark, mark])
@@ -463,6 +595,17 @@ class DncCache:
             raise LayoutChanged(workspace_id)
         return added
 
+    def load_rules(self, workspace_id: str, layout: Layout, fields: dict[str, str]) -> int:
+        """Add rule entries read from the record to the generation being built."""
+        args: list[str] = [layout.gen, f"{self._base(workspace_id)}:"]
+        for field, value in fields.items():
+            args += [field, value]
+        keys = [self.meta_key(workspace_id), self.rule_lengths_key(workspace_id)]
+        loaded = self._load_rules(keys=keys, args=args)
+        if loaded == -1:
+            raise LayoutChanged(workspace_id)
+        return loaded
+
     def finish_build(self, workspace_id: str, layout: Layout) -> None:
         """Make the new generation live in one step, then reclaim the old one."""
         old = self._flip(keys=[self.meta_key(workspace_id)], args=[layout.gen])
@@ -475,6 +618,7 @@ class DncCache:
 
     def drop_generation(self, workspace_id: str, layout: Layout) -> None:
         keys = [self.removed_key(workspace_id, layout.gen)]
+        keys.append(self.rules_key(workspace_id, layout.gen))
         keys += [self.bucket_key(workspace_id, layout.gen, b) for b in range(1 << layout.bits)]
         for start in range(0, len(keys), UNLINK_BATCH):
             self.client.unlink(*keys[start : start + UNLINK_BATCH])
@@ -493,4 +637,6 @@ class DncCache:
             self.lock_key(workspace_id),
             self.marks_key(workspace_id),
             self.bulk_key(workspace_id),
+            self.rule_lengths_key(workspace_id),
+            self.version_key(workspace_id),
         )

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
+from app.dnc.rules import SCOPE_PATTERN
 from app.schemas.common import WORKSPACE_ID, PageMetaSchema, Timestamp, WriteArgsSchema
 from app.schemas.contacts import COUNTRY
 
@@ -33,6 +42,40 @@ def _source() -> fields.String:
     )
 
 
+def _scope(description: str) -> fields.String:
+    return fields.String(
+        load_default=None,
+        validate=validate.Regexp(
+            SCOPE_PATTERN, error="1-64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)."
+        ),
+        metadata={"description": description, "example": "spring-promo"},
+    )
+
+
+def _channel(choices: tuple, default, description: str) -> fields.String:
+    return fields.String(
+        load_default=default,
+        validate=validate.OneOf(choices),
+        metadata={"description": description},
+    )
+
+
+def _rule() -> fields.String:
+    return fields.String(
+        load_default="exact",
+        validate=validate.OneOf(["exact", "prefix"]),
+        metadata={
+            "description": "exact: one number (`phone`). prefix: every number that starts "
+            "with `prefix`, e.g. a whole area code (+1201) or a premium range (+44909)."
+        },
+    )
+
+
+PREFIX_DOC = "An E.164 prefix: '+', a known country code, 1-14 ASCII digits in all (+1201)."
+ENTRY_SCOPE = "A campaign or list name; absent: the whole workspace (every campaign)."
+ENTRY_CHANNEL = "calls, sms or all (default): the channel the entry forbids."
+
+
 def _country() -> fields.String:
     return fields.String(
         load_default=None,
@@ -46,17 +89,59 @@ class DncAddSchema(Schema):
         unknown = RAISE
 
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
+    rule = _rule()
     phone = fields.String(
-        required=True, validate=validate.Length(min=1, max=64), metadata={"example": "+14155551234"}
+        validate=validate.Length(min=1, max=64),
+        metadata={"example": "+14155551234", "description": "The number (rule exact)."},
+    )
+    prefix = fields.String(
+        validate=validate.Length(min=2, max=64),
+        metadata={"example": "+1201", "description": PREFIX_DOC + " (rule prefix)"},
+    )
+    scope = _scope(ENTRY_SCOPE)
+    channel = _channel(("calls", "sms", "all"), "all", ENTRY_CHANNEL)
+    expiresAt = Timestamp(
+        load_default=None,
+        format="iso",
+        metadata={
+            "description": "When the entry stops matching (ISO 8601 UTC, in the future); "
+            "absent: never. It is listed until then, never less."
+        },
     )
     reason = _reason()
     source = _source()
     defaultCountry = _country()
 
+    @validates_schema
+    def _one_target(self, data, **kwargs):
+        wanted = "prefix" if data.get("rule") == "prefix" else "phone"
+        other = "phone" if wanted == "prefix" else "prefix"
+        if not data.get(wanted):
+            raise ValidationError(f"Required for rule {data.get('rule')}.", wanted)
+        if data.get(other) is not None:
+            raise ValidationError(f"Not allowed for rule {data.get('rule')}.", other)
+
+    @post_load
+    def _target(self, data, **kwargs):
+        data["target"] = data.pop("prefix", None) or data.pop("phone", None)
+        return data
+
 
 class DncEntrySchema(Schema):
+    id = fields.String(
+        required=True,
+        metadata={
+            "description": "`<ws>:<e164>` for an exact, workspace-wide, all-channel "
+            "entry; `<ws>:r:<digest of the rule>` otherwise (adding it again updates it)."
+        },
+    )
     workspaceId = fields.String(required=True)
-    phone = fields.String(required=True, metadata={"example": "+14155551234"})
+    rule = fields.String(required=True, metadata={"example": "exact"})
+    phone = fields.String(allow_none=True, metadata={"example": "+14155551234"})
+    prefix = fields.String(allow_none=True, metadata={"example": "+1201"})
+    scope = fields.String(allow_none=True, metadata={"description": ENTRY_SCOPE})
+    channel = fields.String(required=True, metadata={"description": ENTRY_CHANNEL})
+    expiresAt = fields.String(allow_none=True, metadata={"description": "null: never."})
     reason = fields.String(allow_none=True)
     source = fields.String(allow_none=True)
     addedAt = fields.String(required=True, metadata={"example": "2026-01-31T12:00:00.000Z"})
@@ -80,6 +165,9 @@ class DncListArgsSchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
     reason = fields.String(validate=validate.Length(max=MAX_REASON))
     source = fields.String(validate=validate.Length(max=MAX_SOURCE))
+    rule = fields.String(validate=validate.OneOf(["exact", "prefix"]))
+    scope = _scope("Only this campaign's entries.")
+    channel = fields.String(validate=validate.OneOf(["calls", "sms", "all"]))
     addedAfter = Timestamp(
         format="iso", metadata={"description": "Entries added at or after (ISO 8601)."}
     )
@@ -97,12 +185,21 @@ class DncRemoveArgsSchema(WriteArgsSchema):
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
     reason = _reason()
     defaultCountry = _country()
+    rule = _rule()
+    scope = _scope("The entry's campaign; absent: the workspace-wide entry.")
+    channel = _channel(("calls", "sms", "all"), "all", "The entry's channel.")
+
+
+CHECK_CAMPAIGN = "The campaign dialing: its entries match as well as workspace-wide ones."
+CHECK_CHANNEL = "calls (default) or sms: entries for that channel or for all match."
 
 
 class DncCheckArgsSchema(Schema):
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
     phone = fields.String(required=True, validate=validate.Length(max=MAX_CHECK_PHONE))
     defaultCountry = _country()
+    campaign = _scope(CHECK_CAMPAIGN)
+    channel = _channel(("calls", "sms"), "calls", CHECK_CHANNEL)
 
 
 class PhoneTextList(fields.List):
@@ -129,6 +226,8 @@ class DncCheckRequestSchema(Schema):
         validate=validate.Length(min=1, max=MAX_CHECK),
     )
     defaultCountry = _country()
+    campaign = _scope(CHECK_CAMPAIGN)
+    channel = _channel(("calls", "sms"), "calls", CHECK_CHANNEL)
 
 
 class DncCheckResultSchema(Schema):
@@ -145,6 +244,15 @@ class DncCheckResultSchema(Schema):
     )
     reason = fields.String(allow_none=True, metadata={"description": "Why it was listed."})
     addedAt = fields.String(allow_none=True)
+    match = fields.Nested(
+        DncEntrySchema,
+        allow_none=True,
+        metadata={
+            "description": "The entry that lists the number (the most specific when several "
+            "do: exact before prefix, longer prefix first, scoped first). Evidence read "
+            "after the flag was decided: null if the record could not be read."
+        },
+    )
     validationErrors = fields.List(
         fields.String(),
         metadata={"description": "Why an invalid number could not be decided."},
@@ -159,6 +267,18 @@ class DncCheckMetaSchema(Schema):
     )
     listed = fields.Integer()
     invalid = fields.Integer()
+    campaign = fields.String(allow_none=True)
+    channel = fields.String(metadata={"example": "calls"})
+    version = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The list's version: how many changes (adds, updates, removals, "
+            "expiries) it has seen. null when the cache could not say."
+        },
+    )
+    checkedAt = fields.String(
+        metadata={"description": "The clock the answer (and every expiry) was read at."}
+    )
 
 
 class DncCheckOneSchema(Schema):
@@ -174,7 +294,7 @@ class DncCheckManySchema(Schema):
 class DncHistoryArgsSchema(Schema):
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
     phone = fields.String(validate=validate.Length(max=64))
-    action = fields.String(validate=validate.OneOf(["added", "updated", "removed"]))
+    action = fields.String(validate=validate.OneOf(["added", "updated", "removed", "expired"]))
     defaultCountry = _country()
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
@@ -182,7 +302,13 @@ class DncHistoryArgsSchema(Schema):
 
 class DncEventSchema(Schema):
     id = fields.String(required=True)
-    phone = fields.String(required=True)
+    phone = fields.String(allow_none=True)
+    entryId = fields.String(allow_none=True)
+    rule = fields.String(allow_none=True)
+    prefix = fields.String(allow_none=True)
+    scope = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    expiresAt = fields.String(allow_none=True)
     action = fields.String(required=True, metadata={"example": "added"})
     reason = fields.String(allow_none=True)
     source = fields.String(allow_none=True)

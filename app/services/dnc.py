@@ -19,25 +19,29 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 
 import redis
 from opensearchpy import NotFoundError, OpenSearch
 from opensearchpy.helpers import scan
 
-from app import observability
 from app.dnc import DncCache
-from app.dnc.cache import LISTED, PENDING, new_mark
+from app.dnc.cache import new_mark
+from app.dnc.rules import Rule, iso_of_ms, rule_of
 from app.errors import ApiError, NotFound, ServiceUnavailable, ValidationError
 from app.locks import RenewableLock
-from app.phones import canonical, normalize, validation_errors
+from app.phones import canonical, e164_prefix, normalize
 from app.search.documents import utc_now
 from app.search.indices import IndexNames
+from app.services.dnc_checks import DncChecks
+from app.services.dnc_flags import DncFlags
+from app.services.dnc_rules import DncRules, descriptors, entry_of, rule_query
 from app.services.paging import require_window
 
 log = logging.getLogger(__name__)
 
-ENTRY_FIELDS = ("workspaceId", "phone", "reason", "source", "addedAt", "updatedAt")
 BUILD_BATCH = 5_000
 # A build renews its lock; one that died frees it within this many seconds.
 BUILD_LOCK_SECONDS = 30
@@ -52,12 +56,15 @@ def upsert_body(
 ) -> dict:
     """The one upsert of a DNC entry: a new number gets the full entry; a listed one
     keeps its addedAt and addedBy, and takes the new reason (and source, when given)."""
-    changes = {"reason": reason, "updatedAt": now}
+    changes = {"reason": reason, "expiresAt": None, "updatedAt": now}
     if source is not None:
         changes["source"] = source
     entry = {
         "workspaceId": workspace_id,
+        "kind": "exact",
         "phone": phone,
+        "matchKey": phone[1:],
+        "channel": "all",
         "reason": reason,
         "source": source,
         "addedBy": actor or None,
@@ -68,7 +75,7 @@ def upsert_body(
 
 
 def _entry(source: dict) -> dict:
-    return {field: source.get(field) for field in ENTRY_FIELDS}
+    return entry_of(source)
 
 
 def _unconfirmed(exc: Exception) -> ApiError:
@@ -100,6 +107,12 @@ class DncService:
         self.lazy_build = lazy_build
         self._pending_builds: set[str] = set()
         self._pending_lock = threading.Lock()
+        # Rule entries, checks and the contacts' flags under rules, in their own modules.
+        self.rules = DncRules(self)
+        self.checks = DncChecks(self)
+        self.flags = DncFlags(self)
+        self.not_marked, self.not_settled = NOT_MARKED, NOT_SETTLED
+        self.unconfirmed = _unconfirmed
 
     # --- numbers ------------------------------------------------------------------
 
@@ -116,6 +129,36 @@ class DncService:
     def doc_id(workspace_id: str, phone: str) -> str:
         return f"{workspace_id}:{phone}"
 
+    @staticmethod
+    def expiry_or_400(expires_at: datetime | None) -> int:
+        """An expiry as epoch ms (0: none); it must lie in the future."""
+        if expires_at is None:
+            return 0
+        expires_ms = int(expires_at.timestamp() * 1000)
+        if expires_ms <= int(time.time() * 1000):
+            message = "Must be in the future (ISO 8601 UTC)."
+            raise ValidationError(details=[{"field": "expiresAt", "message": message}])
+        return expires_ms
+
+    def rule_or_400(
+        self,
+        raw: str,
+        kind: str = "exact",
+        scope: str | None = None,
+        channel: str | None = None,
+        expires_ms: int = 0,
+        country: str | None = None,
+    ) -> Rule:
+        """The rule an add or a removal names (app/dnc/rules.py); 400 when it names none."""
+        if kind == "prefix":
+            value = e164_prefix(raw)
+            if value is None:
+                message = "Not an E.164 prefix: '+', a known country code, 1-14 digits in all."
+                raise ValidationError(details=[{"field": "prefix", "message": message}])
+        else:
+            value = self.phone_or_400(raw, country)
+        return Rule(kind, value, scope or "", channel or "all", expires_ms)
+
     # --- writes -------------------------------------------------------------------
 
     def add(
@@ -128,9 +171,19 @@ class DncService:
         actor: str = "",
         country: str | None = None,
         refresh: str | None = None,
+        kind: str = "exact",
+        scope: str | None = None,
+        channel: str | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[dict, bool]:
-        """List a number; listing it again updates the reason. Returns (entry, existed)."""
-        phone = self.phone_or_400(raw_phone, country)
+        """List a number, or a rule (a prefix, a campaign's or one channel's entry, an
+        expiring one: app/dnc/rules.py); listing it again updates the reason and the
+        expiry. Returns (entry, existed)."""
+        expires_ms = self.expiry_or_400(expires_at)
+        rule = self.rule_or_400(raw_phone, kind, scope, channel, expires_ms, country)
+        if not rule.in_intsets:
+            return self.rules.add(workspace_id, rule, reason, source, actor)
+        phone = rule.value
         mark = self._mark(workspace_id, [phone])
         try:
             result = self.client.update(
@@ -210,10 +263,22 @@ class DncService:
         actor: str = "",
         country: str | None = None,
         refresh: str | None = None,
+        kind: str = "exact",
+        scope: str | None = None,
+        channel: str | None = None,
     ) -> None:
-        phone = canonical(raw_phone, (country or self.default_country).upper())
-        if phone is None:
-            raise NotFound("The number is not on this workspace's DNC list.")
+        """Drop a number's entry (or a rule's: `kind`, `scope`, `channel`); 404 when it
+        is not listed."""
+        if kind == "prefix":
+            value = e164_prefix(raw_phone)
+        else:
+            value = canonical(raw_phone, (country or self.default_country).upper())
+        if value is None:
+            raise NotFound("The entry is not on this workspace's DNC list.")
+        rule = Rule(kind, value, scope or "", channel or "all")
+        if not rule.is_default_identity:
+            return self.rules.remove(workspace_id, rule, reason, actor)
+        phone = rule.value
         mark = self._mark(workspace_id, [phone])
         try:
             self.client.delete(
@@ -227,6 +292,12 @@ class DncService:
             raise NotFound("The number is not on this workspace's DNC list.") from None
         except Exception as exc:  # the mark stays: checks ask the record until it is settled
             raise _unconfirmed(exc) from exc
+        try:  # the entry may have carried an expiry: its descriptor goes too (guarded)
+            self.cache.finish_rule(
+                "remove", workspace_id, rule.match_key, rule.identity, "", mark, keep_mark=True
+            )
+        except Exception as exc:
+            raise ServiceUnavailable(NOT_SETTLED) from exc
         self._finish("remove", workspace_id, [phone], mark)
         self._after_write(workspace_id, {"removed": [phone]}, reason, None, actor, refresh)
 
@@ -239,10 +310,32 @@ class DncService:
             return
         try:
             self._record(workspace_id, events, reason, source, actor, refresh)
+            self.cache.bump_version(workspace_id, len(phones))
+            if "removed" in events:  # a prefix rule may still list it: its flag stays
+                phones = self.not_listed(workspace_id, phones)
             self.sync_contacts(workspace_id, phones, "removed" not in events)
             self.on_change(workspace_id, events)
         except Exception as exc:
             raise _unconfirmed(exc) from exc
+
+    def after_rule_write(self, workspace_id, rule: Rule, action, reason, source, actor):
+        """A rule entry's history event, the list's version and the contacts' flags,
+        before the write is acknowledged."""
+        try:
+            self._record(workspace_id, {action: [rule]}, reason, source, actor, None)
+            self.cache.bump_version(workspace_id, 1)
+            if action in ("added", "updated"):
+                self.flags.flag_rule(workspace_id, rule)
+            if action in ("updated", "removed", "expired"):  # an update may narrow it
+                self.flags.unflag(workspace_id, rule)
+        except Exception as exc:
+            raise _unconfirmed(exc) from exc
+
+    def not_listed(self, workspace_id: str, phones: Sequence[str]) -> list[str]:
+        """The numbers among `phones` no entry lists for calls workspace-wide (503 when
+        the list cannot say: a contact's flag is never cleared on a guess)."""
+        flags = self.checks.membership(workspace_id, list(phones)).flags if phones else []
+        return [phone for phone, flag in zip(phones, flags, strict=True) if not flag]
 
     # --- the cache protocol (app/dnc/cache.py) ------------------------------------------
 
@@ -298,8 +391,9 @@ class DncService:
             chunk = phones[start : start + SETTLE_BATCH]
             mark = self.cache.mark(workspace_id, chunk)
             entries = self.lookup(workspace_id, chunk)
-            held = [p for p in chunk if p in entries]
-            gone = [p for p in chunk if p not in entries]
+            held = [p for p in chunk if p in entries and rule_of(entries[p]).in_intsets]
+            gone = [p for p in chunk if p not in held]
+            self.rules.settle_fields(workspace_id, [p[1:] for p in chunk])
             if held:
                 self.cache.finish_add(workspace_id, held, mark)
             if gone:
@@ -311,14 +405,24 @@ class DncService:
     def _record(self, workspace_id, events, reason, source, actor, refresh) -> None:
         at = utc_now()
         actions: list[dict] = []
-        for action, phone in ((a, p) for a, numbers in events.items() for p in numbers):
+        for action, item in ((a, p) for a, numbers in events.items() for p in numbers):
+            rule = item if isinstance(item, Rule) else Rule("exact", item)
             event_id = "dnch_" + secrets.token_urlsafe(12)
-            actions.append({"index": {"_id": event_id, "routing": workspace_id}})
+            op = "index"
+            if action == "expired":
+                event_id, op = self.rules.expiry_event_id(workspace_id, rule), "create"
+            actions.append({op: {"_id": event_id, "routing": workspace_id}})
             actions.append(
                 {
                     "id": event_id,
                     "workspaceId": workspace_id,
-                    "phone": phone,
+                    "phone": rule.value if rule.kind == "exact" else None,
+                    "entryId": rule.doc_id(workspace_id),
+                    "rule": rule.kind,
+                    "prefix": rule.value if rule.kind == "prefix" else None,
+                    "scope": rule.scope or None,
+                    "channel": rule.channel,
+                    "expiresAt": iso_of_ms(rule.expires_ms),
                     "action": action,
                     "reason": reason,
                     "source": source,
@@ -329,7 +433,13 @@ class DncService:
         result = self.client.bulk(
             index=self.history.write, body=actions, refresh=refresh or "false"
         )
-        if result.get("errors"):
+        failed = [
+            item
+            for item in result["items"]
+            for outcome in item.values()
+            if outcome.get("error") and outcome.get("status") != 409  # 409: written already
+        ]
+        if failed:
             raise ServiceUnavailable("The DNC history could not be written.")
 
     def sync_contacts(self, workspace_id: str, phones: list[str], listed: bool) -> int:
@@ -376,43 +486,14 @@ class DncService:
     # --- membership -----------------------------------------------------------------
 
     def contains(self, workspace_id: str, phones: Sequence[str]) -> tuple[list[bool], str]:
-        """Listed flags for E.164 numbers and where they came from ("cache" or "opensearch")."""
-        flags, source, _ = self._membership(workspace_id, phones)
-        return flags, source
-
-    def _membership(
-        self, workspace_id: str, phones: Sequence[str]
-    ) -> tuple[list[bool], str, dict[str, dict] | None]:
-        """contains(), plus the entries of the numbers the record was asked about."""
-        flags = None
-        redis_answered = False
-        try:
-            flags = self.cache.contains_many(workspace_id, phones)
-            redis_answered = True
-        except Exception as exc:  # Redis down, timed out, or mid-rebuild: ask the record
-            log.warning("DNC cache unavailable (%s); checking OpenSearch", type(exc).__name__)
-            observability.record_dnc_cache(errors=len(phones))
-        if flags is None:
-            if redis_answered:
-                observability.record_dnc_cache(misses=len(phones))
-                if self.lazy_build:
-                    self.schedule_build(workspace_id)
-            entries = self.lookup(workspace_id, phones)
-            return [phone in entries for phone in phones], "opensearch", entries
-        pending = [p for p, flag in zip(phones, flags, strict=True) if flag == PENDING]
-        observability.record_dnc_cache(hits=len(phones) - len(pending), misses=len(pending))
-        if not pending:
-            return [flag == LISTED for flag in flags], "cache", None
-        # A write is in flight on these numbers: the record decides them.
-        entries = self.lookup(workspace_id, pending)
-        listed = [
-            flag == LISTED or (flag == PENDING and phone in entries)
-            for phone, flag in zip(phones, flags, strict=True)
-        ]
-        return listed, "opensearch", entries
+        """Listed flags (calls, workspace-wide) for E.164 numbers and where they came from
+        ("cache" or "opensearch"): app/services/dnc_checks.py."""
+        found = self.checks.membership(workspace_id, phones)
+        return found.flags, found.source
 
     def lookup(self, workspace_id: str, phones: Sequence[str]) -> dict[str, dict]:
-        """Entries of the listed numbers among `phones`, real-time; 503 when unreachable."""
+        """The stored entries `<ws>:<e164>` of `phones` (exact, workspace-wide, all
+        channels; maybe expiring), real-time; 503 when unreachable."""
         unique = list(dict.fromkeys(phones))
         if not unique:
             return {}
@@ -435,64 +516,19 @@ class DncService:
             if doc.get("error"):
                 raise ServiceUnavailable(UNAVAILABLE)
             if doc.get("found"):
-                entries[doc["_source"]["phone"]] = _entry(doc["_source"])
+                entries[doc["_source"]["phone"]] = doc["_source"]
         return entries
 
-    def check(self, workspace_id: str, raws: Sequence[str], country: str | None = None) -> dict:
-        """Per number: normalized phone, validity, listed flag, reason and addedAt.
-
-        Input that is not a valid number cannot be decided: `dnc` is null (never false),
-        `valid` false and `validationErrors` says why.
-        """
-        region = (country or self.default_country).upper()
-        normalized = [canonical(raw, region) for raw in raws]
-        valid = list(dict.fromkeys(p for p in normalized if p))
-        if valid:
-            flags, source, entries = self._membership(workspace_id, valid)
-        else:  # nothing to look up: no round trip
-            flags, source, entries = [], "cache", None
-        listed_set = {p for p, flag in zip(valid, flags, strict=True) if flag}
-        details: dict[str, dict] = dict(entries or {})
-        unknown = sorted(listed_set - details.keys())
-        if unknown:
-            try:  # reasons are a courtesy; the flag alone decides, so never fail on them
-                details.update(self.lookup(workspace_id, unknown))
-            except ServiceUnavailable:
-                pass
-        results = []
-        for raw, phone in zip(raws, normalized, strict=True):
-            if phone is None:
-                results.append(
-                    {
-                        "phone": raw,
-                        "normalized": None,
-                        "valid": False,
-                        "dnc": None,
-                        "reason": None,
-                        "addedAt": None,
-                        "validationErrors": validation_errors(raw, region),
-                    }
-                )
-                continue
-            entry = details.get(phone) or {}
-            results.append(
-                {
-                    "phone": raw,
-                    "normalized": phone,
-                    "valid": True,
-                    "dnc": phone in listed_set,
-                    "reason": entry.get("reason"),
-                    "addedAt": entry.get("addedAt"),
-                }
-            )
-        return {
-            "data": results,
-            "meta": {
-                "source": source,
-                "listed": sum(r["dnc"] is True for r in results),
-                "invalid": sum(not r["valid"] for r in results),
-            },
-        }
+    def check(
+        self,
+        workspace_id: str,
+        raws: Sequence[str],
+        country: str | None = None,
+        campaign: str | None = None,
+        channel: str | None = None,
+    ) -> dict:
+        """Per number: listed or not, and the entry that matched (app/services/dnc_checks.py)."""
+        return self.checks.check(workspace_id, raws, country, campaign, channel)
 
     def flag_contacts(self, workspace_id: str, contacts: list[dict]) -> None:
         """The annotate hook of ContactService: `dnc` on a page of contacts, one call.
@@ -515,9 +551,13 @@ class DncService:
 
     def list_page(self, args: dict) -> dict:
         filters = [{"term": {"workspaceId": args["workspaceId"]}}]
-        for field in ("reason", "source"):
+        for field in ("reason", "source", "scope", "channel"):
             if args.get(field):
                 filters.append({"term": {field: args[field]}})
+        if args.get("rule") == "prefix":
+            filters.append({"term": {"kind": "prefix"}})
+        elif args.get("rule") == "exact":
+            filters.append({"bool": {"must_not": [{"term": {"kind": "prefix"}}]}})
         added = {}
         if args.get("addedAfter"):
             added["gte"] = args["addedAfter"].isoformat()
@@ -525,9 +565,8 @@ class DncService:
             added["lt"] = args["addedBefore"].isoformat()
         if added:
             filters.append({"range": {"addedAt": added}})
-        hits, total = self._page(
-            self.names.read, args, filters, [{"addedAt": "desc"}, {"phone": "desc"}]
-        )
+        sort = [{"addedAt": "desc"}, {"matchKey": {"order": "desc", "unmapped_type": "keyword"}}]
+        hits, total = self._page(self.names.read, args, filters, sort)
         return self._envelope([_entry(h) for h in hits], total, args)
 
     def history_page(self, args: dict) -> dict:
@@ -538,7 +577,21 @@ class DncService:
         if args.get("action"):
             filters.append({"term": {"action": args["action"]}})
         hits, total = self._page(self.history.read, args, filters, [{"at": "desc"}, {"id": "desc"}])
-        fields = ("id", "phone", "action", "reason", "source", "actor", "at")
+        fields = (
+            "id",
+            "phone",
+            "action",
+            "reason",
+            "source",
+            "actor",
+            "at",
+            "entryId",
+            "rule",
+            "prefix",
+            "scope",
+            "channel",
+            "expiresAt",
+        )
         return self._envelope([{f: h.get(f) for f in fields} for h in hits], total, args)
 
     def _page(self, index: str, args: dict, filters: list, sort: list) -> tuple[list[dict], int]:
@@ -606,13 +659,37 @@ class DncService:
             loaded = 0
             for batch in self.scan_phones(workspace_id, filters):
                 loaded += self.cache.load(workspace_id, layout, batch)
+            loaded += self.cache.load_rules(workspace_id, layout, self.rule_fields(workspace_id))
             self.cache.finish_build(workspace_id, layout)
+            self.seed_version(workspace_id)
             log.info(
                 "DNC cache for %s built: %d numbers, %d bits", workspace_id, loaded, layout.bits
             )
             return {"workspaceId": workspace_id, "numbers": loaded, "bits": layout.bits}
         finally:
             lock.release()
+
+    def rule_fields(self, workspace_id: str) -> dict[str, str]:
+        """Every rule entry of the record as the cache files it (app/dnc/rules.py)."""
+        hits = scan(
+            self.client,
+            index=self.names.read,
+            routing=workspace_id,
+            query={"query": rule_query(workspace_id)},
+            size=BUILD_BATCH,
+            preserve_order=False,
+        )
+        return descriptors([hit["_source"] for hit in hits])
+
+    def seed_version(self, workspace_id: str) -> None:
+        """The list's version counts its history: restore it after Redis lost it."""
+        self.client.indices.refresh(index=self.history.read)
+        changes = self.client.count(
+            index=self.history.read,
+            routing=workspace_id,
+            body={"query": {"term": {"workspaceId": workspace_id}}},
+        )["count"]
+        self.cache.seed_version(workspace_id, changes)
 
     def scan_phones(self, workspace_id: str, query: dict) -> Iterator[list[str]]:
         batch: list[str] = []
@@ -647,4 +724,11 @@ class DncService:
 
 
 def workspace_query(workspace_id: str) -> dict:
-    return {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}}
+    """The workspace's entries the intsets hold: exact, workspace-wide, all channels, no
+    expiry (the rule entries are `rule_query`'s)."""
+    return {
+        "bool": {
+            "filter": [{"term": {"workspaceId": workspace_id}}],
+            "must_not": rule_query(workspace_id)["bool"]["should"],
+        }
+    }

@@ -38,6 +38,7 @@ def test_add_check_remove_and_history(client, workspace, auth):
         "dnc": True,
         "reason": "customer_request",
         "addedAt": entry["addedAt"],
+        "match": entry,
     }
 
     again = add(client, workspace, auth, phone="+1 415 555 1234", status=200, reason="litigator")

@@ -1,0 +1,106 @@
+"""The Lua scripts of the DNC cache's rule entries (app/dnc/rules.py, app/dnc/cache.py).
+
+Rule entries (prefix rules, and exact entries that are scoped, limited to one channel or
+expiring) live in each generation's rules hash, `<p>dnc:{ws}:<gen>:rules`, as
+`match key -> descriptor;descriptor...`. They follow the numbers' protocol: a write marks
+its match key in the same marks hash before the record changes, adds are unconditional
+(an extra descriptor errs towards "listed"), removals apply only while the writer's own
+mark is still there, a build in progress journals removals so its load cannot bring a
+removed rule back, and the check script (cache.py) reads them under the same trust
+rules (live generation, run_id stamp, marks).
+"""
+
+# A rule entry's descriptor in every generation present (app/dnc/rules.py).
+# KEYS: meta, marks, rule lengths. ARGV: op (add, remove or set), mark, match key,
+# identity, descriptor (add), or the field's whole value (set; "" drops it), bucket key
+# base, keep ("1": leave the mark for the intset step that follows), now.
+#   add:    unconditional in every generation (an extra descriptor errs towards
+#           "listed"); the mark is cleared, or re-marked when another writer's is there.
+#   remove: only while the mark is still `mark`, like a number's removal.
+#   set:    (the reconciler) the field as the record has it, only while the mark is ours.
+# A build in progress journals removals, so its load cannot bring a rule back.
+RULE_WRITE = """
+local meta = redis.call('HMGET', KEYS[1], 'gen', 'building')
+local op, mark, field, ident = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local current = redis.call('HGET', KEYS[2], field)
+redis.call('SADD', KEYS[3], #field)
+local function identity(d) return string.match(d, '^(.*)|%d+$') end
+if op == 'add' or current == mark then
+  for g = 1, 2 do
+    if meta[g] then
+      local key = ARGV[6] .. meta[g] .. ':rules'
+      local journal = ARGV[6] .. meta[g] .. ':removed'
+      local old = redis.call('HGET', key, field) or ''
+      local value = ARGV[5]
+      local dropped = {}
+      if op == 'set' then
+        local now = {}
+        for d in string.gmatch(value, '[^;]+') do now[identity(d)] = true end
+        for d in string.gmatch(old, '[^;]+') do
+          if not now[identity(d)] then dropped[#dropped + 1] = identity(d) end
+        end
+      else
+        local kept = {}
+        for d in string.gmatch(old, '[^;]+') do
+          if identity(d) ~= ident then kept[#kept + 1] = d end
+        end
+        if op == 'add' then kept[#kept + 1] = value else dropped[1] = ident end
+        table.sort(kept)
+        value = table.concat(kept, ';')
+      end
+      if value == '' then redis.call('HDEL', key, field)
+      else redis.call('HSET', key, field, value) end
+      if g == 2 then
+        if op == 'add' then redis.call('SREM', journal, 'r' .. field .. '|' .. ident) end
+        for _, d in ipairs(dropped) do redis.call('SADD', journal, 'r' .. field .. '|' .. d) end
+      end
+    end
+  end
+end
+if ARGV[7] ~= '1' then
+  if current == mark then
+    redis.call('HDEL', KEYS[2], field)
+  elseif current and op == 'add' then
+    redis.call('HSET', KEYS[2], field, mark .. '!' .. ARGV[8])
+  end
+end
+return 1
+"""
+
+# A build's rule entries. KEYS: meta, rule lengths. ARGV: building gen, bucket key base,
+# then field, value pairs. Each descriptor joins the field unless a writer changed that
+# rule since the build read the record (a removal is journalled; an add is already there).
+LOAD_RULES = """
+if redis.call('HGET', KEYS[1], 'building') ~= ARGV[1] then return -1 end
+local key = ARGV[2] .. ARGV[1] .. ':rules'
+local journal = ARGV[2] .. ARGV[1] .. ':removed'
+local loaded = 0
+for i = 3, #ARGV, 2 do
+  local field = ARGV[i]
+  redis.call('SADD', KEYS[2], #field)
+  local have, kept = {}, {}
+  for d in string.gmatch(redis.call('HGET', key, field) or '', '[^;]+') do
+    have[string.match(d, '^(.*)|%d+$')] = true
+    kept[#kept + 1] = d
+  end
+  for d in string.gmatch(ARGV[i + 1], '[^;]+') do
+    local ident = string.match(d, '^(.*)|%d+$')
+    if not have[ident] and redis.call('SISMEMBER', journal, 'r' .. field .. '|' .. ident) == 0 then
+      kept[#kept + 1] = d
+      loaded = loaded + 1
+    end
+  end
+  table.sort(kept)
+  if #kept > 0 then redis.call('HSET', key, field, table.concat(kept, ';')) end
+end
+return loaded
+"""
+
+
+# KEYS: version. ARGV: the history's count of changes.
+SEED_VERSION = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+"""

@@ -1,0 +1,177 @@
+"""DncChecks: the answers a dialer acts on, for DncService.
+
+A check asks the cache first (one script: the intsets, the rule entries, the marks, the
+server's clock and the list's version; app/dnc/cache.py) and the record for whatever the
+cache may not answer; when neither answers the caller gets a 503, never "not listed".
+
+What a check covers. `channel` defaults to calls (the question a dialer asks) and
+`campaign` to none: workspace-wide entries match every campaign, a campaign's entries
+only checks that name it, and `all`-channel entries match every channel. The contacts'
+`dnc` flag is the same question with no campaign: "listed for calls workspace-wide".
+
+Evidence. A listed number's answer names the entry that matched (the most specific one:
+app/dnc/rules.py `specificity`), read from the record after the flag was decided; it is
+a courtesy, so a record that cannot answer leaves it null and never changes the flag.
+`meta.version` counts the list's changes (app/dnc/cache.py; null when the cache did not
+answer) and `meta.checkedAt` is the clock the expiry was compared with.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from app import observability
+from app.dnc.cache import LISTED, PENDING
+from app.dnc.rules import iso_of_ms
+from app.errors import ServiceUnavailable
+from app.phones import canonical, validation_errors
+from app.services.dnc_rules import CLOCK_GRACE_MS, entry_of
+
+if TYPE_CHECKING:
+    from app.services.dnc import DncService
+
+log = logging.getLogger(__name__)
+
+
+class Membership:
+    """Listed flags of E.164 numbers, where they came from, and what was read on the way."""
+
+    def __init__(self, flags, source, entries, now_ms, version, rules) -> None:
+        self.flags: list[bool] = flags
+        self.source: str = source  # "cache" or "opensearch"
+        self.entries: dict[str, dict] | None = entries  # matches read from the record
+        self.now_ms: int = now_ms
+        self.version: int | None = version
+        self.rules: bool = rules  # rule entries may exist (look them up for evidence)
+
+
+class DncChecks:
+    def __init__(self, dnc: DncService) -> None:
+        self.dnc = dnc
+
+    def membership(
+        self, workspace_id: str, phones: Sequence[str], campaign: str = "", channel: str = "calls"
+    ) -> Membership:
+        dnc = self.dnc
+        answer, redis_answered = None, False
+        try:
+            answer = dnc.cache.check_many(workspace_id, phones, campaign, channel)
+            redis_answered = True
+        except Exception as exc:  # Redis down, timed out, or mid-rebuild: ask the record
+            log.warning("DNC cache unavailable (%s); checking OpenSearch", type(exc).__name__)
+            observability.record_dnc_cache(errors=len(phones))
+        if answer is None:
+            if redis_answered:
+                observability.record_dnc_cache(misses=len(phones))
+                if dnc.lazy_build:
+                    dnc.schedule_build(workspace_id)
+            now_ms = int(time.time() * 1000)
+            entries = dnc.rules.record_matches(
+                workspace_id, phones, campaign, channel, now_ms - CLOCK_GRACE_MS
+            )
+            version = self._version_quietly(workspace_id) if redis_answered else None
+            flags = [phone in entries for phone in phones]
+            return Membership(flags, "opensearch", entries, now_ms, version, True)
+        flags = answer.flags
+        pending = [p for p, flag in zip(phones, flags, strict=True) if flag == PENDING]
+        observability.record_dnc_cache(hits=len(phones) - len(pending), misses=len(pending))
+        if not pending:
+            listed = [flag == LISTED for flag in flags]
+            return Membership(listed, "cache", None, answer.now_ms, answer.version, answer.rules)
+        # A write is in flight on these numbers: the record decides them.
+        entries = dnc.rules.record_matches(
+            workspace_id, pending, campaign, channel, answer.now_ms - CLOCK_GRACE_MS
+        )
+        listed = [
+            flag == LISTED or (flag == PENDING and phone in entries)
+            for phone, flag in zip(phones, flags, strict=True)
+        ]
+        return Membership(listed, "opensearch", entries, answer.now_ms, answer.version, True)
+
+    def _version_quietly(self, workspace_id: str) -> int | None:
+        try:
+            return self.dnc.cache.version(workspace_id)
+        except Exception:
+            return None
+
+    def check(
+        self,
+        workspace_id: str,
+        raws: Sequence[str],
+        country: str | None = None,
+        campaign: str | None = None,
+        channel: str | None = None,
+    ) -> dict:
+        """Per number: normalized phone, validity, listed flag and the matching entry.
+
+        Input that is not a valid number cannot be decided: `dnc` is null (never false),
+        `valid` false and `validationErrors` says why.
+        """
+        dnc = self.dnc
+        campaign, channel = campaign or "", channel or "calls"
+        region = (country or dnc.default_country).upper()
+        normalized = [canonical(raw, region) for raw in raws]
+        valid = list(dict.fromkeys(p for p in normalized if p))
+        if valid:
+            found = self.membership(workspace_id, valid, campaign, channel)
+        else:  # nothing to look up: no round trip
+            found = Membership([], "cache", None, int(time.time() * 1000), None, False)
+        listed_set = {p for p, flag in zip(valid, found.flags, strict=True) if flag}
+        details: dict[str, dict] = {p: d for p, d in (found.entries or {}).items()}
+        unknown = sorted(listed_set - details.keys())
+        if unknown:
+            details.update(self._evidence(workspace_id, unknown, campaign, channel, found))
+        results = []
+        for raw, phone in zip(raws, normalized, strict=True):
+            if phone is None:
+                results.append(
+                    {
+                        "phone": raw,
+                        "normalized": None,
+                        "valid": False,
+                        "dnc": None,
+                        "reason": None,
+                        "addedAt": None,
+                        "match": None,
+                        "validationErrors": validation_errors(raw, region),
+                    }
+                )
+                continue
+            entry = entry_of(details[phone]) if phone in details else None
+            results.append(
+                {
+                    "phone": raw,
+                    "normalized": phone,
+                    "valid": True,
+                    "dnc": phone in listed_set,
+                    "reason": entry["reason"] if entry else None,
+                    "addedAt": entry["addedAt"] if entry else None,
+                    "match": entry if phone in listed_set else None,
+                }
+            )
+        return {
+            "data": results,
+            "meta": {
+                "source": found.source,
+                "listed": sum(r["dnc"] is True for r in results),
+                "invalid": sum(not r["valid"] for r in results),
+                "campaign": campaign or None,
+                "channel": channel,
+                "version": found.version,
+                "checkedAt": iso_of_ms(found.now_ms),
+            },
+        }
+
+    def _evidence(self, workspace_id, phones, campaign, channel, found: Membership) -> dict:
+        """The entries behind listed flags the cache decided (a courtesy: never fails)."""
+        try:
+            if not found.rules:  # no rule entries: the numbers' own entries
+                return self.dnc.lookup(workspace_id, phones)
+            return self.dnc.rules.record_matches(
+                workspace_id, phones, campaign, channel, found.now_ms - CLOCK_GRACE_MS
+            )
+        except ServiceUnavailable:
+            return {}
