@@ -374,7 +374,8 @@ class ChangeLog:
         """Delete changes older than the retention; record each workspace's purged
         position first, so a cursor below it answers 410 rather than skipping."""
         keep = self.retention_seconds if retention_seconds is None else retention_seconds
-        cutoff = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - keep)) + "Z"
+        cutoff = int((time.time() - keep) * 1000)  # epoch ms, as `at` is compared
+        self.client.indices.refresh(index=self.names.write)  # once per pass: the worker
         old = {
             "bool": {"filter": [{"term": {"kind": "change"}}, {"range": {"at": {"lt": cutoff}}}]}
         }

@@ -95,6 +95,15 @@ class Planned:
     rows: list[Row]
     actions: dict[str, dict] = field(default_factory=dict)
     outcomes: list[tuple[Row, str, str | None]] = field(default_factory=list)
+    change: str | None = None  # its announcement to the change feed (app/services/changes.py)
+
+
+def change_entries(actions: dict[str, dict]) -> list[list]:
+    """[id, op, externalId] of each bulk action: what the change feed records of a chunk."""
+    return [
+        [i, "updated" if "if_seq_no" in a else "created", a["_source"].get("externalId")]
+        for i, a in actions.items()
+    ]
 
 
 def merge_into(contact: dict, row_contact: dict) -> dict:
@@ -157,6 +166,8 @@ class ImportRun:
                 planned = self._plan([self.validator.validate(line, v) for line, v in chunk])
                 future = None
                 if planned.actions and not self.dry_run:
+                    entries = change_entries(planned.actions)
+                    planned.change = self.contacts.changes.begin(self.workspace_id, entries)
                     future = sender.submit(self._send, list(planned.actions.values()))
                 self._settle()
                 self._pending = (future, planned, self._chunk_no)
@@ -205,6 +216,8 @@ class ImportRun:
                 if failures.get(action_id) is None
             ]
             self.contacts.settle_dnc_flags(self.workspace_id, saved)
+            stored = {i: a for i, a in planned.actions.items() if failures.get(i) is None}
+            self.contacts.changes.commit(self.workspace_id, planned.change, change_entries(stored))
         outcomes = []
         for row, outcome, action_id in planned.outcomes:
             error = failures.get(action_id) if action_id else None
