@@ -31,7 +31,7 @@ from app.errors import ApiError, RateLimited
 
 log = logging.getLogger(__name__)
 
-READ_ACTIONS = ("search", "normalize", "check", "lookup")
+READ_ACTIONS = ("search", "normalize", "check", "lookup", "read")  # read: batch/read
 HEAVY_ACTIONS = ("import", "export")
 # After a Redis failure, the local buckets serve for this long before Redis is retried.
 REDIS_RETRY_SECONDS = 5.0

@@ -26,6 +26,7 @@ from app.search.shards import complete_reads
 from app.services.batch import BatchService
 from app.services.calling_window import CallingWindowService
 from app.services.changes import ChangeLog
+from app.services.batch import BatchService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
@@ -190,6 +191,10 @@ class Wiring:
                 horizon_days=self.config["CALLING_WINDOW_HORIZON_DAYS"],
             ),
         )
+
+    @property
+    def batch(self) -> BatchService:
+        return self._once("batch", lambda: BatchService(self.opensearch, self.contacts))
 
     @property
     def search(self) -> SearchService:

@@ -7,6 +7,7 @@ from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint
 
 from app.jsonio import StrictFlaskParser
+from app.schemas.batch import items_property
 from app.schemas.common import ErrorSchema
 from app.schemas.phones import PhoneInfoSchema, one_or_many_property
 
@@ -25,6 +26,7 @@ Blueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
 
 def register_blueprints(app: Flask) -> None:
     from app.api import (
+        batch,
         calling_window,
         console,
         contacts,
@@ -40,7 +42,8 @@ def register_blueprints(app: Flask) -> None:
     if "PhoneInfo" not in api.spec.components.schemas:
         api.spec.components.schema("PhoneInfo", schema=PhoneInfoSchema)
     api.ma_plugin.converter.add_attribute_function(one_or_many_property)
-    for module in (health, phones, search, contacts, dnc, imports, export):
+    api.ma_plugin.converter.add_attribute_function(items_property)
+    for module in (health, phones, search, batch, contacts, dnc, imports, export):
         api.register_blueprint(module.blp)
     api.register_blueprint(calling_window.blp)
     from app.api import changes, webhooks

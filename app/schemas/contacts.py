@@ -11,6 +11,23 @@ MAX_NOTES = 10_000
 MAX_TAGS, MAX_TAG = 50, 64
 MAX_CUSTOM_FIELDS, MAX_CUSTOM_KEY, MAX_CUSTOM_VALUE = 50, 64, 1_000
 COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$", error="Must be an ISO 3166 alpha-2 code.")
+MAX_EXTERNAL_ID, MAX_SOURCE = 255, 100
+
+
+def _exact_key(value: str) -> None:
+    # An external id is matched exactly (case and inner spaces count): control characters
+    # or edge spaces would make two ids look equal to a person and differ to the engine.
+    if not value.isprintable() or value != value.strip():
+        raise ValidationError("Printable text without leading or trailing spaces.")
+
+
+def external_id_field(**kwargs) -> fields.String:
+    """The caller's own id of the contact (e.g. a CRM record id), unique per workspace."""
+    return fields.String(
+        validate=[validate.Length(min=1, max=MAX_EXTERNAL_ID), _exact_key],
+        metadata={"description": "Your id of the contact; unique in the workspace."},
+        **kwargs,
+    )
 
 
 def _text(maximum: int, **kwargs) -> fields.String:
@@ -52,6 +69,8 @@ class ContactFieldsSchema(Schema):
         validate=validate.Length(max=MAX_TAGS),
     )
     customFields = CustomFieldsField(keys=fields.String(), allow_none=True)
+    externalId = external_id_field(allow_none=True)
+    source = _text(MAX_SOURCE, metadata={"description": "Where the contact came from."})
     defaultCountry = fields.String(
         load_only=True,
         validate=COUNTRY,
@@ -89,6 +108,8 @@ class ContactSchema(Schema):
     notes = fields.String(allow_none=True)
     tags = fields.List(fields.String())
     customFields = fields.Dict()
+    externalId = fields.String(allow_none=True, metadata={"example": "crm-00042"})
+    source = fields.String(allow_none=True, metadata={"example": "hubspot"})
     dnc = fields.Boolean(
         allow_none=True,
         metadata={

@@ -17,7 +17,7 @@ from marshmallow import (
 from webargs.fields import DelimitedList
 
 from app.schemas.common import WORKSPACE_ID, PageMetaSchema, Timestamp
-from app.schemas.contacts import MAX_TAG, ContactSchema
+from app.schemas.contacts import MAX_SOURCE, MAX_TAG, ContactSchema, external_id_field
 from app.search.queries import MAX_WORDS, SORT_CHOICES
 
 MAX_QUERY = 200
@@ -99,6 +99,11 @@ class SearchFiltersSchema(Schema):
     hasPhone = fields.Boolean()
     hasEmail = fields.Boolean()
     dnc = fields.Boolean(metadata={"description": "Only contacts on (true) or off the DNC list."})
+    externalId = external_id_field()
+    source = fields.String(
+        validate=validate.Length(min=1, max=MAX_SOURCE),
+        metadata={"description": "Only contacts of this source (exact)."},
+    )
 
     @pre_load
     def tags_list_means_any(self, data, **kwargs):
@@ -154,6 +159,8 @@ class SearchQueryArgsSchema(Schema):
     hasPhone = fields.Boolean()
     hasEmail = fields.Boolean()
     dnc = fields.Boolean()
+    externalId = external_id_field()
+    source = fields.String(validate=validate.Length(min=1, max=MAX_SOURCE))
 
     @validates_schema
     def bounded(self, data, **kwargs):
@@ -166,7 +173,7 @@ class SearchQueryArgsSchema(Schema):
     def nest_filters(self, data, **kwargs):
         """The same shape as the POST body, so one service call serves both verbs."""
         filters: dict = {}
-        for key in ("company", "hasPhone", "hasEmail", "dnc"):
+        for key in ("company", "hasPhone", "hasEmail", "dnc", "externalId", "source"):
             if key in data:
                 filters[key] = data.pop(key)
         tags = {"any": data.pop("tags", None), "all": data.pop("tagsAll", None)}

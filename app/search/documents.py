@@ -18,6 +18,8 @@ CONTACT_FIELDS = (
     "notes",
     "tags",
     "customFields",
+    "externalId",
+    "source",
     "createdAt",
     "updatedAt",
 )

@@ -408,7 +408,7 @@ def build_filters(workspace_id: str, filters: dict | None) -> list[dict]:
     """Filter clauses (no scoring) for the search filters object; reused by export.
 
     filters: company, tags {any, all}, createdAt / updatedAt {gte, gt, lte, lt},
-    hasPhone, hasEmail, dnc. The workspace clause always comes first.
+    hasPhone, hasEmail, dnc, externalId, source. The workspace clause always comes first.
     """
     filters = filters or {}
     clauses: list[dict] = [{"term": {"workspaceId": workspace_id}}]
@@ -432,6 +432,9 @@ def build_filters(workspace_id: str, filters: dict | None) -> list[dict]:
             clauses.append({"bool": {"must_not": [{"exists": {"field": field}}]}})
     if filters.get("dnc") is not None:
         clauses.append({"term": {"dnc": bool(filters["dnc"])}})
+    for field in ("externalId", "source"):  # exact keywords: what the caller stored
+        if filters.get(field):
+            clauses.append({"term": {field: filters[field]}})
     return clauses
 
 

@@ -10,6 +10,7 @@ from flask import current_app
 from app.services import health
 from app.services.calling_window import CallingWindowService
 from app.services.changes import ChangeLog
+from app.services.batch import BatchService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
@@ -25,6 +26,10 @@ def _wiring():
 
 def contacts() -> ContactService:
     return _wiring().contacts
+
+
+def batch() -> BatchService:
+    return _wiring().batch
 
 
 def dnc() -> DncService:

@@ -9,18 +9,26 @@ from dataclasses import dataclass
 from marshmallow import ValidationError as SchemaValidationError
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
-from app.errors import NotFound, PreconditionFailed, ServiceUnavailable, ValidationError
+from app.errors import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+    ValidationError,
+)
 from app.phones import normalize, to_e164
 from app.schemas.contacts import ContactCreateSchema
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
+from app.services.keys import ContactKeys
 from app.services.changes import NO_CHANGES, ChangeLog, contact_entries
 from app.services.paging import decode_cursor, more_after, probe_size, require_window
 
 # Built once: a schema instance per row costs more than validating the row (imports).
 CREATE_SCHEMA = ContactCreateSchema()
 OPTIONAL_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
+KEY_FIELDS = ("externalId", "source")  # optional too; the external id is unique
 # Concurrent PATCHes of one contact retry the read-merge-write this many times.
 UPDATE_RETRIES = 5
 
@@ -62,7 +70,7 @@ def prepare_fields(data: dict, default_country: str) -> dict:
     """Domain rules on top of the schema: E.164 phones, lowercase emails, trimmed text."""
     prepared = dict(data)
     country = prepared.pop("defaultCountry", None) or default_country
-    for field in ("firstName", "lastName", "company", "notes"):
+    for field in ("firstName", "lastName", "company", "notes", "source"):
         if isinstance(prepared.get(field), str):
             prepared[field] = prepared[field].strip() or None
     if prepared.get("email"):
@@ -99,6 +107,13 @@ def exact_dnc_filter(contacts: list[dict], filters: dict | None) -> list[dict]:
     return [c for c in contacts if bool(c.get("dnc")) == wanted]
 
 
+def external_id_taken() -> Conflict:
+    return Conflict(
+        "Another contact of the workspace has this externalId.",
+        details=[{"field": "externalId", "message": "Already in use in this workspace."}],
+    )
+
+
 def require_identity(contact: dict) -> None:
     if not any(contact.get(f) for f in ("firstName", "lastName", "phone", "email", "company")):
         raise ValidationError(
@@ -120,6 +135,7 @@ class ContactService:
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "contacts")
+        self.keys = ContactKeys(client, self.names)
         # Every write is announced before and recorded after (app/services/changes.py).
         self.changes = changes or NO_CHANGES
         self.default_country = default_country
@@ -142,7 +158,7 @@ class ContactService:
         prepared = prepare_fields(data, default_country or self.default_country)
         require_identity(prepared)
         now = utc_now()
-        contact = {f: prepared.get(f) for f in OPTIONAL_FIELDS}
+        contact = {f: prepared.get(f) for f in (*OPTIONAL_FIELDS, *KEY_FIELDS)}
         contact.update(
             id=new_contact_id(),
             workspaceId=prepared["workspaceId"],
@@ -157,6 +173,8 @@ class ContactService:
 
     def create(self, data: dict, *, refresh: str | None = None) -> Versioned:
         contact = self.prepare_new(data)
+        if contact.get("externalId"):
+            contact["id"] = self.external_id_slot(contact["workspaceId"], contact["externalId"])
         # `dnc` is indexed too (the search filter), so it is computed before the write.
         self.annotate(contact["workspaceId"], [contact])
         entries = contact_entries("created", [contact])
@@ -172,6 +190,8 @@ class ContactService:
             )
             version = (result["_seq_no"], result["_primary_term"])
         except ConflictError:
+            if contact.get("externalId"):
+                raise external_id_taken() from None  # a concurrent create took the slot
             # The id is 128 random bits: "already exists" means the client's retry of a
             # request whose reply was lost found our own first attempt. It is the write.
             stored = self.get(contact["id"], [contact["workspaceId"]], annotate=False)
@@ -195,10 +215,11 @@ class ContactService:
             current = self.get(contact_id, workspaces, annotate=False)
             if expected and expected != (current.primary_term, current.seq_no):
                 raise PreconditionFailed()
-            contact = {**current.contact, **changes}
-            contact["tags"] = contact.get("tags") or []
-            contact["customFields"] = contact.get("customFields") or {}
-            require_identity(contact)
+            contact = self.merge(current.contact, changes)
+            if contact.get("externalId") != current.contact.get("externalId"):
+                self.require_free_external_id(contact, contact_id)
+                # Searchable before the answer, so the next check finds it (app/services/keys.py).
+                refresh = "true" if refresh == "true" else "wait_for"
             contact["updatedAt"] = max(utc_now(), current.contact["updatedAt"])
             self.annotate(contact["workspaceId"], [contact])
             entries = contact_entries("updated", [contact])
@@ -258,6 +279,29 @@ class ContactService:
             self.changes.withdraw(workspace_id, change)
             raise NotFound() from None
         self.changes.commit(workspace_id, change, entries)
+
+    def merge(self, current: dict, changes: dict) -> dict:
+        """`current` with prepared `changes` applied (None clears a field): the one merge
+        of PATCH and of the batch update and upsert."""
+        contact = {**current, **changes}
+        contact["tags"] = contact.get("tags") or []
+        contact["customFields"] = contact.get("customFields") or {}
+        require_identity(contact)
+        return contact
+
+    def external_id_slot(self, workspace_id: str, external_id: str) -> str:
+        """The id a new contact with this external id gets (409 when the id is in use)."""
+        found = self.keys.resolve(workspace_id, "externalId", [external_id])[external_id]
+        if found.holder is not None:
+            raise external_id_taken()
+        return found.free_id or new_contact_id()
+
+    def require_free_external_id(self, contact: dict, own_id: str) -> None:
+        value = contact.get("externalId")
+        if value:
+            holder = self.keys.resolve(contact["workspaceId"], "externalId", [value])[value].holder
+            if holder is not None and holder.id != own_id:
+                raise external_id_taken()
 
     def bulk_action(self, contact: dict, version: tuple[int, int] | None = None) -> dict:
         """A bulk action that writes `contact` (prepare_bulk turns it into the document);

@@ -1,0 +1,477 @@
+"""BatchService: create, update, upsert, read and delete up to 1,000 contacts per call.
+
+The contract:
+- One result per item, in input order: `created`, `updated`, `unchanged` (the merge
+  changed nothing, so nothing was written), `found`, `deleted`, `not_found` or `invalid`
+  (with the error in the one error shape). A bad item never fails the others.
+- One bulk request to the engine per call, after the reads that resolve the items (a
+  real-time multi-get, and a search for keys held outside their slots; see
+  app/services/keys.py). Items that lose a race are planned again and sent in one more
+  bulk, at most UPDATE_RETRIES times; an item still conflicting then is `invalid`
+  (409, retry it).
+- Updates are compare-and-set on the version read (if_seq_no/if_primary_term), like
+  ContactService.update; creates use `op_type=create`, under the key's slot id when the
+  contact has an external id (create) or the upsert key (upsert): two calls upserting the
+  same key meet on one id and exactly one creates it.
+- A key (an id, an external id, an upsert key) repeated within one call: the first item
+  is processed, every later one is `invalid` with code `duplicate_item`. Applying both
+  would make the result depend on an order the caller may not have meant.
+- The DNC flag of every written contact is read from the list before the bulk and again
+  after it (ContactService.prepare_bulk / settle_dnc_flags, the import's path), so a
+  number listed meanwhile is never shown callable.
+- Validation and merging are ContactService's own (prepare_fields, prepare_new, merge),
+  so a batch item is held to exactly the rules of a single create or PATCH.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from marshmallow import Schema
+from marshmallow import ValidationError as SchemaValidationError
+from opensearchpy import OpenSearch
+
+from app.errors import ApiError, Conflict, NotFound, ValidationError
+from app.schemas.batch import (
+    CreateItemSchema,
+    RefItemSchema,
+    UpdateItemSchema,
+    UpsertItemSchema,
+)
+from app.search.documents import utc_now
+from app.services.contacts import (
+    UPDATE_RETRIES,
+    ContactService,
+    external_id_taken,
+    new_contact_id,
+    prepare_fields,
+)
+from app.services.keys import Stored
+
+ITEM_SCHEMAS = {
+    "create": CreateItemSchema(),
+    "update": UpdateItemSchema(),
+    "upsert": UpsertItemSchema(),
+    "ref": RefItemSchema(),
+}
+# Fields that never count as a change (derived or set by the write itself).
+NOT_COMPARED = ("updatedAt", "dnc")
+# Bulk item statuses that mean "plan this item again": a lost race, a full write queue.
+RETRYABLE = (409, 429)
+
+
+class DuplicateItem(ApiError):
+    status, code = 409, "duplicate_item"
+    message = "An earlier item of this call has the same key; only the first one is applied."
+
+
+@dataclass
+class Write:
+    """One planned bulk action and what it means for its item."""
+
+    index: int
+    status: str  # created | updated | deleted
+    action: dict
+    contact: dict | None = None
+
+
+def error_body(error: ApiError) -> dict:
+    body = {"code": error.code, "message": error.message}
+    if error.details:
+        body["details"] = error.details
+    return body
+
+
+def changed(current: dict, merged: dict) -> bool:
+    return any(merged.get(name) != current.get(name) for name in merged if name not in NOT_COMPARED)
+
+
+class Batch:
+    """The results of one call, filled item by item."""
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+        self.results: list[dict | None] = [None] * len(items)
+
+    def done(self, index: int, status: str, contact: dict | None = None, id_=None) -> None:
+        self.results[index] = {
+            "index": index,
+            "status": status,
+            "id": contact["id"] if contact else id_,
+            "contact": contact,
+        }
+
+    def invalid(self, index: int, error: ApiError, id_: str | None = None) -> None:
+        self.results[index] = {
+            "index": index,
+            "status": "invalid",
+            "id": id_,
+            "contact": None,
+            "error": error_body(error),
+        }
+
+    def load(self, index: int, schema: Schema) -> dict | None:
+        """The item validated by `schema`, or None (and the item is `invalid`)."""
+        raw = self.items[index]
+        if not isinstance(raw, dict):
+            message = "Each item must be a JSON object."
+            self.invalid(index, ValidationError(message, [{"field": "body", "message": message}]))
+            return None
+        try:
+            return schema.load(raw)
+        except SchemaValidationError as exc:
+            self.invalid(index, ValidationError.from_messages(exc.messages))
+            return None
+
+    def first_of_each(self, keyed: dict[int, str]) -> dict[int, str]:
+        """Items whose key no earlier item had; later repeats become `invalid`."""
+        seen: set[str] = set()
+        first = {}
+        for index, key in keyed.items():
+            if key in seen:
+                self.invalid(index, DuplicateItem())
+            else:
+                seen.add(key)
+                first[index] = key
+        return first
+
+    def response(self) -> dict:
+        counts = Counter(result["status"] for result in self.results)
+        summary = {
+            status: counts[status]
+            for status in ("created", "updated", "unchanged", "found", "deleted", "invalid")
+        }
+        summary.update(total=len(self.results), notFound=counts["not_found"])
+        return {"results": self.results, "summary": summary}
+
+
+class BatchService:
+    def __init__(self, client: OpenSearch, contacts: ContactService) -> None:
+        self.client = client
+        self.contacts = contacts
+        self.keys = contacts.keys
+        self.names = contacts.names
+
+    # --- the five calls ------------------------------------------------------------
+
+    def create(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
+        batch = Batch(items)
+        pending = {}
+        for index in range(len(items)):
+            data = batch.load(index, ITEM_SCHEMAS["create"])
+            if data is not None:
+                self._guard(batch, index, pending, lambda d=data: self._new(workspace_id, d))
+        external = batch.first_of_each(
+            {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
+        )
+        pending = {i: c for i, c in pending.items() if i in external or not c.get("externalId")}
+
+        def plan(todo: dict[int, dict]) -> list[Write]:
+            held = self.keys.resolve(
+                workspace_id,
+                "externalId",
+                [c["externalId"] for c in todo.values() if c.get("externalId")],
+            )
+            writes = []
+            for index, contact in todo.items():
+                if contact.get("externalId"):
+                    found = held[contact["externalId"]]
+                    if found.holder is not None:
+                        batch.invalid(index, external_id_taken())
+                        continue
+                    contact["id"] = found.free_id or new_contact_id()
+                writes.append(self._create(index, contact))
+            return writes
+
+        self._rounds(workspace_id, batch, pending, plan, refresh)
+        return batch.response()
+
+    def update(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
+        batch = Batch(items)
+        pending = {}
+        for index in range(len(items)):
+            data = batch.load(index, ITEM_SCHEMAS["update"])
+            if data is not None:
+                contact_id = data.pop("id")
+                self._guard(batch, index, pending, lambda d=data: self._changes(d))
+                if index in pending:
+                    pending[index]["id"] = contact_id
+        ids = batch.first_of_each({i: c["id"] for i, c in pending.items()})
+        pending = {i: c for i, c in pending.items() if i in ids}
+        external = batch.first_of_each(
+            {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
+        )
+        pending = {i: c for i, c in pending.items() if i in external or not c.get("externalId")}
+
+        def plan(todo: dict[int, dict]) -> list[Write]:
+            stored = self.keys.read(workspace_id, [c["id"] for c in todo.values()])
+            targets = {}
+            for index, changes in todo.items():
+                if changes["id"] in stored:
+                    targets[index] = (stored[changes["id"]], changes)
+                else:
+                    batch.done(index, "not_found", id_=changes["id"])
+            return self._merges(workspace_id, batch, targets)
+
+        refresh = self._refresh_for_external_ids(pending.values(), refresh)
+        self._rounds(workspace_id, batch, pending, plan, refresh)
+        return batch.response()
+
+    def upsert(
+        self, workspace_id: str, key: str, items: list, *, refresh: str | None = None
+    ) -> dict:
+        batch = Batch(items)
+        pending = {}
+        for index in range(len(items)):
+            data = batch.load(index, ITEM_SCHEMAS["upsert"])
+            if data is None:
+                continue
+            if not data.get(key):
+                message = f"Every item needs its {key} (the call's key)."
+                batch.invalid(index, ValidationError(message, [{"field": key, "message": message}]))
+                continue
+            self._guard(batch, index, pending, lambda d=data: self._changes(d))
+        keyed = batch.first_of_each({i: c[key] for i, c in pending.items()})
+        pending = {i: c for i, c in pending.items() if i in keyed}
+        external = batch.first_of_each(
+            {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
+        )
+        pending = {i: c for i, c in pending.items() if i in external or not c.get("externalId")}
+
+        def plan(todo: dict[int, dict]) -> list[Write]:
+            held = self.keys.resolve(workspace_id, key, [c[key] for c in todo.values()])
+            targets, writes, taken = {}, [], set()
+            for index, changes in todo.items():
+                found = held[changes[key]]
+                if found.holder is None:
+                    contact = self._guard(
+                        batch, index, None, lambda c=changes: self._new(workspace_id, c)
+                    )
+                    if contact is not None:
+                        contact["id"] = found.free_id or new_contact_id()
+                        if contact.get("externalId") and key != "externalId":
+                            targets[index] = (None, contact)  # its external id is checked
+                        else:
+                            writes.append(self._create(index, contact))
+                elif found.holder.id in taken:  # two keys of one contact (several phones)
+                    batch.invalid(index, DuplicateItem())
+                else:
+                    taken.add(found.holder.id)
+                    targets[index] = (found.holder, changes)
+            return writes + self._merges(workspace_id, batch, targets)
+
+        if key != "externalId":
+            refresh = self._refresh_for_external_ids(pending.values(), refresh)
+        self._rounds(workspace_id, batch, pending, plan, refresh)
+        return batch.response()
+
+    def read(self, workspace_id: str, items: list) -> dict:
+        batch = Batch(items)
+        refs = self._refs(batch)
+        found = self._find(workspace_id, refs)
+        contacts = []
+        for index, ref in refs.items():
+            stored = found.get(index)
+            if stored is None:
+                batch.done(index, "not_found", id_=ref.get("id"))
+            else:
+                contacts.append(stored.contact)
+                batch.done(index, "found", stored.contact)
+        self.contacts.annotate(workspace_id, contacts)
+        return batch.response()
+
+    def delete(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
+        batch = Batch(items)
+        refs = self._refs(batch)
+
+        def plan(todo: dict[int, dict]) -> list[Write]:
+            found = self._find(workspace_id, todo)
+            writes, taken = [], set()
+            for index, ref in todo.items():
+                stored = found.get(index)
+                if stored is None:
+                    batch.done(index, "not_found", id_=ref.get("id"))
+                elif stored.id in taken:  # the same contact by its id and its external id
+                    batch.invalid(index, DuplicateItem(), stored.id)
+                else:
+                    taken.add(stored.id)
+                    action = {
+                        "_op_type": "delete",
+                        "_index": self.names.write,
+                        "_id": stored.id,
+                        "routing": workspace_id,
+                        "if_seq_no": stored.seq_no,
+                        "if_primary_term": stored.primary_term,
+                    }
+                    writes.append(Write(index, "deleted", action))
+            return writes
+
+        self._rounds(workspace_id, batch, refs, plan, refresh)
+        return batch.response()
+
+    # --- planning ----------------------------------------------------------------
+
+    def _guard(self, batch: Batch, index: int, into: dict | None, build: Callable[[], dict]):
+        """build(), or None with the item `invalid` when a domain rule refuses it."""
+        try:
+            value = build()
+        except ApiError as exc:
+            batch.invalid(index, exc)
+            return None
+        if into is not None:
+            into[index] = value
+        return value
+
+    def _new(self, workspace_id: str, data: dict) -> dict:
+        return self.contacts.prepare_new({**data, "workspaceId": workspace_id})
+
+    def _changes(self, data: dict) -> dict:
+        country = data.get("defaultCountry") or self.contacts.default_country
+        return prepare_fields(data, country)
+
+    def _create(self, index: int, contact: dict) -> Write:
+        action = self.contacts.bulk_action(contact)
+        action["_op_type"] = "create"
+        return Write(index, "created", action, contact)
+
+    def _merges(
+        self, workspace_id: str, batch: Batch, targets: dict[int, tuple[Stored | None, dict]]
+    ) -> list[Write]:
+        """Writes that apply changes to stored contacts (compare-and-set), or create the
+        contacts of `(None, contact)` pairs, once each new external id is known free."""
+        merged: dict[int, tuple[Stored | None, dict]] = {}
+        for index, (stored, changes) in targets.items():
+            if stored is None:
+                merged[index] = (None, changes)
+                continue
+            changes = {k: v for k, v in changes.items() if k != "id"}
+            contact = self._guard(
+                batch, index, None, lambda s=stored, c=changes: self.contacts.merge(s.contact, c)
+            )
+            if contact is None:
+                continue
+            if not changed(stored.contact, contact):
+                batch.done(index, "unchanged", stored.contact)
+                continue
+            contact["updatedAt"] = max(utc_now(), stored.contact["updatedAt"])
+            merged[index] = (stored, contact)
+        moving = {
+            index: contact["externalId"]
+            for index, (stored, contact) in merged.items()
+            if contact.get("externalId")
+            and (stored is None or contact["externalId"] != stored.contact.get("externalId"))
+        }
+        held = self.keys.resolve(workspace_id, "externalId", list(moving.values()))
+        writes = []
+        for index, (stored, contact) in merged.items():
+            holder = held[moving[index]].holder if index in moving else None
+            if holder is not None and holder.id != contact["id"]:
+                batch.invalid(index, external_id_taken(), contact["id"] if stored else None)
+            elif stored is None:
+                writes.append(self._create(index, contact))
+            else:
+                action = self.contacts.bulk_action(contact, stored.version)
+                writes.append(Write(index, "updated", action, contact))
+        return writes
+
+    def _refresh_for_external_ids(self, changes, refresh: str | None) -> str | None:
+        # An external id set outside its slot chain is found by search only: the call
+        # answers once it is searchable, as a PATCH does (app/services/keys.py).
+        if any(c.get("externalId") for c in changes):
+            return "true" if refresh == "true" else "wait_for"
+        return refresh
+
+    def _refs(self, batch: Batch) -> dict[int, dict]:
+        refs = {}
+        for index in range(len(batch.items)):
+            ref = batch.load(index, ITEM_SCHEMAS["ref"])
+            if ref is not None:
+                refs[index] = ref
+        keyed = batch.first_of_each(
+            {
+                i: ("id:" + r["id"]) if "id" in r else ("x:" + r["externalId"])
+                for i, r in refs.items()
+            }
+        )
+        return {i: r for i, r in refs.items() if i in keyed}
+
+    def _find(self, workspace_id: str, refs: dict[int, dict]) -> dict[int, Stored]:
+        """The stored contact of each reference (by id or by external id), real-time."""
+        by_id = self.keys.read(workspace_id, [r["id"] for r in refs.values() if "id" in r])
+        external = [r["externalId"] for r in refs.values() if "externalId" in r]
+        held = self.keys.resolve(workspace_id, "externalId", external) if external else {}
+        found = {}
+        for index, ref in refs.items():
+            stored = by_id.get(ref["id"]) if "id" in ref else held[ref["externalId"]].holder
+            if stored is not None:
+                found[index] = stored
+        return found
+
+    # --- writing -----------------------------------------------------------------
+
+    def _rounds(
+        self,
+        workspace_id: str,
+        batch: Batch,
+        pending: dict[int, dict],
+        plan: Callable[[dict[int, dict]], list[Write]],
+        refresh: str | None,
+    ) -> None:
+        """Plan, write in one bulk, and plan again the items that lost a race."""
+        for _ in range(UPDATE_RETRIES):
+            if not pending:
+                break
+            writes = plan(pending)
+            retry = self._send(workspace_id, batch, writes, refresh)
+            pending = {index: pending[index] for index in retry}
+        for index in pending:
+            batch.invalid(index, Conflict("The contact kept changing during the call; retry."))
+        # Contacts answered without a write still show the list's current DNC flag.
+        unchanged = [r["contact"] for r in batch.results if r and r["status"] == "unchanged"]
+        self.contacts.annotate(workspace_id, unchanged)
+
+    def _send(
+        self, workspace_id: str, batch: Batch, writes: list[Write], refresh: str | None
+    ) -> list[int]:
+        """One bulk request; each item's result recorded. Returns the items to plan again."""
+        if not writes:
+            return []
+        sources = [w for w in writes if w.contact is not None]
+        self.contacts.prepare_bulk(workspace_id, [w.action for w in sources], dry_run=False)
+        body = []
+        for write in writes:
+            action = write.action
+            meta = {"_index": action["_index"], "_id": action["_id"], "routing": workspace_id}
+            for name in ("if_seq_no", "if_primary_term"):
+                if name in action:
+                    meta[name] = action[name]
+            body.append({action["_op_type"]: meta})
+            if action["_op_type"] != "delete":
+                body.append(action["_source"])
+        reply = self.client.bulk(body=body, refresh=refresh or "false")
+        retry, saved = [], []
+        for write, item in zip(writes, reply["items"], strict=True):
+            info = next(iter(item.values()))
+            status = info.get("status", 500)
+            if status < 300:
+                batch.done(write.index, write.status, write.contact, write.action["_id"])
+                if write.contact is not None:
+                    saved.append(write.contact)
+            elif status == 404 and write.status == "deleted":
+                batch.done(write.index, "not_found", id_=write.action["_id"])
+            elif status in RETRYABLE:
+                retry.append(write.index)
+            else:
+                batch.invalid(write.index, self._refused(info), write.action["_id"])
+        self.contacts.settle_dnc_flags(workspace_id, saved)
+        return retry
+
+    @staticmethod
+    def _refused(info: dict) -> ApiError:
+        error = info.get("error") or {}
+        reason = error.get("type") if isinstance(error, dict) else None
+        if info.get("status") == 404:
+            return NotFound()
+        return ValidationError(f"The contact could not be stored ({reason or 'refused'}).")

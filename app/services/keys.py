@@ -1,0 +1,160 @@
+"""Contact keys: find the contact that holds an external id, phone or email, and the
+document id a new contact holding that key is created under.
+
+Why ids derived from the key: a batch upsert must never create two contacts for one key,
+even when two calls race. The engine already has a create-if-absent primitive,
+`op_type=create` on an `_id`, so a new contact keyed by K is created under
+`slot_id(workspace, kind, K, n)`: racing callers compute the same id, exactly one create
+succeeds, and the loser's conflict is retried as an update of the winner. No claim
+document (a second write that could be orphaned) and no lock are needed, and the batch
+stays one bulk request.
+
+A key can leave the contact created under its slot (a PATCH changes the external id or
+the phone). That slot is then held by a contact that no longer holds the key, so the
+chain goes on: slot n+1, up to MAX_SLOTS. Everyone walks the same chain in the same
+order, so racers still meet on the same first free slot.
+
+A contact may also hold a key without sitting in its chain (an external id set by a
+PATCH, a phone of a contact created by POST or an import). Those are found by a search
+of the keyword field, which sees writes after the next refresh; writes that assign an
+external id outside the chain therefore wait for that refresh before they answer
+(ContactService.update), so a later lookup finds them. Two such assignments running at
+the very same moment are the one case the chain does not order.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from opensearchpy import OpenSearch
+
+from app.search.documents import from_source
+from app.search.indices import IndexNames
+
+# The contact field each upsert key is read from (already normalized: E.164, lowercase).
+KEY_FIELDS = {"externalId": "externalId", "phone": "phone", "email": "email"}
+# Slots tried per key before falling back to a random id (needs 8 reassigned contacts).
+MAX_SLOTS = 8
+
+
+def slot_id(workspace_id: str, kind: str, value: str, slot: int = 0) -> str:
+    """The id of the contact created for (kind, value) in a workspace, at a chain slot.
+
+    128 bits of SHA-256 in the same form as a random id: nothing of the key leaks."""
+    material = "\x00".join((workspace_id, kind, value, str(slot))).encode()
+    digest = hashlib.sha256(material).digest()[:16]
+    return "contact_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass
+class Stored:
+    """A contact as stored, with the version that guards a compare-and-set."""
+
+    contact: dict
+    seq_no: int
+    primary_term: int
+
+    @property
+    def id(self) -> str:
+        return self.contact["id"]
+
+    @property
+    def version(self) -> tuple[int, int]:
+        return self.seq_no, self.primary_term
+
+
+@dataclass
+class Resolution:
+    """Who holds a key now (None: nobody), and where a new holder is created."""
+
+    holder: Stored | None
+    free_id: str | None
+
+
+class ContactKeys:
+    def __init__(self, client: OpenSearch, names: IndexNames) -> None:
+        self.client = client
+        self.names = names
+
+    def read(self, workspace_id: str, ids: list[str]) -> dict[str, Stored]:
+        """Real-time multi-get of a workspace's contacts; ids of other workspaces are absent."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        result = self.client.mget(
+            index=self.names.read,
+            body={"docs": [{"_id": i} for i in ids]},
+            routing=workspace_id,
+            realtime=True,
+            _source_excludes="phoneDigits",
+        )
+        found = {}
+        for doc in result["docs"]:
+            source = doc.get("_source")
+            if doc.get("found") and source and source.get("workspaceId") == workspace_id:
+                found[doc["_id"]] = Stored(
+                    from_source(source), doc["_seq_no"], doc["_primary_term"]
+                )
+        return found
+
+    def resolve(self, workspace_id: str, kind: str, values: list[str]) -> dict[str, Resolution]:
+        """For each key value: its holder (real-time version) and the free slot for a new one."""
+        field = KEY_FIELDS[kind]
+        values = list(dict.fromkeys(values))
+        resolved: dict[str, Resolution] = {}
+        pending = values
+        for slot in range(MAX_SLOTS):
+            if not pending:
+                break
+            ids = {value: slot_id(workspace_id, kind, value, slot) for value in pending}
+            stored = self.read(workspace_id, list(ids.values()))
+            walking = []
+            for value, contact_id in ids.items():
+                hit = stored.get(contact_id)
+                if hit is None:
+                    resolved[value] = Resolution(None, contact_id)
+                elif hit.contact.get(field) == value:
+                    resolved[value] = Resolution(hit, None)
+                else:
+                    walking.append(value)  # the slot's contact let go of this key
+            pending = walking
+        for value in pending:
+            resolved[value] = Resolution(None, None)
+        outside = [value for value in values if resolved[value].holder is None]
+        for value, holder in self._search_holders(workspace_id, field, outside).items():
+            resolved[value] = Resolution(holder, resolved[value].free_id)
+        return resolved
+
+    def _search_holders(self, workspace_id: str, field: str, values: list[str]) -> dict:
+        """Holders outside the slot chains, oldest first, re-read in real time (the search
+        may lag a write; the compare-and-set needs the current version)."""
+        if not values:
+            return {}
+        result = self.client.search(
+            index=self.names.read,
+            routing=workspace_id,
+            body={
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"workspaceId": workspace_id}},
+                            {"terms": {field: values}},
+                        ]
+                    }
+                },
+                "sort": [{"createdAt": "asc"}, {"id": "asc"}],
+                "size": min(10_000, 2 * len(values)),
+                "_source": [field],
+            },
+        )
+        first: dict[str, str] = {}
+        for hit in result["hits"]["hits"]:
+            first.setdefault(hit["_source"].get(field), hit["_id"])
+        current = self.read(workspace_id, list(first.values()))
+        return {
+            value: current[contact_id]
+            for value, contact_id in first.items()
+            if contact_id in current and current[contact_id].contact.get(field) == value
+        }
