@@ -8,7 +8,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-CONTACT_TARGETS = ("firstName", "lastName", "phone", "email", "company", "notes", "tags")
+CONTACT_TARGETS = (
+    "firstName",
+    "lastName",
+    "phone",
+    "email",
+    "company",
+    "notes",
+    "tags",
+    # The export's own list columns: "+14155551234 (mobile, primary); +12125550000 (work)".
+    "phones",
+    "emails",
+)
+# A further number or address of a known type: "phones.mobile", "emails.work", ...
+PHONE_TYPES = ("mobile", "work", "home", "other")
+EMAIL_TYPES = ("work", "home", "other")
+TYPED_TARGETS = (
+    *(f"phones.{kind}" for kind in PHONE_TYPES),
+    *(f"emails.{kind}" for kind in EMAIL_TYPES),
+)
 FULL_NAME = "fullName"
 CUSTOM_PREFIX = "customFields."
 IGNORE = "ignore"
@@ -82,6 +100,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     ),
     "notes": ("notes", "note", "comments", "comment", "description", "remarks", "notizen"),
     "tags": ("tags", "tag", "labels", "label", "lists"),
+    "phones": ("phones",),
+    "emails": ("emails",),
 }
 _RANK = {
     alias: (target, rank)
@@ -94,8 +114,96 @@ def normalize_header(name: str) -> str:
     return re.sub(r"[\W_]+", "", name.casefold())
 
 
+# Columns of phones or emails beyond the one mapped to `phone` / `email` and the type
+# their header names (Outlook's Business/Home Phone, E-mail 2/3 Address, ...). Google's
+# numbered "Phone N - Value" / "E-mail N - Value" columns say their type in the row, in
+# their "- Type" or "- Label" column (see companion_type_column).
+PHONE_COLUMN_TYPES = {
+    **dict.fromkeys(
+        ("mobilephone", "mobile", "mobilenumber", "mobilephonenumber", "cellphone", "cell"),
+        "mobile",
+    ),
+    **dict.fromkeys(
+        ("businessphone", "businessphone2", "workphone", "directphone", "companymainphone"),
+        "work",
+    ),
+    **dict.fromkeys(("homephone", "homephone2"), "home"),
+    **dict.fromkeys(
+        ("phone", "phonenumber", "primaryphone", "otherphone", "telephone", "phone2", "phone3"),
+        "other",
+    ),
+}
+EMAIL_COLUMN_TYPES = {
+    **dict.fromkeys(("workemail", "businessemail"), "work"),
+    **dict.fromkeys(("personalemail", "homeemail"), "home"),
+    **dict.fromkeys(
+        ("email2address", "email3address", "emailaddress2", "emailaddress3", "otheremail"),
+        "other",
+    ),
+}
+_NUMBERED = re.compile(r"^(phone|email)(\d{1,2})(value|type|label)$")
+# What a type or label cell says -> our type. Google marks the primary with "* ".
+LABEL_TYPES = {
+    **dict.fromkeys(("mobile", "cell", "cellular", "iphone", "mobilephone"), "mobile"),
+    **dict.fromkeys(("work", "business", "main", "office", "company", "workmobile"), "work"),
+    **dict.fromkeys(("home", "personal", "private"), "home"),
+}
+
+
+def type_from_label(text: str, kinds: tuple[str, ...]) -> str:
+    """A type from a free-text label ("* Mobile", "Work"); "other" when unknown."""
+    found = LABEL_TYPES.get(normalize_header(text), "other")
+    return found if found in kinds else "other"
+
+
+def header_type(name: str) -> str | None:
+    """The type a phone or email column's header names, None when it names none."""
+    key = normalize_header(name)
+    return PHONE_COLUMN_TYPES.get(key) or EMAIL_COLUMN_TYPES.get(key)
+
+
+def companion_type_column(header: list[str], index: int) -> int | None:
+    """Google's "Phone 2 - Type" (or "- Label") column of its "Phone 2 - Value" column."""
+    match = _NUMBERED.match(normalize_header(header[index]))
+    if not match or match.group(3) != "value":
+        return None
+    for suffix in ("type", "label"):
+        wanted = f"{match.group(1)}{match.group(2)}{suffix}"
+        for position, name in enumerate(header):
+            if normalize_header(name) == wanted:
+                return position
+    return None
+
+
+def _further_target(name: str) -> str | None:
+    """The typed target of a phone or email column that did not become `phone`/`email`."""
+    key = normalize_header(name)
+    match = _NUMBERED.match(key)
+    if match and match.group(3) == "value":
+        return f"{'phones' if match.group(1) == 'phone' else 'emails'}.other"
+    if key in PHONE_COLUMN_TYPES:
+        return f"phones.{PHONE_COLUMN_TYPES[key]}"
+    if key in EMAIL_COLUMN_TYPES:
+        return f"emails.{EMAIL_COLUMN_TYPES[key]}"
+    return None
+
+
+def _is_type_column(header: list[str], index: int, targets: list[str | None]) -> bool:
+    """A Google "- Type"/"- Label" column whose value column is mapped: read with it."""
+    match = _NUMBERED.match(normalize_header(header[index]))
+    if not match or match.group(3) == "value":
+        return False
+    return any(
+        companion_type_column(header, other) == index
+        for other, target in enumerate(targets)
+        if target and target.split(".")[0] in ("phone", "phones", "email", "emails")
+    )
+
+
 def valid_target(target: str | None) -> bool:
     if target is None or target in (IGNORE, FULL_NAME) or target in CONTACT_TARGETS:
+        return True
+    if target in TYPED_TARGETS:
         return True
     key = target.removeprefix(CUSTOM_PREFIX)
     return target.startswith(CUSTOM_PREFIX) and 0 < len(key) <= 64
@@ -157,6 +265,15 @@ def build_mapping(
     if FULL_NAME in targets and {"firstName", "lastName"} & set(targets) and FULL_NAME not in taken:
         index = targets.index(FULL_NAME)
         targets[index], decided[index] = None, False
+
+    # Further phone and email columns are numbers and addresses of the contact too.
+    for index, name in enumerate(header):
+        further = None if decided[index] else _further_target(name)
+        if further:
+            targets[index], decided[index] = further, True
+    for index in range(len(header)):
+        if not decided[index] and _is_type_column(header, index, targets):
+            decided[index] = True  # read with its value column, not a field of its own
 
     unmapped = []
     for index, name in enumerate(header):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates
 
+from app.contact_methods import EMAIL_TYPES, MAX_ENTRIES, PHONE_TYPES
 from app.schemas.common import WORKSPACE_ID, PageMetaSchema
 
 MAX_NAME = 200
@@ -51,6 +52,74 @@ class CustomFieldsField(fields.Dict):
         return result
 
 
+class BoundedList(fields.List):
+    """A list whose length is checked before its items are: a 50,000-item body is one
+    400, not 50,000 item errors."""
+
+    def __init__(self, inner, maximum: int, **kwargs) -> None:
+        super().__init__(inner, **kwargs)
+        self.maximum = maximum
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list) and len(value) > self.maximum:
+            raise ValidationError(f"At most {self.maximum} entries.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class PhoneEntrySchema(Schema):
+    """One of a contact's numbers (input)."""
+
+    class Meta:
+        unknown = RAISE
+
+    number = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Any format; stored as E.164."},
+    )
+    type = fields.String(load_default="other", validate=validate.OneOf(PHONE_TYPES))
+    primary = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "At most one; `phone` is the primary number. "
+            "None flagged: the first one is primary."
+        },
+    )
+
+
+class EmailEntrySchema(Schema):
+    """One of a contact's email addresses (input)."""
+
+    class Meta:
+        unknown = RAISE
+
+    address = fields.Email(required=True, validate=validate.Length(max=254))
+    type = fields.String(load_default="other", validate=validate.OneOf(EMAIL_TYPES))
+    primary = fields.Boolean(
+        load_default=False,
+        metadata={"description": "At most one; `email` is the primary address."},
+    )
+
+
+class PhoneSchema(Schema):
+    number = fields.String(required=True, metadata={"example": "+14155551234"})
+    type = fields.String(required=True, metadata={"enum": list(PHONE_TYPES)})
+    primary = fields.Boolean(required=True)
+    dnc = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "This number is on the workspace's DNC list; null when the list "
+            "could not be read (never treat null as callable)."
+        },
+    )
+
+
+class EmailSchema(Schema):
+    address = fields.String(required=True, metadata={"example": "jane@acme.com"})
+    type = fields.String(required=True, metadata={"enum": list(EMAIL_TYPES)})
+    primary = fields.Boolean(required=True)
+
+
 class ContactFieldsSchema(Schema):
     """The editable fields, shared by create, update and import."""
 
@@ -62,6 +131,24 @@ class ContactFieldsSchema(Schema):
     company = _text(MAX_NAME)
     phone = _text(64, metadata={"description": "Any format; stored as E.164."})
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    phones = BoundedList(
+        fields.Nested(PhoneEntrySchema),
+        MAX_ENTRIES,
+        allow_none=True,
+        metadata={
+            "description": f"Every number of the contact (at most {MAX_ENTRIES}); replaces "
+            "the list. Repeats collapse; `phone` becomes the primary one."
+        },
+    )
+    emails = BoundedList(
+        fields.Nested(EmailEntrySchema),
+        MAX_ENTRIES,
+        allow_none=True,
+        metadata={
+            "description": f"Every address of the contact (at most {MAX_ENTRIES}); replaces "
+            "the list. Repeats collapse; `email` becomes the primary one."
+        },
+    )
     notes = _text(MAX_NOTES)
     tags = fields.List(
         fields.String(validate=validate.Length(min=1, max=MAX_TAG)),
@@ -104,6 +191,14 @@ class ContactSchema(Schema):
     lastName = fields.String(allow_none=True)
     phone = fields.String(allow_none=True, metadata={"example": "+14155551234"})
     email = fields.String(allow_none=True)
+    phones = fields.List(
+        fields.Nested(PhoneSchema),
+        metadata={"description": "Every number, the primary (= `phone`) first."},
+    )
+    emails = fields.List(
+        fields.Nested(EmailSchema),
+        metadata={"description": "Every address, the primary (= `email`) first."},
+    )
     company = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
     tags = fields.List(fields.String())
@@ -113,8 +208,11 @@ class ContactSchema(Schema):
     dnc = fields.Boolean(
         allow_none=True,
         metadata={
-            "description": "The phone is on the workspace's DNC list; null when the list "
-            "could not be read (never treat null as callable)."
+            "description": "Any of the contact's numbers (`phones`) is on the workspace's "
+            "DNC list; null when the list could not be read (never treat null as callable). "
+            "Any number, not only the primary: a dialer that filters on `dnc=false` must "
+            "never get a contact it could reach on a listed number; each number's own "
+            "state is `phones[].dnc`."
         },
     )
     createdAt = fields.String(required=True, metadata={"example": "2026-01-31T12:00:00.000Z"})

@@ -72,6 +72,37 @@ class ImportCountsSchema(Schema):
     invalid = fields.Integer(required=True)
 
 
+class ImportDuplicateSchema(Schema):
+    line = fields.Integer(required=True)
+    of = fields.String(
+        required=True,
+        metadata={"enum": ["inFile", "existing"], "description": "What the row repeats."},
+    )
+    contactId = fields.String(
+        allow_none=True, metadata={"description": "The contact it matched, when known."}
+    )
+    outcome = fields.String(
+        required=True, metadata={"description": "What onDuplicate did: skipped or updated."}
+    )
+
+
+class ImportDuplicatesSchema(Schema):
+    inFile = fields.Integer(
+        required=True,
+        metadata={"description": "Rows sharing a phone or email with an earlier row of the file."},
+    )
+    existing = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Rows sharing a phone or email with a contact that was there "
+            "before the import."
+        },
+    )
+    first = fields.List(
+        fields.Nested(ImportDuplicateSchema), metadata={"description": "The first ones."}
+    )
+
+
 class ImportProgressSchema(Schema):
     rowsDone = fields.Integer(required=True)
     rowsTotal = fields.Integer(allow_none=True)
@@ -115,6 +146,10 @@ class ImportSchema(Schema):
         fields.Nested(ImportRowErrorSchema), metadata={"description": "The first row errors."}
     )
     errorsUrl = fields.String(allow_none=True)
+    duplicates = fields.Nested(
+        ImportDuplicatesSchema,
+        metadata={"description": "Duplicates found, by every phone and email of a row."},
+    )
     warnings = fields.List(fields.String())
     failure = fields.Nested(ImportFailureSchema, allow_none=True)
     attempts = fields.Integer()

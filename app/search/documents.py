@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.contact_methods import EMAILS, PHONES, entries_of
 from app.phones import country_calling_code, digits
 from app.search.names import sounds_of
 
@@ -13,7 +14,9 @@ CONTACT_FIELDS = (
     "firstName",
     "lastName",
     "phone",
+    "phones",
     "email",
+    "emails",
     "company",
     "notes",
     "tags",
@@ -56,9 +59,54 @@ def derived_name_fields(source: dict) -> dict:
     }
 
 
+# Documents a reindex must compute the derived fields of (app/search/reindex.py).
+NAME_SOUNDS_MISSING = {
+    "bool": {
+        "must_not": [
+            {"exists": {"field": "firstNameSounds"}},
+            {"exists": {"field": "lastNameSounds"}},
+        ]
+    }
+}
+# A phone or email without its list: a document written before the lists existed.
+METHODS_MISSING = {
+    "bool": {
+        "should": [
+            {
+                "bool": {
+                    "filter": [{"exists": {"field": scalar}}],
+                    "must_not": [{"exists": {"field": listed}}],
+                }
+            }
+            for scalar, listed in (("phone", "phones.number"), ("email", "emails.address"))
+        ]
+    }
+}
+
+
+def derived_method_fields(source: dict) -> dict:
+    """Every phone and email as stored lists (a document written before the lists existed
+    gets its one `phone` / `email` as the primary entry) and their index-only search
+    fields: every number's digit strings, every address. A reindex recomputes them."""
+    phones = [_stored(entry, "number") for entry in entries_of(source, PHONES)]
+    emails = [_stored(entry, "address") for entry in entries_of(source, EMAILS)]
+    variants = [v for entry in phones for v in phone_variants(entry["number"])]
+    return {
+        "phones": phones,
+        "emails": emails,
+        "phoneDigits": list(dict.fromkeys(variants)),
+        "emailAddresses": [entry["address"] for entry in emails],
+    }
+
+
+def _stored(entry: dict, key: str) -> dict:
+    # A number's `dnc` is read from the list at read time, never stored with it.
+    return {key: entry[key], "type": entry["type"], "primary": entry["primary"]}
+
+
 def to_document(contact: dict) -> dict:
     document = {field: contact.get(field) for field in CONTACT_FIELDS}
-    document["phoneDigits"] = phone_variants(contact.get("phone"))
+    document.update(derived_method_fields(contact))
     # "first last" as one keyword, so search can reward a query that is the whole name.
     document["fullNameExact"] = full_name(contact)
     document.update(derived_name_fields(contact))
@@ -71,4 +119,6 @@ def from_source(source: dict) -> dict:
     contact = {field: source.get(field) for field in CONTACT_FIELDS}
     contact["tags"] = contact["tags"] or []
     contact["customFields"] = contact["customFields"] or {}
+    contact["phones"] = entries_of(source, PHONES)
+    contact["emails"] = entries_of(source, EMAILS)
     return contact

@@ -108,8 +108,9 @@ TEXT_FIELDS = (
     ("lastName", "lastName.prefix", NAME_WEIGHT, True),
     ("company", "company.prefix", COMPANY_WEIGHT, True),
     # Email local parts are mostly unique strings: fuzzy expansion over them costs much
-    # and finds little, so emails match exactly or by prefix only.
-    ("email.text", "email.prefix", EMAIL_WEIGHT, False),
+    # and finds little, so emails match exactly or by prefix only. Every address of the
+    # contact (`emailAddresses`, the primary among them), not only the primary one.
+    ("emailAddresses.text", "emailAddresses.prefix", EMAIL_WEIGHT, False),
 )
 
 SORTS = {
@@ -282,7 +283,12 @@ def build_word_query(
     # The whole address typed: the keyword field, lowercased like the stored value.
     if "@" in word:
         clauses.append(
-            {"constant_score": {"filter": {"term": {"email": word.lower()}}, "boost": EXACT}}
+            {
+                "constant_score": {
+                    "filter": {"term": {"emailAddresses": word.lower()}},
+                    "boost": EXACT,
+                }
+            }
         )
     digits = digits_of(word)
     if len(digits) >= MIN_PHONE_DIGITS and _PHONE_LIKE.match(word):
@@ -463,7 +469,13 @@ def build_sort(sort: str | None, *, has_query: bool) -> list[dict]:
 
 
 # Index-only fields, never returned.
-DERIVED_FIELDS = ("phoneDigits", "fullNameExact", "firstNameSounds", "lastNameSounds")
+DERIVED_FIELDS = (
+    "phoneDigits",
+    "emailAddresses",
+    "fullNameExact",
+    "firstNameSounds",
+    "lastNameSounds",
+)
 
 
 def should_broaden(parsed: ParsedQuery, strict_total: int) -> bool:

@@ -39,7 +39,12 @@ import redis
 from opensearchpy import AuthorizationException, OpenSearch, helpers
 
 from app.locks import RenewableLock
-from app.search.documents import derived_name_fields
+from app.search.documents import (
+    METHODS_MISSING,
+    NAME_SOUNDS_MISSING,
+    derived_method_fields,
+    derived_name_fields,
+)
 from app.search.indices import (
     IndexNames,
     create_version,
@@ -60,11 +65,18 @@ SAMPLE_SIZE = 50
 PARTITION_FIELD = "workspaceId"
 
 
-# Fields a writer computes in Python (names' sound codes): a server-side copy carries them
-# over as they were, so after it the target gets them computed for the documents that lack
-# them, and every catch-up copy recomputes them. Fields the target's mapping does not know
-# (a rollback to a version older than a field) are left out of every copy.
-DERIVED = {"contacts": derived_name_fields}
+# Fields a writer computes in Python (names' sound codes; the phones and emails lists,
+# which documents older than the lists lack): a server-side copy carries them over as
+# they were, so after it the target gets them computed for the documents that lack them
+# (each function with the query that finds those), and every catch-up copy recomputes
+# them. Fields the target's mapping does not know (a rollback to a version older than a
+# field) are left out of every copy, and so is a function whose fields it lacks.
+DERIVED = {
+    "contacts": (
+        (derived_name_fields, NAME_SOUNDS_MISSING),
+        (derived_method_fields, METHODS_MISSING),
+    )
+}
 
 
 class ReindexError(Exception):
@@ -167,24 +179,25 @@ class Shape:
     def __init__(self, client: OpenSearch, target: str, name: str) -> None:
         mapping = client.indices.get_mapping(index=target)[target]["mappings"]
         self.fields = sorted(mapping.get("properties", {}))
-        derive = DERIVED.get(name)
-        self.derive = derive if derive and set(derive({})) <= set(self.fields) else None
+        self.derived = [
+            (derive, missing)
+            for derive, missing in DERIVED.get(name, ())
+            if set(derive({})) <= set(self.fields)
+        ]
 
     def __call__(self, source: dict) -> dict:
         document = {k: v for k, v in source.items() if k in self.fields}
-        if self.derive:
-            document.update(self.derive(source))
+        for derive, _ in self.derived:
+            document.update(derive(source))
         return document
 
 
 def fill_derived(client: OpenSearch, target: str, shape: Shape) -> int:
     """Compute the derived fields of the documents copied without them."""
-    if not shape.derive:
+    if not shape.derived:
         return 0
-    lacking = [{"exists": {"field": field}} for field in shape.derive({})]
-    hits = helpers.scan(
-        client, index=target, query={"query": {"bool": {"must_not": lacking}}}, size=1000
-    )
+    lacking = {"bool": {"should": [missing for _, missing in shape.derived]}}
+    hits = helpers.scan(client, index=target, query={"query": lacking}, size=1000)
     return _bulk_copy(client, target, hits, shape)
 
 

@@ -9,6 +9,12 @@ from dataclasses import dataclass
 from marshmallow import ValidationError as SchemaValidationError
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
+from app.contact_methods import (
+    apply_changes,
+    normalize_email_entries,
+    normalize_phone_entries,
+    without_methods,
+)
 from app.errors import (
     Conflict,
     NotFound,
@@ -21,8 +27,8 @@ from app.schemas.contacts import ContactCreateSchema
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
-from app.services.keys import ContactKeys
 from app.services.changes import NO_CHANGES, ChangeLog, contact_entries
+from app.services.keys import ContactKeys
 from app.services.paging import decode_cursor, more_after, probe_size, require_window
 
 # Built once: a schema instance per row costs more than validating the row (imports).
@@ -88,6 +94,10 @@ def prepare_fields(data: dict, default_country: str) -> dict:
         prepared["phone"] = None
     if "tags" in prepared:
         prepared["tags"] = list(dict.fromkeys(t.strip() for t in prepared["tags"] or []))
+    if "phones" in prepared:
+        prepared["phones"] = normalize_phone_entries(prepared["phones"] or [], country)
+    if "emails" in prepared:
+        prepared["emails"] = normalize_email_entries(prepared["emails"] or [])
     return prepared
 
 
@@ -102,7 +112,7 @@ def exact_dnc_filter(contacts: list[dict], filters: dict | None) -> list[dict]:
     wanted = (filters or {}).get("dnc")
     if wanted is None:
         return contacts
-    if any(c.get("dnc") is None and c.get("phone") for c in contacts):
+    if any(c.get("dnc") is None and (c.get("phones") or c.get("phone")) for c in contacts):
         raise ServiceUnavailable("The DNC list could not be read; the filter cannot be applied.")
     return [c for c in contacts if bool(c.get("dnc")) == wanted]
 
@@ -135,9 +145,9 @@ class ContactService:
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "contacts")
-        self.keys = ContactKeys(client, self.names)
         # Every write is announced before and recorded after (app/services/changes.py).
         self.changes = changes or NO_CHANGES
+        self.keys = ContactKeys(client, self.names)
         self.default_country = default_country
         # Only services that page (the API's) need a key; writers (imports, scripts) do not.
         self.cursors = cursors.CursorCodec(cursor_key) if cursor_key else None
@@ -156,9 +166,11 @@ class ContactService:
 
     def prepare_new(self, data: dict, default_country: str | None = None) -> dict:
         prepared = prepare_fields(data, default_country or self.default_country)
-        require_identity(prepared)
         now = utc_now()
         contact = {f: prepared.get(f) for f in (*OPTIONAL_FIELDS, *KEY_FIELDS)}
+        contact.update(phone=None, email=None)
+        apply_changes(contact, prepared)  # phones/emails and their primary phone/email
+        require_identity(contact)
         contact.update(
             id=new_contact_id(),
             workspaceId=prepared["workspaceId"],
@@ -191,6 +203,7 @@ class ContactService:
             version = (result["_seq_no"], result["_primary_term"])
         except ConflictError:
             if contact.get("externalId"):
+                self.changes.withdraw(contact["workspaceId"], change)
                 raise external_id_taken() from None  # a concurrent create took the slot
             # The id is 128 random bits: "already exists" means the client's retry of a
             # request whose reply was lost found our own first attempt. It is the write.
@@ -283,7 +296,8 @@ class ContactService:
     def merge(self, current: dict, changes: dict) -> dict:
         """`current` with prepared `changes` applied (None clears a field): the one merge
         of PATCH and of the batch update and upsert."""
-        contact = {**current, **changes}
+        contact = {**current, **without_methods(changes)}
+        apply_changes(contact, changes)
         contact["tags"] = contact.get("tags") or []
         contact["customFields"] = contact.get("customFields") or {}
         require_identity(contact)

@@ -27,6 +27,7 @@ import redis
 from opensearchpy import NotFoundError, OpenSearch
 from opensearchpy.helpers import scan
 
+from app.contact_methods import flag_numbers, numbers_of
 from app.dnc import DncCache
 from app.dnc.cache import new_mark
 from app.dnc.rules import Rule, iso_of_ms, rule_of
@@ -454,6 +455,10 @@ class DncService:
         self.client.indices.refresh(index=self.contacts.write)
         changed = 0
         for start in range(0, len(phones), 1_000):
+            chunk = phones[start : start + 1_000]
+            # A contact is listed while any of its numbers is: a removal clears the flag
+            # only of contacts whose other numbers are all unlisted.
+            keep = [] if listed else self._listed_beside(workspace_id, chunk)
             result = self.client.update_by_query(
                 index=self.contacts.read,
                 routing=workspace_id,
@@ -466,9 +471,12 @@ class DncService:
                         "bool": {
                             "filter": [
                                 {"term": {"workspaceId": workspace_id}},
-                                {"terms": {"phone": phones[start : start + 1_000]}},
+                                holding_numbers(chunk),
                             ],
-                            "must_not": [{"term": {"dnc": listed}}],
+                            "must_not": [
+                                {"term": {"dnc": listed}},
+                                {"terms": {"phones.number": keep}},
+                            ],
                         }
                     },
                     "script": {
@@ -481,7 +489,34 @@ class DncService:
             changed += result.get("updated", 0)
             if result.get("failures"):
                 raise ServiceUnavailable("The contacts' DNC flags could not be updated.")
+            if not listed:
+                # Another number of those contacts listed meanwhile, its own sync maybe
+                # run before this one cleared the flag: flag them again.
+                again = sorted(set(self._listed_beside(workspace_id, chunk)) - set(keep))
+                if again:
+                    changed += self.sync_contacts(workspace_id, again, True)
         return changed
+
+    def _listed_beside(self, workspace_id: str, phones: list[str]) -> list[str]:
+        """The listed numbers, other than `phones`, of the contacts holding any of them."""
+        hits = scan(
+            self.client,
+            index=self.contacts.read,
+            routing=workspace_id,
+            query={
+                "query": {
+                    "bool": {
+                        "filter": [{"term": {"workspaceId": workspace_id}}, holding_numbers(phones)]
+                    }
+                },
+                "_source": ["phone", "phones.number"],
+            },
+            size=BUILD_BATCH,
+            preserve_order=False,
+        )
+        others = sorted({n for h in hits for n in numbers_of(h["_source"])} - set(phones))
+        flags, _ = self.contains(workspace_id, others) if others else ([], "cache")
+        return [phone for phone, flag in zip(others, flags, strict=True) if flag]
 
     # --- membership -----------------------------------------------------------------
 
@@ -536,16 +571,16 @@ class DncService:
         When neither the cache nor the record answers, `dnc` is null: unknown, never
         "callable".
         """
-        phones = list(dict.fromkeys(c["phone"] for c in contacts if c.get("phone")))
+        phones = list(dict.fromkeys(p for c in contacts for p in numbers_of(c)))
         try:
             flags, _ = self.contains(workspace_id, phones) if phones else ([], "cache")
         except ServiceUnavailable:
             for contact in contacts:
-                contact["dnc"] = None if contact.get("phone") else False
+                flag_numbers(contact, None)
             return
         listed = {p for p, flag in zip(phones, flags, strict=True) if flag}
         for contact in contacts:
-            contact["dnc"] = contact.get("phone") in listed
+            flag_numbers(contact, listed)
 
     # --- reads ----------------------------------------------------------------------
 
@@ -721,6 +756,17 @@ class DncService:
         found = {b["key"] for b in result["aggregations"]["ws"]["buckets"]}
         found.update(self.cache.workspaces())
         return sorted(found)
+
+
+def holding_numbers(phones: list[str]) -> dict:
+    """Contacts holding any of these numbers (`phone` too: a document not yet reindexed
+    has no `phones`)."""
+    return {
+        "bool": {
+            "should": [{"terms": {"phones.number": phones}}, {"terms": {"phone": phones}}],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def workspace_query(workspace_id: str) -> dict:

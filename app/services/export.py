@@ -32,9 +32,20 @@ from app.services.contacts import exact_dnc_filter
 from app.services.search import SearchService
 
 # The contact's own fields (custom fields get a column each), then the derived DNC flag.
-BASE_COLUMNS = (*(f for f in CONTACT_FIELDS if f != "customFields"), "dnc")
+BASE_COLUMNS = (
+    *(f for f in CONTACT_FIELDS if f not in ("customFields", "phones", "emails")),
+    "dnc",
+    # Every number (each with its own DNC state) and address, after the contact's flag.
+    "phones",
+    "emails",
+)
 CUSTOM_PREFIX = "customFields."
 TAG_SEPARATOR = ", "  # the importer splits tags on , ; or |
+# A contact's numbers and addresses, one cell each: "+14155551234 (mobile, primary, dnc);
+# +12125550000 (work)" (the importer reads that back). A number's own DNC state is in its
+# flags: "dnc" listed, "dnc unknown" when the list could not be read.
+LIST_COLUMNS = {"phones": "number", "emails": "address"}
+LIST_SEPARATOR = "; "
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Excel reads UTF-8 only with a byte-order mark; the importer skips it.
@@ -47,6 +58,15 @@ log = logging.getLogger(__name__)
 def neutralize(value: str) -> str:
     """Make a spreadsheet show the cell as text: a leading apostrophe (OWASP advice)."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def listed_entry(entry: dict, key: str) -> str:
+    flags = [entry["type"]]
+    if entry.get("primary"):
+        flags.append("primary")
+    if "dnc" in entry and entry["dnc"] is not False:
+        flags.append("dnc" if entry["dnc"] else "dnc unknown")
+    return f"{entry[key]} ({', '.join(flags)})"
 
 
 def cell(value) -> str:
@@ -161,6 +181,8 @@ class ContactExport:
             value = contact.get(column)
             if column == "tags":
                 value = TAG_SEPARATOR.join(value or [])
+            elif column in LIST_COLUMNS:
+                value = LIST_SEPARATOR.join(listed_entry(e, LIST_COLUMNS[column]) for e in value)
             row.append(cell(value))
         custom = contact.get("customFields") or {}
         row.extend(cell(custom.get(key)) for key in self.custom_keys)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from opensearchpy import OpenSearch, helpers
 
+from app.contact_methods import KINDS, addresses_of, entries_of, numbers_of, union
 from app.errors import ValidationError
 from app.imports import RowConverter, RowProblem
 from app.imports.bloom import BloomFilter
@@ -36,12 +37,12 @@ def row_contact_id(import_id: str, line: int) -> str:
 
 
 def dedupe_keys(contact: dict) -> tuple[str, ...]:
-    keys = []
-    if contact.get("phone"):
-        keys.append("p:" + contact["phone"])
-    if contact.get("email"):
-        keys.append("e:" + contact["email"])
-    return tuple(keys)
+    """Every number and every address of the contact: a row matches a contact that holds
+    any of them, primary or not."""
+    return (
+        *("p:" + number for number in numbers_of(contact)),
+        *("e:" + address for address in addresses_of(contact)),
+    )
 
 
 @dataclass
@@ -50,6 +51,10 @@ class Row:
     values: list[str]
     contact: dict | None = None
     problems: list[RowProblem] = field(default_factory=list)
+    # "inFile" (an earlier row of the file holds one of its numbers or addresses) or
+    # "existing" (a contact that was there before): reported apart, whatever the policy.
+    duplicate: str | None = None
+    duplicate_of: str | None = None  # the contact's id, when known
 
 
 class RowValidator:
@@ -112,6 +117,12 @@ def merge_into(contact: dict, row_contact: dict) -> dict:
     for name in MERGED_TEXT_FIELDS:
         if row_contact.get(name):
             merged[name] = row_contact[name]
+    for kind in KINDS:
+        # Every number and address is kept; the row's primary becomes the primary, as
+        # the row's `phone` / `email` always replaced the contact's.
+        lists = [entries_of(row_contact, kind), entries_of(contact, kind)]
+        merged[kind.plural] = union(lists, kind)
+        merged[kind.scalar] = next((e[kind.key] for e in merged[kind.plural]), None)
     merged["tags"] = list(dict.fromkeys([*(contact.get("tags") or []), *row_contact["tags"]]))
     merged["customFields"] = {**(contact.get("customFields") or {}), **row_contact["customFields"]}
     merged["updatedAt"] = max(utc_now(), contact.get("updatedAt") or "")
@@ -152,6 +163,10 @@ class ImportRun:
         # A dry run writes nothing, so only memory can spot a repeated key: a fixed-size
         # Bloom filter (one false "seen" in a million keys) keeps that memory flat.
         self.seen = BloomFilter(max(1000, 2 * expected_rows), 1e-6) if dry_run else None
+        # Every key of every row of this pass, to tell a row that repeats an earlier row
+        # of the file from one that matches a contact that was there before (a resumed
+        # pass starts it empty: repeats of rows before the checkpoint count as existing).
+        self.file_keys = BloomFilter(max(1000, 2 * expected_rows), 1e-6)
         self._pending: tuple[Future | None, Planned, int] | None = None
 
     # --- the loop ----------------------------------------------------------------
@@ -251,6 +266,11 @@ class ImportRun:
             row_keys = dedupe_keys(row.contact)
             own_id = row_contact_id(self.import_id, row.line)
             target = next((in_chunk[k] for k in row_keys if k in in_chunk), None)
+            in_file = any(k in self.file_keys for k in row_keys)
+            for key in row_keys:
+                self.file_keys.add(key)
+            if target is not None:
+                row.duplicate, row.duplicate_of = "inFile", target
             if target is None:
                 hit = next((existing[k] for k in row_keys if k in existing), None)
                 if hit and hit["_id"] == own_id:
@@ -258,6 +278,10 @@ class ImportRun:
                 repeated = any(k in self.recent for k in row_keys) or (
                     self.seen is not None and any(k in self.seen for k in row_keys)
                 )
+                if hit is not None or repeated:
+                    row.duplicate = "inFile" if in_file or hit is None else "existing"
+                    recent = next((self.recent[k] for k in row_keys if k in self.recent), None)
+                    row.duplicate_of = hit["_id"] if hit else recent
                 if hit is None and repeated:  # an earlier row of this file, not yet searchable
                     outcome = "skipped" if self.policy == "skip" else "updated"
                     planned.outcomes.append((row, outcome, None))
@@ -277,7 +301,12 @@ class ImportRun:
                 planned.outcomes.append((row, "skipped", None))
                 continue
             action = planned.actions[target]
-            action["_source"] = merge_into(action["_source"], row.contact)
+            try:
+                action["_source"] = merge_into(action["_source"], row.contact)
+            except ValidationError as exc:  # e.g. more numbers than a contact may hold
+                row.problems = [RowProblem(d["field"], d["message"]) for d in exc.details]
+                planned.outcomes.append((row, "invalid", None))
+                continue
             planned.outcomes.append((row, "updated", target))
             for key in row_keys:
                 in_chunk.setdefault(key, target)
@@ -322,10 +351,12 @@ class ImportRun:
         phones = [k[2:] for k in keys if k.startswith("p:")]
         emails = [k[2:] for k in keys if k.startswith("e:")]
         should = []
+        # Every number and address (the lists); `phone`/`email` for documents written
+        # before the lists existed and not reindexed yet.
         if phones:
-            should.append({"terms": {"phone": phones}})
+            should += [{"terms": {"phones.number": phones}}, {"terms": {"phone": phones}}]
         if emails:
-            should.append({"terms": {"email": emails}})
+            should += [{"terms": {"emailAddresses": emails}}, {"terms": {"email": emails}}]
         result = self.client.search(
             index=self.names.read,
             routing=self.workspace_id,

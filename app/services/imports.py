@@ -56,6 +56,26 @@ return 0
 """
 
 
+def new_duplicates() -> dict:
+    """Rows that repeat an earlier row of the file, apart from rows that match a contact
+    that was there before; counted whatever onDuplicate did with them."""
+    return {"inFile": 0, "existing": 0, "first": []}
+
+
+def record_duplicate(record: dict, row, outcome: str) -> None:
+    duplicates = record.setdefault("duplicates", new_duplicates())
+    duplicates[row.duplicate] += 1
+    if len(duplicates["first"]) < FIRST_ERRORS:
+        duplicates["first"].append(
+            {
+                "line": row.line,
+                "of": row.duplicate,
+                "contactId": row.duplicate_of,
+                "outcome": outcome,
+            }
+        )
+
+
 class LockLost(RuntimeError):
     """Another run took over this import (ours stalled past the lock's lifetime)."""
 
@@ -221,6 +241,7 @@ class ImportService:
             "counts": asdict(Counts()),
             "progress": {"rowsDone": 0, "rowsTotal": None, "percent": 0.0},
             "errors": [],
+            "duplicates": new_duplicates(),
             "warnings": [],
             "attempts": 0,
             "failure": None,
@@ -360,6 +381,8 @@ class ImportService:
                     setattr(counts, outcome, getattr(counts, outcome) + 1)
                     if outcome == "invalid":
                         self._record_error(record, writer, row)
+                    elif row.duplicate:
+                        record_duplicate(record, row, outcome)
                 for outcome, count in Counter(outcome for _, outcome in outcomes).items():
                     observability.record_import_rows(outcome, count)
                 error_file.flush()

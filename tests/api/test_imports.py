@@ -128,8 +128,16 @@ def test_export_header_styles_map_automatically(client, workspace, auth, name, e
 def test_outlook_extra_columns_land_in_custom_fields_or_are_ignored(client, workspace, auth):
     imported(client, auth, workspace, fixture("outlook.csv"))
     john = by_email(client, auth, workspace)["john.o@example.com"]
-    assert john["customFields"]["Business Phone"] == "(212) 555-0120"
+    # Every phone and email column is a number or address of the contact, typed by its
+    # header; the first-ranked one (Mobile Phone) is the primary.
+    assert [(p["number"], p["type"], p["primary"]) for p in john["phones"]] == [
+        ("+19175550121", "mobile", True),
+        ("+12125550120", "work", False),
+    ]
+    assert [e["address"] for e in john["emails"]] == ["john.o@example.com", "jq@home.example.com"]
+    assert "Business Phone" not in john["customFields"]
     assert "Home Phone" not in john["customFields"]  # empty cells are left out
+    assert john["customFields"]["Job Title"] == "Manager"
     other = bearer("ws_ignore_unmapped")
     result = imported(
         client, other, "ws_ignore_unmapped", fixture("outlook.csv"), unmapped="ignore"

@@ -82,9 +82,11 @@ def test_export_streams_every_field_across_pages(client, workspace, auth, small_
         "updatedAt",
         "dnc",
     ]
-    assert list(rows[0])[12:] == ["customFields.plan", "customFields.region", "customFields.seats"]
+    assert list(rows[0])[12:14] == ["phones", "emails"]
+    assert list(rows[0])[14:] == ["customFields.plan", "customFields.region", "customFields.seats"]
     one = rows[1]
     assert one["phone"] == "'+14155550001"  # a leading + is neutralized like any formula
+    assert one["phones"] == "'+14155550001 (other, primary)"
     assert one["tags"] == "vip, q3" and one["notes"] == "line one\nline two, with a comma"
     assert (one["customFields.plan"], one["customFields.seats"], one["customFields.region"]) == (
         "p1",

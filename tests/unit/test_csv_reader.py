@@ -165,12 +165,15 @@ def test_google_contacts_headers():
     assert mapping["Name"] is None  # first/last are mapped on their own
 
 
-def test_outlook_headers_prefer_mobile_and_keep_the_rest_as_custom_fields():
+def test_outlook_headers_prefer_mobile_and_keep_the_other_numbers_typed():
     mapping = mapped("outlook.csv")
     assert mapping["First Name"] == "firstName" and mapping["Last Name"] == "lastName"
     assert mapping["E-mail Address"] == "email" and mapping["Company"] == "company"
     assert mapping["Mobile Phone"] == "phone"
-    assert mapping["Business Phone"] == "customFields.Business Phone"
+    assert mapping["Business Phone"] == mapping["Business Phone 2"] == "phones.work"
+    assert mapping["Home Phone"] == "phones.home"
+    assert mapping["E-mail 2 Address"] == "emails.other"
+    assert mapping["Job Title"] == "customFields.Job Title"
 
 
 def test_hubspot_headers():
