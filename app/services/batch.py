@@ -25,12 +25,8 @@ The contract:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from marshmallow import Schema
-from marshmallow import ValidationError as SchemaValidationError
 from opensearchpy import OpenSearch
 
 from app.errors import ApiError, Conflict, NotFound, ValidationError
@@ -41,6 +37,8 @@ from app.schemas.batch import (
     UpsertItemSchema,
 )
 from app.search.documents import utc_now
+from app.services.batch_results import Batch, DuplicateItem, Write, changed
+from app.services.changes import contact_entries
 from app.services.contacts import (
     UPDATE_RETRIES,
     ContactService,
@@ -56,95 +54,8 @@ ITEM_SCHEMAS = {
     "upsert": UpsertItemSchema(),
     "ref": RefItemSchema(),
 }
-# Fields that never count as a change (derived or set by the write itself).
-NOT_COMPARED = ("updatedAt", "dnc")
 # Bulk item statuses that mean "plan this item again": a lost race, a full write queue.
 RETRYABLE = (409, 429)
-
-
-class DuplicateItem(ApiError):
-    status, code = 409, "duplicate_item"
-    message = "An earlier item of this call has the same key; only the first one is applied."
-
-
-@dataclass
-class Write:
-    """One planned bulk action and what it means for its item."""
-
-    index: int
-    status: str  # created | updated | deleted
-    action: dict
-    contact: dict | None = None
-
-
-def error_body(error: ApiError) -> dict:
-    body = {"code": error.code, "message": error.message}
-    if error.details:
-        body["details"] = error.details
-    return body
-
-
-def changed(current: dict, merged: dict) -> bool:
-    return any(merged.get(name) != current.get(name) for name in merged if name not in NOT_COMPARED)
-
-
-class Batch:
-    """The results of one call, filled item by item."""
-
-    def __init__(self, items: list) -> None:
-        self.items = items
-        self.results: list[dict | None] = [None] * len(items)
-
-    def done(self, index: int, status: str, contact: dict | None = None, id_=None) -> None:
-        self.results[index] = {
-            "index": index,
-            "status": status,
-            "id": contact["id"] if contact else id_,
-            "contact": contact,
-        }
-
-    def invalid(self, index: int, error: ApiError, id_: str | None = None) -> None:
-        self.results[index] = {
-            "index": index,
-            "status": "invalid",
-            "id": id_,
-            "contact": None,
-            "error": error_body(error),
-        }
-
-    def load(self, index: int, schema: Schema) -> dict | None:
-        """The item validated by `schema`, or None (and the item is `invalid`)."""
-        raw = self.items[index]
-        if not isinstance(raw, dict):
-            message = "Each item must be a JSON object."
-            self.invalid(index, ValidationError(message, [{"field": "body", "message": message}]))
-            return None
-        try:
-            return schema.load(raw)
-        except SchemaValidationError as exc:
-            self.invalid(index, ValidationError.from_messages(exc.messages))
-            return None
-
-    def first_of_each(self, keyed: dict[int, str]) -> dict[int, str]:
-        """Items whose key no earlier item had; later repeats become `invalid`."""
-        seen: set[str] = set()
-        first = {}
-        for index, key in keyed.items():
-            if key in seen:
-                self.invalid(index, DuplicateItem())
-            else:
-                seen.add(key)
-                first[index] = key
-        return first
-
-    def response(self) -> dict:
-        counts = Counter(result["status"] for result in self.results)
-        summary = {
-            status: counts[status]
-            for status in ("created", "updated", "unchanged", "found", "deleted", "invalid")
-        }
-        summary.update(total=len(self.results), notFound=counts["not_found"])
-        return {"results": self.results, "summary": summary}
 
 
 class BatchService:
@@ -305,7 +216,7 @@ class BatchService:
                         "if_seq_no": stored.seq_no,
                         "if_primary_term": stored.primary_term,
                     }
-                    writes.append(Write(index, "deleted", action))
+                    writes.append(Write(index, "deleted", action, gone=stored.contact))
             return writes
 
         self._rounds(workspace_id, batch, refs, plan, refresh)
@@ -440,6 +351,10 @@ class BatchService:
             return []
         sources = [w for w in writes if w.contact is not None]
         self.contacts.prepare_bulk(workspace_id, [w.action for w in sources], dry_run=False)
+        # The change feed hears of the writes before the bulk and records the stored ones
+        # after it (app/services/changes.py), as a single write or an import does.
+        entries = [contact_entries(w.status, [w.contact or w.gone])[0] for w in writes]
+        change = self.contacts.changes.begin(workspace_id, entries)
         body = []
         for write in writes:
             action = write.action
@@ -450,13 +365,18 @@ class BatchService:
             body.append({action["_op_type"]: meta})
             if action["_op_type"] != "delete":
                 body.append(action["_source"])
-        reply = self.client.bulk(body=body, refresh=refresh or "false")
-        retry, saved = [], []
-        for write, item in zip(writes, reply["items"], strict=True):
+        try:
+            reply = self.client.bulk(body=body, refresh=refresh or "false")
+        except Exception:
+            self.contacts.changes.withdraw(workspace_id, change)
+            raise
+        retry, saved, recorded = [], [], []
+        for write, entry, item in zip(writes, entries, reply["items"], strict=True):
             info = next(iter(item.values()))
             status = info.get("status", 500)
             if status < 300:
                 batch.done(write.index, write.status, write.contact, write.action["_id"])
+                recorded.append(entry)
                 if write.contact is not None:
                     saved.append(write.contact)
             elif status == 404 and write.status == "deleted":
@@ -466,6 +386,7 @@ class BatchService:
             else:
                 batch.invalid(write.index, self._refused(info), write.action["_id"])
         self.contacts.settle_dnc_flags(workspace_id, saved)
+        self.contacts.changes.commit(workspace_id, change, recorded)
         return retry
 
     @staticmethod

@@ -461,3 +461,28 @@ def test_forged_ids_in_update_and_delete_are_not_found_or_invalid(client, worksp
     assert set(statuses(response)) <= {"not_found", "invalid"}
     deleted = call(client, "delete", workspace, auth, [{"id": i} for i in forged])
     assert set(statuses(deleted)) <= {"not_found", "invalid"}
+
+
+def test_batch_writes_reach_the_change_feed_once_each_and_unchanged_items_do_not(
+    client, workspace, auth
+):
+    items = [{"externalId": "feed-1", "firstName": "A"}, {"externalId": "feed-2", "firstName": "B"}]
+    made = call(client, "upsert", workspace, auth, items, key="externalId").json["results"]
+    items[0]["firstName"] = "A2"
+    assert statuses(call(client, "upsert", workspace, auth, items, key="externalId")) == [
+        "updated",
+        "unchanged",
+    ]
+    assert statuses(call(client, "delete", workspace, auth, [{"externalId": "feed-2"}])) == [
+        "deleted"
+    ]
+    feed = client.get(
+        "/v1/contacts/changes", headers=auth, query_string={"workspaceId": workspace}
+    ).json["data"]
+    seen = [(e["type"], e.get("contactId") or e["contact"]["id"]) for e in feed]
+    assert seen == [
+        ("contact.created", made[0]["id"]),
+        ("contact.created", made[1]["id"]),
+        ("contact.updated", made[0]["id"]),
+        ("contact.deleted", made[1]["id"]),
+    ]

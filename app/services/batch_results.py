@@ -1,0 +1,105 @@
+"""The results of one batch call: one entry per item in input order, and the summary.
+
+Items are validated here one by one (a bad item is `invalid`, never the call's failure),
+and a key repeated within the call keeps its first item (the later ones are `invalid`
+with code `duplicate_item`; app/services/batch.py says why).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from marshmallow import Schema
+from marshmallow import ValidationError as SchemaValidationError
+
+from app.errors import ApiError, ValidationError
+
+# Fields that never count as a change (derived, or set by the write itself).
+NOT_COMPARED = ("updatedAt", "dnc")
+
+
+class DuplicateItem(ApiError):
+    status, code = 409, "duplicate_item"
+    message = "An earlier item of this call has the same key; only the first one is applied."
+
+
+@dataclass
+class Write:
+    """One planned bulk action and what it means for its item."""
+
+    index: int
+    status: str  # created | updated | deleted
+    action: dict
+    contact: dict | None = None  # the contact written (None for a delete)
+    gone: dict | None = None  # the contact a delete removes
+
+
+def error_body(error: ApiError) -> dict:
+    body = {"code": error.code, "message": error.message}
+    if error.details:
+        body["details"] = error.details
+    return body
+
+
+def changed(current: dict, merged: dict) -> bool:
+    return any(merged.get(name) != current.get(name) for name in merged if name not in NOT_COMPARED)
+
+
+class Batch:
+    """The results of one call, filled item by item."""
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+        self.results: list[dict | None] = [None] * len(items)
+
+    def done(self, index: int, status: str, contact: dict | None = None, id_=None) -> None:
+        self.results[index] = {
+            "index": index,
+            "status": status,
+            "id": contact["id"] if contact else id_,
+            "contact": contact,
+        }
+
+    def invalid(self, index: int, error: ApiError, id_: str | None = None) -> None:
+        self.results[index] = {
+            "index": index,
+            "status": "invalid",
+            "id": id_,
+            "contact": None,
+            "error": error_body(error),
+        }
+
+    def load(self, index: int, schema: Schema) -> dict | None:
+        """The item validated by `schema`, or None (and the item is `invalid`)."""
+        raw = self.items[index]
+        if not isinstance(raw, dict):
+            message = "Each item must be a JSON object."
+            self.invalid(index, ValidationError(message, [{"field": "body", "message": message}]))
+            return None
+        try:
+            return schema.load(raw)
+        except SchemaValidationError as exc:
+            self.invalid(index, ValidationError.from_messages(exc.messages))
+            return None
+
+    def first_of_each(self, keyed: dict[int, str]) -> dict[int, str]:
+        """Items whose key no earlier item had; later repeats become `invalid`."""
+        seen: set[str] = set()
+        first = {}
+        for index, key in keyed.items():
+            if key in seen:
+                self.invalid(index, DuplicateItem())
+            else:
+                seen.add(key)
+                first[index] = key
+        return first
+
+    def response(self) -> dict:
+        counts = Counter(result["status"] for result in self.results)
+        summary = {
+            status: counts[status]
+            for status in ("created", "updated", "unchanged", "found", "deleted", "invalid")
+        }
+        summary.update(total=len(self.results), notFound=counts["not_found"])
+        return {"results": self.results, "summary": summary}
