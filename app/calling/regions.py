@@ -55,8 +55,13 @@ class Location:
     label: str | None
 
 
+# Dialers ask about the same numbers all day; a Location is a few hundred bytes.
+LOCATE_MEMO = 16_384
+
+
+@functools.lru_cache(maxsize=LOCATE_MEMO)
 def locate(e164: str) -> Location:
-    """The location of a valid E.164 number (from app/phones.py)."""
+    """The location of a valid E.164 number (from app/phones.py), memoized."""
     number = phonenumbers.parse(e164)
     region = phonenumbers.region_code_for_number(number)
     country = region if region and len(region) == 2 and region != "ZZ" else None

@@ -21,7 +21,7 @@ from app.calling.regions import load_zone, locate
 from app.calling.rules import Rule, Window, default_policy, rules_for
 from app.calling.windows import Verdict, next_allowed, verdict
 from app.errors import NotFound
-from app.phones import normalize
+from app.phones import to_e164, validation_errors
 from app.search.documents import utc_now
 from app.services.contacts import ContactService, parse_etag
 
@@ -143,26 +143,28 @@ class CallingWindowService:
         self, phones: Sequence[str], stored: StoredPolicy | None, instant: datetime, country: str
     ) -> list[dict]:
         policy = stored.policy if stored else self.default_policy
-        judged: dict[tuple, tuple[list[dict], Verdict]] = {}
+        judged: dict[tuple, tuple[list[Rule], list[dict], Verdict]] = {}
         answers = []
         for raw in phones:
-            info = normalize(raw, country)
+            # The checks' fast path: validity and E.164 only; the reasons only when invalid.
+            e164 = to_e164(raw, country)
+            if e164 is None:
+                errors = validation_errors(raw, country)
+                answers.append({**_invalid(raw, errors), **_unplaceable(INVALID_NUMBER)})
+                continue
+            where = locate(e164)
             answer = {
                 "original": raw,
-                "normalized": info.normalized if info.isValid else None,
-                "isValid": info.isValid,
-                "validationErrors": info.validationErrors,
-                "countryCode": info.countryCode,
+                "normalized": e164,
+                "isValid": True,
+                "validationErrors": [],
+                "countryCode": where.country,
             }
-            if not info.isValid:
-                answers.append({**answer, **_unplaceable(INVALID_NUMBER)})
-                continue
-            where = locate(info.normalized)
-            rules = rules_for(policy, where.country, where.subdivisions)
-            key = (where.zones, tuple(rules))
+            key = (where.zones, where.country, where.subdivisions)
             if key not in judged:
-                judged[key] = self._judge(where.zones, rules, instant)
-            zones, overall = judged[key]
+                rules = rules_for(policy, where.country, where.subdivisions)
+                judged[key] = (rules, *self._judge(where.zones, rules, instant))
+            rules, zones, overall = judged[key]
             answers.append(
                 {
                     **answer,
@@ -219,6 +221,11 @@ def _verdict_fields(overall: Verdict, *, no_zone: bool) -> dict:
         "nextAllowedAt": iso_utc(overall.next_allowed_at),
         "nextAllowedReason": missing,
     }
+
+
+def _invalid(raw: str, errors: list[str]) -> dict:
+    fields = {"normalized": None, "isValid": False, "countryCode": None}
+    return {"original": raw, **fields, "validationErrors": errors}
 
 
 def _unplaceable(reason: str) -> dict:
