@@ -71,17 +71,18 @@ def parse_listed(piece: str, key: str, kinds: tuple[str, ...]) -> dict | None:
 
 
 def method_columns(header: list[str], mapping: ColumnMapping) -> dict[str, list[tuple]]:
-    """Per list, its columns as (index, role, type, type column): the `phone` column
-    first (role "primary"), then the export's list column ("list"), then further typed
-    columns ("further"), each in file order."""
+    """Per list, its columns as (index, role, type, type column): the export's list
+    column first ("list": it says each entry's type, so its entry wins the collapse of a
+    repeat), then the `phone` column ("primary"), then further typed columns ("further"),
+    each in file order."""
     columns: dict[str, list[tuple]] = {}
     for plural, (scalar, _, _) in METHODS.items():
         found = []
         for index, target in enumerate(mapping.targets):
-            if target == scalar:
-                found.append((0, index, "primary", header_type(header[index])))
-            elif target == plural:
-                found.append((1, index, "list", None))
+            if target == plural:
+                found.append((0, index, "list", None))
+            elif target == scalar:
+                found.append((1, index, "primary", header_type(header[index])))
             elif target and target.startswith(plural + "."):
                 found.append((2, index, "further", target.split(".", 1)[1]))
         columns[plural] = [

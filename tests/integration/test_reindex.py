@@ -180,3 +180,49 @@ def test_a_reindex_computes_the_name_sounds_that_older_documents_lack(env):
     reindex(client, cache, prefix, redis_prefix, "contacts")
     stored = client.get(index=service.names.read, id=contact["id"], routing=WORKSPACES[0])
     assert stored["_source"]["firstNameSounds"] == ["JF"]
+
+
+def test_a_reindex_gives_documents_older_than_the_lists_their_phones_and_emails(env):
+    """A document with only `phone` / `email` (written before the lists existed) gets them
+    as one primary entry each, and becomes findable by the fields built from them."""
+    client, cache, prefix, redis_prefix, service = env
+    seed_fields = {"firstName": "Old", "phone": "+14155550190", "email": "old.timer@example.com"}
+    contact = service.prepare_new({"workspaceId": WORKSPACES[0], **seed_fields})
+    from app.search.documents import to_document
+
+    derived = ("phones", "emails", "emailAddresses")
+    old = {k: v for k, v in to_document(contact).items() if k not in derived}
+    client.index(
+        index=service.names.write,
+        id=contact["id"],
+        routing=contact["workspaceId"],
+        body=old,
+        refresh=True,
+    )
+    untouched = service.prepare_new({"workspaceId": WORKSPACES[0], "firstName": "NoPhone"})
+    client.index(
+        index=service.names.write,
+        id=untouched["id"],
+        routing=untouched["workspaceId"],
+        body=to_document(untouched),
+        refresh=True,
+    )
+
+    reindex(client, cache, prefix, redis_prefix, "contacts")
+
+    stored = client.get(index=service.names.read, id=contact["id"], routing=WORKSPACES[0])
+    source = stored["_source"]
+    assert source["phones"] == [{"number": "+14155550190", "type": "other", "primary": True}]
+    assert source["emails"] == [
+        {"address": "old.timer@example.com", "type": "other", "primary": True}
+    ]
+    assert source["emailAddresses"] == ["old.timer@example.com"]
+    found = client.search(
+        index=service.names.read,
+        body={"query": {"term": {"phones.number": "+14155550190"}}},
+    )
+    assert [hit["_id"] for hit in found["hits"]["hits"]] == [contact["id"]]
+    read = service.get(contact["id"], WORKSPACES, annotate=False).contact
+    assert read["phones"][0]["number"] == read["phone"] == "+14155550190"
+    plain = client.get(index=service.names.read, id=untouched["id"], routing=WORKSPACES[0])
+    assert plain["_source"]["phones"] == [] and plain["_source"]["emails"] == []
