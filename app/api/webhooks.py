@@ -12,6 +12,7 @@ from app.schemas.webhooks import (
     WebhookEnvelopeSchema,
     WebhookListArgsSchema,
     WebhookListSchema,
+    WebhookUpdateSchema,
 )
 
 blp = Blueprint(
@@ -58,9 +59,12 @@ def delete_webhook(webhook_id):
     services.webhooks().delete(webhook_id, current_principal().workspaces)
 
 
-@blp.route("/<string:webhook_id>/resume", methods=["POST"])
+@blp.route("/<string:webhook_id>", methods=["PATCH"])
 @require_scope("contacts:write")
+@blp.arguments(WebhookUpdateSchema)
 @blp.response(200, WebhookEnvelopeSchema)
-def resume_webhook(webhook_id):
-    """Resume a paused subscription from where its delivery stopped."""
-    return {"data": services.webhooks().resume(webhook_id, current_principal().workspaces)}
+def update_webhook(data, webhook_id):
+    """Pause or resume (`{"paused": false}` retries at once, from where delivery stopped)."""
+    webhooks = services.webhooks()
+    found = webhooks.set_paused(webhook_id, current_principal().workspaces, data["paused"])
+    return {"data": found}

@@ -80,11 +80,13 @@ def check_address(address: str, allow_private: bool) -> None:
         or (ip.version == 4 and ip in CARRIER_NAT)
         or ip.is_unspecified
         or ip.is_multicast
-        or ip.is_reserved
     ):
         raise UnsafeUrl("The URL points at a link-local, metadata or reserved address.")
-    if (ip.is_loopback or ip.is_private) and not allow_private:
-        raise UnsafeUrl("The URL points at a private or loopback address.")
+    if ip.is_loopback or ip.is_private:
+        if not allow_private:
+            raise UnsafeUrl("The URL points at a private or loopback address.")
+    elif ip.is_reserved:
+        raise UnsafeUrl("The URL points at a link-local, metadata or reserved address.")
 
 
 def resolve(host: str, port: int, allow_private: bool) -> str:

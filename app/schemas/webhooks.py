@@ -23,6 +23,16 @@ class WebhookCreateSchema(Schema):
     )
 
 
+class WebhookUpdateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    paused = fields.Boolean(
+        required=True,
+        metadata={"description": "false resumes a paused subscription; true pauses it."},
+    )
+
+
 class WebhookListArgsSchema(Schema):
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
 

@@ -148,11 +148,14 @@ class WebhookService:
         except NotFoundError:
             raise NotFound() from None
 
-    def resume(self, webhook_id: str, workspaces: Iterable[str]) -> dict:
-        """Un-pause: the next pass retries at once, from where delivery stopped."""
+    def set_paused(self, webhook_id: str, workspaces: Iterable[str], paused: bool) -> dict:
+        """Pause, or resume: the next pass retries at once, from where delivery stopped."""
         source, version = self._load(webhook_id, workspaces)
-        source.update(paused=False, failures=0, nextAttemptAt=utc_now())
-        self._save(source, version, refresh="wait_for")
+        source["paused"] = paused
+        if not paused:
+            source.update(failures=0, nextAttemptAt=utc_now())
+        if not self._save(source, version, refresh="wait_for"):
+            raise Conflict("The webhook changed meanwhile (a delivery pass); retry.")
         return public(source)
 
     def _load(self, webhook_id: str, workspaces: Iterable[str]) -> tuple[dict, tuple[int, int]]:
