@@ -66,7 +66,15 @@ def victim(app):
         content_type="multipart/form-data",
     )
     assert imported.status_code in (200, 202), imported.json
-    return {"contact": contact.json["data"]["id"], "import": imported.json["data"]["id"]}
+    hook = client.post(
+        "/v1/webhooks", headers=auth, json={"workspaceId": VICTIM, "url": "http://127.0.0.1:9/"}
+    )
+    assert hook.status_code == 201, hook.json
+    return {
+        "contact": contact.json["data"]["id"],
+        "import": imported.json["data"]["id"],
+        "webhook": hook.json["data"]["id"],
+    }
 
 
 def requests_for(ids: dict) -> list[tuple[str, str, str, dict]]:
@@ -126,6 +134,22 @@ def requests_for(ids: dict) -> list[tuple[str, str, str, dict]]:
         ("POST", "/v1/dnc/check", "dnc:read", {"json": {**body, "phones": [VICTIM_PHONE]}}),
         ("GET", "/v1/dnc/history", "dnc:read", {"query_string": {"workspaceId": VICTIM}}),
         ("POST", "/v1/dnc/import", "dnc:write", upload()),
+        ("GET", "/v1/contacts/changes", "contacts:read", {"query_string": {"workspaceId": VICTIM}}),
+        (
+            "POST",
+            "/v1/webhooks",
+            "contacts:write",
+            {"json": {**body, "url": "http://127.0.0.1:9/"}},
+        ),
+        ("GET", "/v1/webhooks", "contacts:read", {"query_string": {"workspaceId": VICTIM}}),
+        ("GET", "/v1/webhooks/<string:webhook_id>", "contacts:read", {"path": ids["webhook"]}),
+        (
+            "PATCH",
+            "/v1/webhooks/<string:webhook_id>",
+            "contacts:write",
+            {"path": ids["webhook"], "json": {"paused": True}},
+        ),
+        ("DELETE", "/v1/webhooks/<string:webhook_id>", "contacts:write", {"path": ids["webhook"]}),
         (
             "POST",
             "/v1/calling-window",
