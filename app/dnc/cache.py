@@ -59,6 +59,8 @@ import redis
 
 from app.dnc.rule_scripts import LOAD_RULES, RULE_WRITE, SEED_VERSION
 
+# The seed's rule identity (exact, workspace-wide, all channels): app/dnc/rules.py.
+DEFAULT_IDENTITY = "e||all"
 # A stale layout seen by the caller is reloaded and the call retried this many times.
 LAYOUT_RETRIES = 3
 MAX_BITS = 24
@@ -341,6 +343,10 @@ class DncCache:
         """The match-key lengths rule entries use (only grows; a superset is harmless)."""
         return f"{self._base(workspace_id)}:rlens"
 
+    def rule_marks_key(self, workspace_id: str) -> str:
+        """Marks of rule writes: `key|identity` (a rule's guard) and `key` (the field's)."""
+        return f"{self._base(workspace_id)}:rmarks"
+
     def version_key(self, workspace_id: str) -> str:
         return f"{self._base(workspace_id)}:version"
 
@@ -469,11 +475,20 @@ class DncCache:
         """Add numbers the record holds (no write in flight to settle)."""
         return self._apply("add", workspace_id, list(phones), new_mark())
 
-    def mark_rule(self, workspace_id: str, match_key: str) -> str:
-        """Announce a write of a rule entry filed under `match_key` (its digits). The
-        key's length joins the lengths checks walk first, so the mark is seen."""
-        self.client.sadd(self.rule_lengths_key(workspace_id), len(match_key))
-        return self.mark(workspace_id, ["+" + match_key])
+    def mark_rule(self, workspace_id: str, match_key: str, identity: str | None) -> str:
+        """Announce a write of a rule entry filed under `match_key` (its digits), or with
+        `identity` None a reconciler's `set` of the whole field (app/dnc/rule_scripts.py).
+        The seed's identity is guarded by the numbers' marks hash (checks see it)."""
+        mark = new_mark()
+        pipe = self.client.pipeline(transaction=True)
+        pipe.sadd(self.rule_lengths_key(workspace_id), len(match_key))
+        pipe.hset(self.rule_marks_key(workspace_id), match_key, mark)
+        if identity == DEFAULT_IDENTITY:
+            pipe.hset(self.marks_key(workspace_id), match_key, mark)
+        elif identity is not None:
+            pipe.hset(self.rule_marks_key(workspace_id), f"{match_key}|{identity}", mark)
+        pipe.execute()
+        return mark
 
     def finish_rule(
         self,
@@ -487,12 +502,19 @@ class DncCache:
         keep_mark: bool = False,
     ) -> None:
         """After the record changed: `add` the descriptor `value`, `remove` the identity
-        (while the mark is ours), or `set` the field to `value` (the reconciler)."""
+        (while its guard is ours), or `set` the field to `value` (the reconciler)."""
+        if identity == DEFAULT_IDENTITY:
+            guard_key, guard = self.marks_key(workspace_id), match_key
+        elif op == "set":
+            guard_key, guard = self.rule_marks_key(workspace_id), match_key
+        else:
+            guard_key, guard = self.rule_marks_key(workspace_id), f"{match_key}|{identity}"
         self._rule_write(
             keys=[
                 self.meta_key(workspace_id),
-                self.marks_key(workspace_id),
+                guard_key,
                 self.rule_lengths_key(workspace_id),
+                self.rule_marks_key(workspace_id),
             ],
             args=[
                 op,
@@ -503,8 +525,17 @@ class DncCache:
                 f"{self._base(workspace_id)}:",
                 "1" if keep_mark else "0",
                 int(time.time() * 1000),
+                guard,
             ],
         )
+
+    def rule_marks(self, workspace_id: str) -> dict[str, str]:
+        """Pending rule marks: {`key` or `key|identity`: mark}."""
+        raw = self.client.hgetall(self.rule_marks_key(workspace_id))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def clear_rule_mark(self, workspace_id: str, field: str, mark: str) -> None:
+        self._clear_if(keys=[self.rule_marks_key(workspace_id)], args=[field, mark])
 
     def bump_version(self, workspace_id: str, changes: int) -> None:
         """Count acknowledged changes (the list's version) once their history is written."""
@@ -638,5 +669,6 @@ class DncCache:
             self.marks_key(workspace_id),
             self.bulk_key(workspace_id),
             self.rule_lengths_key(workspace_id),
+            self.rule_marks_key(workspace_id),
             self.version_key(workspace_id),
         )

@@ -11,18 +11,24 @@ rules (live generation, run_id stamp, marks).
 """
 
 # A rule entry's descriptor in every generation present (app/dnc/rules.py).
-# KEYS: meta, marks, rule lengths. ARGV: op (add, remove or set), mark, match key,
-# identity, descriptor (add), or the field's whole value (set; "" drops it), bucket key
-# base, keep ("1": leave the mark for the intset step that follows), now.
+# KEYS: meta, guard hash, rule lengths, rule marks. ARGV: op (add, remove or set), mark,
+# match key, identity, descriptor (add), or the field's whole value (set; "" drops it),
+# bucket key base, keep ("1": leave the guard for the intset step that follows), now,
+# guard field.
+# The guard is per rule: the marks hash under the number for the seed's identity (it
+# shares the intsets' guard), else the rule marks hash under `match key|identity`, so
+# writers of other rules filed under the same key (another campaign, another channel)
+# never block each other's removals. Every writer also marks the whole field in the rule
+# marks hash, which is the guard of `set`: a set never overwrites a concurrent change.
 #   add:    unconditional in every generation (an extra descriptor errs towards
-#           "listed"); the mark is cleared, or re-marked when another writer's is there.
-#   remove: only while the mark is still `mark`, like a number's removal.
+#           "listed"); the guard is cleared, or re-marked when another writer's is there.
+#   remove: only while the guard is still `mark`, like a number's removal.
 #   set:    (the reconciler) the field as the record has it, only while the mark is ours.
 # A build in progress journals removals, so its load cannot bring a rule back.
 RULE_WRITE = """
 local meta = redis.call('HMGET', KEYS[1], 'gen', 'building')
 local op, mark, field, ident = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local current = redis.call('HGET', KEYS[2], field)
+local current = redis.call('HGET', KEYS[2], ARGV[9])
 redis.call('SADD', KEYS[3], #field)
 local function identity(d) return string.match(d, '^(.*)|%d+$') end
 if op == 'add' or current == mark then
@@ -59,11 +65,12 @@ if op == 'add' or current == mark then
 end
 if ARGV[7] ~= '1' then
   if current == mark then
-    redis.call('HDEL', KEYS[2], field)
+    redis.call('HDEL', KEYS[2], ARGV[9])
   elseif current and op == 'add' then
-    redis.call('HSET', KEYS[2], field, mark .. '!' .. ARGV[8])
+    redis.call('HSET', KEYS[2], ARGV[9], mark .. '!' .. ARGV[8])
   end
 end
+if redis.call('HGET', KEYS[4], field) == mark then redis.call('HDEL', KEYS[4], field) end
 return 1
 """
 

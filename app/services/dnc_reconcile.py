@@ -17,12 +17,10 @@ import logging
 import threading
 import time
 
-from opensearchpy.helpers import scan
-
 from app import observability
 from app.dnc.cache import mark_age_seconds
 from app.locks import RenewableLock
-from app.services.dnc import BUILD_BATCH, DncService, workspace_query
+from app.services.dnc import DncService, workspace_query
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +68,9 @@ class DncReconciler:
         4. Bulk marks older than `bulk_grace` that were there before the comparison are
            cleared: the comparison covered their writes.
         5. Contacts whose indexed `dnc` flag disagrees with the record are corrected.
+
+        Every pass also removes the entries whose expiry has passed (DncRules.expire_due),
+        and the full comparison covers the rule entries (app/dnc/rules.py) too.
         """
         report = {
             "workspaceId": workspace_id,
@@ -79,16 +80,22 @@ class DncReconciler:
             "missing": 0,
             "extra": 0,
             "flagsFixed": 0,
+            "expired": 0,
+            "rulesRepaired": 0,
         }
         state = self.dnc.cache.state(workspace_id)
         if not self.dnc.cache.trusted(state):
             report["rebuilt"] = self.dnc.rebuild(workspace_id) is not None
+        # Entries whose expiry passed leave the record, the cache and the contacts' flags
+        # (checks stopped matching them at the expiry already).
+        report["expired"] = self.dnc.rules.expire_due(workspace_id)
         now = time.time()
         marks = self.dnc.cache.marks(workspace_id)
         old = [p for p, m in marks.items() if mark_age_seconds(m, now) >= grace]
         if old:
             self.dnc.settle(workspace_id, old)
             report["settledMarks"] = len(old)
+        report["settledMarks"] += self._settle_rule_marks(workspace_id, grace, now)
         bulk = self.dnc.cache.bulk_marks(workspace_id)
         old_bulk = [m for m in bulk if mark_age_seconds(m, now) >= bulk_grace]
         if full is None:
@@ -114,6 +121,7 @@ class DncReconciler:
                 observability.DNC_DRIFT.labels("missing").inc(len(missing))
                 observability.DNC_DRIFT.labels("extra").inc(len(extra))
                 record = (record - set(settled["absent"])) | set(settled["listed"])
+            report["rulesRepaired"] = self._repair_rules(workspace_id)
             for mark in old_bulk:
                 self.dnc.cache.clear_bulk_mark(workspace_id, mark)
         report["flagsFixed"] = self._repair_flags(workspace_id, record)
@@ -123,33 +131,34 @@ class DncReconciler:
         self.dnc.cache.client.set(self._last_full_key(workspace_id), time.time())
         return report
 
+    def _settle_rule_marks(self, workspace_id: str, grace: float, now: float) -> int:
+        """Rule writes that died half-way: their fields are set as the record has them."""
+        marks = self.dnc.cache.rule_marks(workspace_id)
+        old = {f: m for f, m in marks.items() if mark_age_seconds(m, now) >= grace}
+        if old:
+            self.dnc.rules.settle_fields(workspace_id, sorted({f.split("|")[0] for f in old}))
+            for field, mark in old.items():
+                self.dnc.cache.clear_rule_mark(workspace_id, field, mark)
+        return len(old)
+
+    def _repair_rules(self, workspace_id: str) -> int:
+        """The rules hash against the record's rule entries (app/dnc/rules.py)."""
+        record = self.dnc.rule_fields(workspace_id)
+        cached = self.dnc.cache.rules(workspace_id)
+        if cached is None:
+            return 0
+        differ = {f for f in record.keys() | cached.keys() if record.get(f) != cached.get(f)}
+        if differ:
+            log.warning("DNC rule entries of %s drifted: %d repaired", workspace_id, len(differ))
+            observability.DNC_DRIFT.labels("rule").inc(len(differ))
+            self.dnc.rules.settle_fields(workspace_id, sorted(differ))
+        return len(differ)
+
     def _repair_flags(self, workspace_id: str, listed: set[str]) -> int:
-        """Contacts flagged against the record: listed numbers first, then stale flags."""
+        """Contacts flagged against the record: listed numbers first, then the contacts
+        rule entries cover, then stale flags (re-checked against the whole list)."""
         fixed = self.dnc.sync_contacts(workspace_id, sorted(listed), True) if listed else 0
-        flagged = scan(
-            self.dnc.client,
-            index=self.dnc.contacts.read,
-            routing=workspace_id,
-            query={
-                "query": {
-                    "bool": {
-                        "filter": [
-                            {"term": {"workspaceId": workspace_id}},
-                            {"term": {"dnc": True}},
-                        ]
-                    }
-                },
-                "_source": ["phone"],
-            },
-            size=BUILD_BATCH,
-            preserve_order=False,
-        )
-        stale = {h["_source"].get("phone") for h in flagged} - listed - {None}
-        if stale:
-            # Only numbers the record does not hold; a re-add meanwhile re-flags its own.
-            gone = [p for p in sorted(stale) if p not in self.dnc.lookup(workspace_id, [p])]
-            if gone:
-                fixed += self.dnc.sync_contacts(workspace_id, gone, False)
+        fixed += self.dnc.flags.repair(workspace_id, self.dnc.rules.active_rules(workspace_id))
         return fixed
 
     def reconcile_all(self) -> list[dict]:

@@ -172,7 +172,7 @@ class DncRules:
 
     def _mark(self, workspace_id: str, rule: Rule) -> str:
         try:
-            return self.dnc.cache.mark_rule(workspace_id, rule.match_key)
+            return self.dnc.cache.mark_rule(workspace_id, rule.match_key, rule.identity)
         except Exception as exc:
             log.warning("DNC rule write refused, cache unreachable: %s", type(exc).__name__)
             raise ServiceUnavailable(self.dnc.not_marked) from exc
@@ -206,13 +206,17 @@ class DncRules:
         except Exception:
             log.warning("DNC cache unreachable on a failed rule write")
 
-    def settle_fields(self, workspace_id: str, fields: dict[str, str]) -> None:
-        """The reconciler's repair of rule fields: mark, read the record, set the field as
-        the record has it (only while the mark is ours)."""
+    def settle_fields(self, workspace_id: str, fields: Sequence[str]) -> None:
+        """Set rule fields as the record has them, each only while no writer changed it
+        meanwhile (DncService.settle and the reconciler's repair of the rules hash)."""
+        if not fields:
+            return
+        cache = self.dnc.cache
+        marks = {field: cache.mark_rule(workspace_id, field, None) for field in fields}
+        self.dnc.client.indices.refresh(index=self.dnc.names.read)
+        values = descriptors(self.docs_under(workspace_id, list(fields)))
         for field in fields:
-            mark = self.dnc.cache.mark_rule(workspace_id, field)
-            value = descriptors(self.docs_under(workspace_id, [field]))
-            self.dnc.cache.finish_rule("set", workspace_id, field, "", value.get(field, ""), mark)
+            cache.finish_rule("set", workspace_id, field, "", values.get(field, ""), marks[field])
 
     # --- reads --------------------------------------------------------------------
 
@@ -245,6 +249,21 @@ class DncRules:
             keys = {key for p in phones[start : start + TERMS_CHUNK] for key in prefixes(p)}
             docs += self.docs_under(workspace_id, sorted(keys))
         return best_matches(docs, phones, campaign, channel, now_ms)
+
+    def active_rules(self, workspace_id: str) -> list[Rule]:
+        """The rule entries that set the contacts' flag (calls, workspace-wide), as the
+        record holds them now (the reconciler's flag repair)."""
+        self.dnc.client.indices.refresh(index=self.dnc.names.read)
+        hits = scan(
+            self.dnc.client,
+            index=self.dnc.names.read,
+            routing=workspace_id,
+            query={"query": rule_query(workspace_id)},
+            size=SCAN_BATCH,
+            preserve_order=False,
+        )
+        rules = [rule_of(hit["_source"]) for hit in hits]
+        return [rule for rule in rules if rule.blocks_calls_workspace_wide]
 
     # --- expiry -------------------------------------------------------------------
 
