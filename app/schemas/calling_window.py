@@ -53,12 +53,20 @@ class WindowSchema(Schema):
     start = fields.String(
         required=True,
         validate=lambda text: _check(rules.parse_clock, text),
-        metadata={"example": "08:00", "description": "HH:MM, callee-local, inclusive."},
+        metadata={
+            "example": "08:00",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            "description": "HH:MM, callee-local, inclusive.",
+        },
     )
     end = fields.String(
         required=True,
         validate=lambda text: _check(lambda t: rules.parse_clock(t, end=True), text),
-        metadata={"example": "21:00", "description": "HH:MM or 24:00, exclusive."},
+        metadata={
+            "example": "21:00",
+            "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+            "description": "HH:MM or 24:00, exclusive; after start.",
+        },
     )
 
     @validates_schema
@@ -68,6 +76,19 @@ class WindowSchema(Schema):
                 rules.Window.parse(data)
             except ValueError as exc:
                 raise ValidationError(str(exc), "end") from None
+
+
+class DayWindowsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    monday = fields.Nested(WindowSchema)
+    tuesday = fields.Nested(WindowSchema)
+    wednesday = fields.Nested(WindowSchema)
+    thursday = fields.Nested(WindowSchema)
+    friday = fields.Nested(WindowSchema)
+    saturday = fields.Nested(WindowSchema)
+    sunday = fields.Nested(WindowSchema, metadata={"example": {"start": "12:00", "end": "21:00"}})
 
 
 def _holidays() -> fields.List:
@@ -88,10 +109,8 @@ class RuleSchema(Schema):
         unknown = RAISE
 
     window = fields.Nested(WindowSchema, metadata={"description": "Every day's window."})
-    dayWindows = fields.Dict(
-        keys=fields.String(validate=WEEKDAY),
-        values=fields.Nested(WindowSchema),
-        validate=validate.Length(max=7),
+    dayWindows = fields.Nested(
+        DayWindowsSchema,
         metadata={"description": "Another window on some weekdays, e.g. sunday from 12:00."},
     )
     noCallDays = fields.List(
@@ -110,6 +129,12 @@ class RegionRuleSchema(RuleSchema):
             raise ValidationError(f"An override sets at least one of {fields_}.")
 
 
+def _at_most_regions(regions: dict) -> None:
+    # A function, not validate.Length: apispec would document that as a string's maxLength.
+    if len(regions) > MAX_REGIONS:
+        raise ValidationError(f"At most {MAX_REGIONS} region overrides.")
+
+
 class PolicySchema(RuleSchema):
     """A workspace's calling policy: the default rule and per-region overrides."""
 
@@ -121,8 +146,9 @@ class PolicySchema(RuleSchema):
     regions = fields.Dict(
         keys=fields.String(validate=[validate.Length(max=6), _region_key]),
         values=fields.Nested(RegionRuleSchema),
-        validate=validate.Length(max=MAX_REGIONS),
+        validate=_at_most_regions,
         metadata={
+            "maxProperties": MAX_REGIONS,
             "description": "Overrides by ISO country (US) or subdivision (US-FL); a "
             "subdivision's override applies over its country's.",
             "example": {"US-FL": {"window": {"start": "08:00", "end": "20:00"}}},
