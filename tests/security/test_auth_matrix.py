@@ -135,6 +135,20 @@ def requests_for(ids: dict) -> list[tuple[str, str, str, dict]]:
         ("GET", "/v1/dnc/history", "dnc:read", {"query_string": {"workspaceId": VICTIM}}),
         ("POST", "/v1/dnc/import", "dnc:write", upload()),
         ("GET", "/v1/contacts/changes", "contacts:read", {"query_string": {"workspaceId": VICTIM}}),
+        *[
+            ("POST", f"/v1/contacts/batch/{op}", scope, {"json": {**body, **batch}})
+            for op, scope, batch in (
+                ("create", "contacts:write", {"items": [{"firstName": "X"}]}),
+                ("update", "contacts:write", {"items": [{"id": contact, "firstName": "Pwned"}]}),
+                (
+                    "upsert",
+                    "contacts:write",
+                    {"key": "externalId", "items": [{"externalId": "x", "firstName": "X"}]},
+                ),
+                ("read", "contacts:read", {"items": [{"id": contact}]}),
+                ("delete", "contacts:write", {"items": [{"id": contact}]}),
+            )
+        ],
         (
             "POST",
             "/v1/webhooks",
