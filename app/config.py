@@ -153,6 +153,8 @@ class Config:
     # ...and compares every number (cache, record, contacts' flags) this often per workspace.
     DNC_RECONCILE_FULL_SECONDS = float(os.environ.get("DNC_RECONCILE_FULL_SECONDS", "3600"))
     DNC_MAX_IMPORT_ROWS = int(os.environ.get("DNC_MAX_IMPORT_ROWS", "1000000"))
+    # A revoked consent adds a DNC entry unless the workspace's setting says otherwise.
+    CONSENT_REVOKE_ADDS_DNC = os.environ.get("CONSENT_REVOKE_ADDS_DNC", "true").lower() == "true"
 
     # Calling window (app/calling): the default when a workspace has saved no policy (the
     # US federal TCPA hours, callee-local), and how far ahead the next allowed start is

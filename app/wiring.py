@@ -27,6 +27,7 @@ from app.services.batch import BatchService
 from app.services.calling_window import CallingWindowService
 from app.services.changes import ChangeLog
 from app.services.batch import BatchService
+from app.services.consent import ConsentService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
@@ -174,6 +175,18 @@ class Wiring:
     @property
     def batch(self) -> BatchService:
         return self._once("batch", lambda: BatchService(self.opensearch, self.contacts))
+
+    @property
+    def consents(self) -> ConsentService:
+        return self._once(
+            "consents",
+            lambda: ConsentService(
+                self.opensearch,
+                self.config["INDEX_PREFIX"],
+                self.dnc,
+                revoke_adds_dnc=self.config["CONSENT_REVOKE_ADDS_DNC"],
+            ),
+        )
 
     @property
     def calling_window(self) -> CallingWindowService:

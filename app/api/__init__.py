@@ -50,5 +50,8 @@ def register_blueprints(app: Flask) -> None:
 
     api.register_blueprint(changes.blp)
     api.register_blueprint(webhooks.blp)
+    from app.api import consent
+
+    api.register_blueprint(consent.blp)
     # The console is static pages, not API: a plain blueprint, left out of the OpenAPI document.
     app.register_blueprint(console.blp)

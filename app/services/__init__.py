@@ -11,6 +11,7 @@ from app.services import health
 from app.services.calling_window import CallingWindowService
 from app.services.changes import ChangeLog
 from app.services.batch import BatchService
+from app.services.consent import ConsentService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
@@ -30,6 +31,10 @@ def contacts() -> ContactService:
 
 def batch() -> BatchService:
     return _wiring().batch
+
+
+def consents() -> ConsentService:
+    return _wiring().consents
 
 
 def dnc() -> DncService:
