@@ -150,3 +150,27 @@ def rules_for(policy: Mapping, country: str | None, subdivisions: Sequence[str])
         with_country = True
     rules = [build_rule(name, layers)] if with_country else []
     return rules + [build_rule(key, [*layers, regions[key]]) for key in chosen]
+
+
+def intersect(rules: Sequence[Rule]) -> Rule:
+    """One rule that allows exactly what every one of `rules` allows, in any one zone.
+
+    Each rule has one window per weekday, and the intersection of intervals is an
+    interval (empty when they do not overlap: a day with no time, refused as
+    outside_window); no-call days and holidays add up. So a number under fifty state
+    overrides is judged against one rule per zone, not fifty.
+    """
+    if len(rules) == 1:
+        return rules[0]
+    return Rule(
+        name="+".join(rule.name for rule in rules),
+        windows=tuple(
+            Window(
+                max(rule.windows[day].start for rule in rules),
+                min(rule.windows[day].end for rule in rules),
+            )
+            for day in range(len(WEEKDAYS))
+        ),
+        no_call_days=frozenset().union(*(rule.no_call_days for rule in rules)),
+        holidays=frozenset().union(*(rule.holidays for rule in rules)),
+    )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.calling.policies import PolicyStore, StoredPolicy
 from app.calling.regions import load_zone, locate
-from app.calling.rules import Rule, Window, default_policy, rules_for
+from app.calling.rules import Rule, Window, default_policy, intersect, rules_for
 from app.calling.windows import Verdict, next_allowed, verdict
 from app.errors import NotFound
 from app.phones import to_e164, validation_errors
@@ -184,30 +184,28 @@ class CallingWindowService:
         """Per-zone verdicts and the most restrictive one over all of them."""
         if not names:
             return [], Verdict(False, UNKNOWN_TIMEZONE, None)
-        pairs_by_zone = {name: [(load_zone(name), rule) for rule in rules] for name in names}
-        zones, verdicts = [], []
-        for name, pairs in pairs_by_zone.items():
-            zone_verdict = verdict(instant, pairs, self.horizon)
-            verdicts.append(zone_verdict)
-            local = instant.astimezone(pairs[0][0])
-            zones.append(
-                {
-                    "zone": name,
-                    "localTime": local.isoformat(timespec="seconds"),
-                    "allowed": zone_verdict.allowed,
-                    "reason": zone_verdict.reason,
-                    "nextAllowedAt": iso_utc(zone_verdict.next_allowed_at),
-                }
-            )
+        # In one zone every rule reads the same local time: their intersection is exact.
+        rule = intersect(rules)
+        pairs = [(load_zone(name), rule) for name in names]
+        verdicts = [verdict(instant, [pair], self.horizon) for pair in pairs]
+        zones = [
+            {
+                "zone": name,
+                "localTime": instant.astimezone(zone).isoformat(timespec="seconds"),
+                "allowed": answer.allowed,
+                "reason": answer.reason,
+                "nextAllowedAt": iso_utc(answer.next_allowed_at),
+            }
+            for name, (zone, _), answer in zip(names, pairs, verdicts, strict=True)
+        ]
         if all(v.allowed for v in verdicts):
             return zones, Verdict(True, None, instant)
         reason = next(v.reason for v in verdicts if not v.allowed)
         starts = [v.next_allowed_at for v in verdicts]
         if any(start is None for start in starts):
             return zones, Verdict(False, reason, None)
-        every_pair = [pair for pairs in pairs_by_zone.values() for pair in pairs]
         # No instant before the latest zone's own next start can suit every zone.
-        start = next_allowed(instant, every_pair, self.horizon, not_before=max(starts))
+        start = next_allowed(instant, pairs, self.horizon, not_before=max(starts))
         return zones, Verdict(False, reason, start)
 
 

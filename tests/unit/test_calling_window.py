@@ -20,6 +20,7 @@ from app.calling.rules import (
     TCPA_WINDOW,
     build_rule,
     default_policy,
+    intersect,
     parse_clock,
     parse_date,
     rules_for,
@@ -242,6 +243,37 @@ def test_the_candidate_search_agrees_with_walking_the_clock_minute_by_minute():
             close,
             off,
         )
+
+
+def test_several_rules_in_one_zone_judge_as_their_intersection():
+    rng = random.Random(4)
+    for _ in range(30):
+        rules = []
+        for _ in range(rng.randint(2, 5)):
+            begin = rng.randrange(0, 20 * 60)
+            end = rng.randrange(begin + 1, 24 * 60)
+            rules.append(
+                rule(
+                    f"{begin // 60:02d}:{begin % 60:02d}",
+                    f"{end // 60:02d}:{end % 60:02d}",
+                    noCallDays=rng.sample(_all_days(), rng.randint(0, 1)),
+                )
+            )
+        zone = ZoneInfo(rng.choice(ZONES))
+        start = utc("2026-01-01T00:00:00Z") + timedelta(seconds=rng.randrange(365 * 86400))
+        every = [(zone, r) for r in rules]
+        merged = [(zone, intersect(rules))]
+        assert next_allowed(start, every, TWO_WEEKS) == next_allowed(start, merged, TWO_WEEKS)
+
+
+def test_rules_whose_windows_never_overlap_leave_no_time_to_call():
+    morning, evening = rule("08:00", "12:00"), rule("13:00", "21:00")
+    result = answer("2026-06-15T14:00:00Z", [NEW_YORK], [intersect([morning, evening])])
+    assert (result.allowed, result.reason, result.next_allowed_at) == (
+        False,
+        OUTSIDE_WINDOW,
+        None,
+    )
 
 
 # --- Rules: layers and parsing ---------------------------------------------------------
