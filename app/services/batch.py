@@ -134,9 +134,9 @@ class BatchService:
         self, workspace_id: str, key: str, items: list, *, refresh: str | None = None
     ) -> dict:
         batch = Batch(items)
-        pending = {}
+        pending, loaded = {}, {}
         for index in range(len(items)):
-            data = batch.load(index, ITEM_SCHEMAS["upsert"])
+            data = loaded[index] = batch.load(index, ITEM_SCHEMAS["upsert"])
             if data is None:
                 continue
             if not data.get(key):
@@ -157,8 +157,9 @@ class BatchService:
             for index, changes in todo.items():
                 found = held[changes[key]]
                 if found.holder is None:
+                    # Built from the item as loaded: prepare_new normalizes it once.
                     contact = self._guard(
-                        batch, index, None, lambda c=changes: self._new(workspace_id, c)
+                        batch, index, None, lambda d=loaded[index]: self._new(workspace_id, d)
                     )
                     if contact is not None:
                         contact["id"] = found.free_id or new_contact_id()

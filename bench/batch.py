@@ -1,0 +1,141 @@
+"""Batch upsert through the API vs a plain `_bulk` of the same final documents.
+
+1. The API (gunicorn, as served) takes `POST /v1/contacts/batch/upsert` calls of
+   --per-call contacts keyed by externalId from --clients concurrent clients: first
+   every key is new (`created`), then the same keys again with a changed field
+   (`updated`, the compare-and-set path).
+2. The documents the API stored are read back and sent as a plain `_bulk` of the same
+   size per request, from the same number of concurrent clients, into a fresh index made
+   from the same mapping file: once as creates, once again as overwrites.
+Both sides end with one refresh; the ratio is API docs/s over raw docs/s (issue 18's
+target: at least 0.7 at 4 clients). Indices use a `bench-` prefix and are deleted at the
+end; results go to bench-results/batch.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import urllib3
+from opensearchpy import OpenSearch, helpers
+
+from app.cli.tokens import mint
+from app.search.indices import IndexNames, create_version, drop_all, ensure_all
+from bench.benchlib import engine, free_port, json_headers, print_table, running_api, write_result
+from devtools.fakedata import contacts
+
+WORKSPACE = "ws_bench_batch"
+
+
+def calls(count: int, per_call: int, phase: str) -> list[dict]:
+    items = []
+    for n, contact in enumerate(contacts(count, seed=18)):
+        item = {**contact, "externalId": f"crm-{n:08d}", "source": "bench"}
+        if phase == "updated":
+            item["notes"] = "synced again"
+        items.append(item)
+    return [
+        {"workspaceId": WORKSPACE, "key": "externalId", "items": items[i : i + per_call]}
+        for i in range(0, count, per_call)
+    ]
+
+
+def api_phase(base: str, headers: dict, bodies: list[dict], clients: int, phase: str) -> float:
+    http = urllib3.PoolManager(maxsize=clients * 2, timeout=urllib3.Timeout(total=300))
+
+    def send(body: dict) -> None:
+        response = http.request(
+            "POST", f"{base}/v1/contacts/batch/upsert", body=json.dumps(body), headers=headers
+        )
+        if response.status != 200:
+            raise RuntimeError(f"{response.status}: {response.data[:300]!r}")
+        summary = json.loads(response.data)["summary"]
+        if summary[phase] != len(body["items"]):
+            raise RuntimeError(f"expected every item {phase}: {summary}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, bodies))
+    return time.perf_counter() - started
+
+
+def stored_documents(client: OpenSearch, index: str) -> list[tuple[str, dict]]:
+    client.indices.refresh(index=index)
+    hits = helpers.scan(client, index=index, size=5000, query={"query": {"match_all": {}}})
+    return [(hit["_id"], hit["_source"]) for hit in hits]
+
+
+def raw_phase(client: OpenSearch, index: str, docs: list, clients: int, per_call: int) -> float:
+    def send(chunk: list[tuple[str, dict]]) -> None:
+        body = []
+        for doc_id, source in chunk:
+            body += [{"index": {"_index": index, "_id": doc_id, "routing": WORKSPACE}}, source]
+        if client.bulk(body=body)["errors"]:
+            raise RuntimeError("the plain _bulk baseline had item errors")
+
+    chunks = [docs[i : i + per_call] for i in range(0, len(docs), per_call)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, chunks))
+    client.indices.refresh(index=index)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--per-call", type=int, default=1_000)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+
+    run = secrets.token_hex(3)
+    prefix, raw_prefix = f"bench-batch-{run}-", f"bench-batch-raw-{run}-"
+    client = engine(pool_size=args.clients * 2)
+    headers = json_headers(mint([WORKSPACE], ttl=3600))
+    rows = []
+    try:
+        ensure_all(client, prefix)
+        raw_index = create_version(client, IndexNames(raw_prefix, "contacts"), 1)
+        env = {"INDEX_PREFIX": prefix, "REDIS_KEY_PREFIX": f"bench:{run}:"}
+        with running_api(free_port(), env) as base:
+            api_seconds = {}
+            for phase in ("created", "updated"):
+                bodies = calls(args.count, args.per_call, phase)
+                api_seconds[phase] = api_phase(base, headers, bodies, args.clients, phase)
+                client.indices.refresh(index=IndexNames(prefix, "contacts").write)
+        docs = stored_documents(client, IndexNames(prefix, "contacts").read)
+        for phase in ("created", "updated"):
+            raw = raw_phase(client, raw_index, docs, args.clients, args.per_call)
+            api = api_seconds[phase]
+            rows.append(
+                {
+                    "phase": phase,
+                    "docs": len(docs),
+                    "clients": args.clients,
+                    "per_call": args.per_call,
+                    "api_s": round(api, 2),
+                    "api_docs_per_s": round(args.count / api),
+                    "bulk_s": round(raw, 2),
+                    "bulk_docs_per_s": round(len(docs) / raw),
+                    "ratio": round((args.count / api) / (len(docs) / raw), 2),
+                }
+            )
+    finally:
+        drop_all(client, prefix)
+        drop_all(client, raw_prefix)
+    print_table(rows, "Batch upsert through the API vs plain _bulk of the same documents")
+    result = {
+        "title": "Batch upsert (by externalId) vs plain _bulk of the same final documents",
+        "rows": rows,
+        "targets": {"ratio_at_least_0.7": all(row["ratio"] >= 0.7 for row in rows)},
+    }
+    print(json.dumps(result["targets"], indent=2))
+    print(f"wrote {write_result('batch', result)}")
+
+
+if __name__ == "__main__":
+    main()
