@@ -6,6 +6,9 @@ behind another, and two app instances (two API processes) talking through the
 proxies. Client threads run random DNC adds, deletes, single and bulk checks, contact
 creates and reads, contact and DNC CSV imports and `dnc`-filtered searches against a
 handful of numbers, each typed in many forms, and record every answer in a History.
+Prefix rules join them: a client lists or removes the prefix of a number's block
+(`+1415555 01`, covering its 100 numbers), mostly with an expiry a few seconds away, so
+reads are held to the rule until its expiry and never after (tests/chaos/checker.py).
 A fault thread meanwhile kills and restarts Redis, wipes it, delays, drops or cuts
 either proxy's traffic and runs cache rebuilds.
 
@@ -28,6 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -38,6 +42,8 @@ from app import create_app, services
 from app.cli.tokens import mint
 from app.config import TestConfig
 from app.search.indices import IndexNames, drop_all, ensure_all
+from app.services.dnc import workspace_query
+from app.services.dnc_rules import descriptors, rule_query
 from tests.chaos import checker
 from tests.chaos.history import History
 from tests.chaos.numbers import forms, tag_of
@@ -68,7 +74,12 @@ OPS = {
     "search": 12,
     "contacts.import": 4,
     "dnc.import": 4,
+    "dnc.prefix_add": 6,
+    "dnc.prefix_delete": 3,
 }
+# Prefix rules carry an expiry this many seconds away (or none, one time in EXPIRY_NONE).
+EXPIRY_SECONDS = (1.0, 6.0)
+EXPIRY_NONE = 4
 
 
 def chaos_numbers(rng: random.Random, count: int = 6) -> list[str]:
@@ -230,6 +241,35 @@ class Client(threading.Thread):
         status, _, invoke, complete = self.request("DELETE", url)
         outcome = outcome_of_write(status)
         self.record("delete", number, invoke, complete, outcome, "dnc.delete", form=style)
+
+    def covered(self, prefix: str) -> list[str]:
+        return [n for n in self.run_.current() if n.startswith(prefix)]
+
+    def dnc_prefix_add(self, number: str) -> None:
+        prefix = number[:-2]
+        body = {"workspaceId": self.run_.ws, "rule": "prefix", "prefix": prefix, "reason": "chaos"}
+        detail = {}
+        if self.rng.randrange(EXPIRY_NONE):
+            seconds = self.rng.uniform(*EXPIRY_SECONDS)
+            wall, mono = time.time(), History.now()
+            moment = datetime.fromtimestamp(wall + seconds, UTC)
+            body["expiresAt"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            # The server keeps milliseconds: the expiry read back may be up to 1 ms earlier.
+            detail["expires"] = mono + seconds - 0.001
+        status, _, invoke, complete = self.request("POST", "/v1/dnc", json=body)
+        outcome = outcome_of_write(status)
+        for covered in self.covered(prefix):
+            key = f"{covered}#{prefix}"
+            self.record("add", key, invoke, complete, outcome, "dnc.prefix_add", **detail)
+
+    def dnc_prefix_delete(self, number: str) -> None:
+        prefix = number[:-2]
+        url = f"/v1/dnc/{quote(prefix, safe='')}?workspaceId={self.run_.ws}&rule=prefix"
+        status, _, invoke, complete = self.request("DELETE", url)
+        outcome = outcome_of_write(status)
+        for covered in self.covered(prefix):
+            key = f"{covered}#{prefix}"
+            self.record("delete", key, invoke, complete, outcome, "dnc.prefix_delete")
 
     def dnc_import(self, _number: str) -> None:
         chosen = self.rng.sample(self.run_.current(), self.rng.randint(1, 3))
@@ -514,27 +554,51 @@ def cache_numbers(client: redis.Redis, key_prefix: str, ws: str) -> set[str] | N
 
 
 def record_numbers(client: OpenSearch, index_prefix: str, ws: str) -> set[str]:
+    """The record's entries the intsets hold (exact, workspace-wide, all channels, no expiry)."""
     alias = IndexNames(index_prefix, "dnc").read
     client.indices.refresh(index=alias)
     result = client.search(
         index=alias,
         routing=ws,
-        body={"query": {"term": {"workspaceId": ws}}, "size": 10_000, "_source": ["phone"]},
+        body={"query": workspace_query(ws), "size": 10_000, "_source": ["phone"]},
     )
     return {hit["_source"]["phone"] for hit in result["hits"]["hits"]}
+
+
+def cache_rules(client: redis.Redis, key_prefix: str, ws: str) -> dict[str, str]:
+    base = f"{key_prefix}dnc:{{{ws}}}"
+    gen = client.hget(f"{base}:meta", "gen")
+    if gen is None:
+        return {}
+    raw = client.hgetall(f"{base}:{gen.decode()}:rules")
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def record_rules(client: OpenSearch, index_prefix: str, ws: str) -> dict[str, str]:
+    alias = IndexNames(index_prefix, "dnc").read
+    result = client.search(index=alias, routing=ws, body={"query": rule_query(ws), "size": 10_000})
+    return descriptors([hit["_source"] for hit in result["hits"]["hits"]])
 
 
 def compare(stack: Stack, ws: str) -> dict:
     cache = cache_numbers(stack.direct_redis(), stack.key_prefix, ws)
     record = record_numbers(stack.opensearch, stack.index_prefix, ws)
+    rules_cached = cache_rules(stack.direct_redis(), stack.key_prefix, ws)
+    rules_record = record_rules(stack.opensearch, stack.index_prefix, ws)
     if cache is None:
         return {"live_cache": False, "equal": False, "record": sorted(record)}
+    rules_differ = sorted(
+        f
+        for f in rules_cached.keys() | rules_record.keys()
+        if rules_cached.get(f) != rules_record.get(f)
+    )
     return {
         "live_cache": True,
-        "equal": cache == record,
+        "equal": cache == record and not rules_differ,
         "record": sorted(record),
         "cache_only": sorted(cache - record),
         "record_only": sorted(record - cache),
+        "rules_differ": rules_differ,
     }
 
 
@@ -700,7 +764,8 @@ def format_report(result: dict) -> str:
     lines.append(
         f"after {result['repaired_by']}: cache==record {after['equal']}"
         + (
-            f" (cache only {after['cache_only']}, record only {after['record_only']})"
+            f" (cache only {after['cache_only']}, record only {after['record_only']},"
+            f" rule entries that differ {after['rules_differ']})"
             if after["live_cache"]
             else " (no live cache)"
         )
