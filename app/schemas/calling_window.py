@@ -140,8 +140,10 @@ class PolicySchema(RuleSchema):
 
     window = fields.Nested(
         WindowSchema,
-        load_default=lambda: dict(rules.TCPA_WINDOW),
-        metadata={"description": "Every day's window; default 08:00-21:00 (TCPA)."},
+        metadata={
+            "description": "Every day's window; when left out, the service's default "
+            "(CALLING_WINDOW_START/END, 08:00-21:00: the US federal TCPA hours)."
+        },
     )
     regions = fields.Dict(
         keys=fields.String(validate=[validate.Length(max=6), _region_key]),

@@ -8,6 +8,8 @@ import threading
 import pytest
 from phonenumbers import SUPPORTED_REGIONS
 
+from app import create_app
+from app.config import TestConfig
 from tests.conftest import bearer
 
 NEW_YORK = "+12125550100"  # "New York, NY": US-NY, America/New_York
@@ -78,6 +80,13 @@ def test_each_phone_gets_its_zone_local_time_verdict_and_next_start_in_input_ord
         "policyUpdatedAt": None,
         "horizonDays": 14,
     }
+
+
+def test_an_at_without_an_offset_is_utc_and_an_offset_is_honoured(client, workspace, auth):
+    for at in ("2026-03-08T06:30:00", "2026-03-08T01:30:00-05:00", "2026-03-08T12:00:00+05:30"):
+        response = evaluate(client, auth, workspace, [NEW_YORK], at=at)
+        assert response.json["meta"]["evaluatedAt"] == "2026-03-08T06:30:00Z", at
+        assert response.json["data"][0]["nextAllowedAt"] == "2026-03-08T12:00:00Z"
 
 
 def test_without_at_the_answer_is_about_now(client, workspace, auth):
@@ -427,3 +436,18 @@ def test_a_deeply_nested_or_huge_policy_body_is_a_4xx(client, workspace, auth):
         "/v1/calling-window/policy", headers=auth, data=huge, content_type="application/json"
     )
     assert_error(response, 413)
+
+
+def test_the_configured_default_window_governs_workspaces_without_a_policy(app, workspace, auth):
+    class Nine(TestConfig):
+        CALLING_WINDOW_START, CALLING_WINDOW_END = "09:00", "20:00"
+
+    client = create_app(Nine).test_client()
+    shown = client.get(f"/v1/calling-window/policy?workspaceId={workspace}", headers=auth)
+    assert shown.json["data"]["window"] == {"start": "09:00", "end": "20:00"}
+    # 08:30 EDT: inside the federal window, outside the configured one.
+    answer = evaluate(client, auth, workspace, [NEW_YORK], at="2026-06-15T12:30:00Z").json
+    assert answer["data"][0]["nextAllowedAt"] == "2026-06-15T13:00:00Z"
+    # A saved policy that leaves `window` out keeps the configured one.
+    saved = put_policy(client, auth, workspace, noCallDays=["sunday"])
+    assert saved.json["data"]["window"] == {"start": "09:00", "end": "20:00"}
