@@ -31,8 +31,10 @@ from app.services.consent import ConsentService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
+from app.services.duplicates import DuplicateService
 from app.services.export import ExportService
 from app.services.imports import ImportService
+from app.services.merges import MergeService
 from app.services.search import SearchService
 from app.services.webhooks import WebhookService
 
@@ -208,6 +210,24 @@ class Wiring:
     @property
     def batch(self) -> BatchService:
         return self._once("batch", lambda: BatchService(self.opensearch, self.contacts))
+
+    @property
+    def merges(self) -> MergeService:
+        return self._once(
+            "merges",
+            lambda: MergeService(
+                self.contacts,
+                self.redis,
+                self.config["INDEX_PREFIX"],
+                self.config["REDIS_KEY_PREFIX"],
+            ),
+        )
+
+    @property
+    def duplicates(self) -> DuplicateService:
+        return self._once(
+            "duplicates", lambda: DuplicateService(self.contacts, self.config["INDEX_PREFIX"])
+        )
 
     @property
     def search(self) -> SearchService:

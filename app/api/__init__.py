@@ -50,6 +50,9 @@ def register_blueprints(app: Flask) -> None:
 
     api.register_blueprint(changes.blp)
     api.register_blueprint(webhooks.blp)
+    from app.api import merges
+
+    api.register_blueprint(merges.blp)
     from app.api import consent
 
     api.register_blueprint(consent.blp)

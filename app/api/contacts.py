@@ -52,9 +52,14 @@ def create_contact(data, options):
 @blp.route("/<string:contact_id>", methods=["GET"])
 @require_scope("contacts:read")
 @blp.response(200, ContactEnvelopeSchema)
+@blp.alt_response(
+    301,
+    description="The contact was merged into another one: `Location` is the survivor, and "
+    'the body `{"error":{"code":"merged","details":[{"field":"id","message":"<survivor id>"}]}}`.',
+)
 def get_contact(contact_id):
     """One contact; real-time, right after a write."""
-    found = services.contacts().get(contact_id, current_principal().workspaces)
+    found = services.merges().get_contact(contact_id, current_principal().workspaces)
     return dumped(CONTACT, {"data": found.contact}), 200, {"ETag": found.etag}
 
 

@@ -15,8 +15,10 @@ from app.services.consent import ConsentService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
+from app.services.duplicates import DuplicateService
 from app.services.export import ExportService
 from app.services.imports import ImportService
+from app.services.merges import MergeService
 from app.services.search import SearchService
 from app.services.webhooks import WebhookService
 
@@ -35,6 +37,14 @@ def batch() -> BatchService:
 
 def consents() -> ConsentService:
     return _wiring().consents
+
+
+def merges() -> MergeService:
+    return _wiring().merges
+
+
+def duplicates() -> DuplicateService:
+    return _wiring().duplicates
 
 
 def dnc() -> DncService:

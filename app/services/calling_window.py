@@ -59,6 +59,8 @@ class CallingWindowService:
         self.default_country = default_country
         self.default_policy = default_policy(default_window)
         Window.parse(self.default_policy["window"])  # a bad configured window fails at start
+        if not 1 <= horizon_days <= 366:
+            raise ValueError("CALLING_WINDOW_HORIZON_DAYS must be 1 to 366.")
         self.horizon = timedelta(days=horizon_days)
 
     # --- policy -----------------------------------------------------------------

@@ -342,3 +342,19 @@ def test_an_unknown_zone_falls_back_to_the_countrys_zones_and_else_to_none():
     assert candidate_zones(["Etc/Unknown"], None) == ((), "none")
     assert candidate_zones(["Mars/Olympus_Mons"], "US") == ((), "none")
     assert locate("+80012345678").zone_source == "none"  # international freephone
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"horizon_days": 0},
+        {"horizon_days": 10_000},
+        {"default_window": {"start": "21:00", "end": "08:00"}},
+        {"default_window": {"start": "8am", "end": "9pm"}},
+    ],
+)
+def test_a_bad_calling_window_setting_stops_the_service_from_starting(settings):
+    from app.services.calling_window import CallingWindowService
+
+    with pytest.raises(ValueError):
+        CallingWindowService(None, "test-", None, **settings)

@@ -1,0 +1,434 @@
+"""MergeService: several contacts become one, safely under concurrency and crashes.
+
+`POST /v1/contacts/merge {workspaceId, targetId, sourceIds, fieldChoices}` keeps the
+target (app/services/merge_rules.py says what it ends up holding) and removes the
+sources. The `merges` index holds two kinds of documents, routed by workspace:
+
+- the merge record (`merge_<random>`): who, when, the sources as they were, the field
+  choices, and once completed where each value of the survivor came from;
+- one redirect per source, whose id is the source's own id: created with
+  `op_type=create`, so of two merges claiming the same source exactly one succeeds,
+  and a read of a merged-away id finds its survivor in one real-time get.
+
+The steps, each safe to repeat:
+
+1. Lock the target and the sources in Redis (app/locks.py, ids in sorted order), so
+   merges of the same contacts run one at a time (a busy contact is a 409 at once).
+2. Read everything in real time, write the record (`started`, with the sources' content).
+3. Claim each source (redirect, in sorted order). A claim held by another merge makes
+   this one give its claims back, mark its record `aborted` and answer 409: the winner
+   is the one that claimed first, also when Redis lost the locks.
+4. Write the survivor with compare-and-set on the version read, then delete the sources
+   with compare-and-set, refreshing so that they are gone from search when the call
+   returns. A concurrent PATCH of the target or a source makes its step fail: the merge
+   reads again and combines again (combining is idempotent), so the edit is kept.
+5. Re-read the DNC list for the survivor's numbers (never a flag copied from an input),
+   mark the record `completed`.
+
+A process that dies after step 2 leaves a `started` record. Sending the same merge
+again (with or without the same Idempotency-Key) finds the claims and finishes that
+record instead of starting another; `recover()` (the worker, every RECOVER_SECONDS)
+finishes a started record whose claims are all its own and whose locks have lapsed,
+and aborts one that never got them. Until then a source not yet deleted is still an
+ordinary contact; once deleted it answers GET with a 301 to its survivor.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import redis
+from opensearchpy import ConflictError, NotFoundError, helpers
+
+from app.errors import ApiError, Conflict, NotFound, ValidationError
+from app.locks import RenewableLock
+from app.search.documents import from_source, to_document, utc_now
+from app.search.indices import IndexNames
+from app.services.changes import contact_entries
+from app.services.contacts import ContactService, Versioned
+from app.services.merge_rules import check_choices, combine
+
+log = logging.getLogger(__name__)
+
+MAX_SOURCES = 20
+LOCK_SECONDS = 30
+FINISH_RETRIES = 5
+# A chain of merges (A into B, later B into C) is followed this far for a redirect.
+MAX_HOPS = 10
+# A started record older than this, whose locks have lapsed, is finished or aborted.
+STALE_SECONDS = 2 * LOCK_SECONDS
+RECORD_FIELDS = (
+    "id",
+    "workspaceId",
+    "status",
+    "targetId",
+    "sourceIds",
+    "fieldChoices",
+    "actor",
+    "createdAt",
+    "completedAt",
+    "provenance",
+    "sources",
+)
+
+
+class MergedAway(ApiError):
+    """A read of a merged-away id: 301 to the survivor, in the one error shape."""
+
+    status, code, message = 301, "merged", "This contact was merged into another one."
+
+
+def merged_into(survivor: str) -> MergedAway:
+    return MergedAway(
+        f"This contact was merged into {survivor}.",
+        details=[{"field": "id", "message": survivor}],
+        headers={"Location": f"/v1/contacts/{survivor}"},
+    )
+
+
+def check_ids(target_id: str, source_ids: list[str]) -> None:
+    problems = []
+    if len(set(source_ids)) != len(source_ids):
+        problems.append({"field": "sourceIds", "message": "Name each source once."})
+    if target_id in source_ids:
+        problems.append({"field": "sourceIds", "message": "The target cannot be a source."})
+    if problems:
+        raise ValidationError("The merge names its contacts wrongly.", details=problems)
+
+
+class MergeService:
+    def __init__(
+        self, contacts: ContactService, cache: redis.Redis, index_prefix: str, key_prefix: str
+    ) -> None:
+        self.contacts = contacts
+        self.client = contacts.client
+        self.names = IndexNames(index_prefix, "merges")
+        self.cache = cache
+        self.key_prefix = key_prefix
+
+    # --- reads ------------------------------------------------------------------------
+
+    def get_contact(self, contact_id: str, workspaces) -> Versioned:
+        """A contact, or a 301 to the survivor of the merge that removed it."""
+        try:
+            return self.contacts.get(contact_id, workspaces)
+        except NotFound:
+            survivor = self.survivor_of(contact_id, workspaces)
+            if survivor is None:
+                raise
+            raise merged_into(survivor) from None
+
+    def survivor_of(self, contact_id: str, workspaces) -> str | None:
+        """Where a merged-away id lives on now (following later merges), else None."""
+        survivor = None
+        for _ in range(MAX_HOPS):
+            redirect = self._find(contact_id, workspaces, "redirect")
+            if redirect is None:
+                break
+            survivor = contact_id = redirect["mergedInto"]
+            try:
+                self.contacts.get(survivor, workspaces, annotate=False)
+                break
+            except NotFound:
+                continue
+        return survivor
+
+    def record(self, merge_id: str, workspaces) -> dict:
+        found = self._find(merge_id, workspaces, "merge") if merge_id.startswith("merge_") else None
+        if found is None:
+            raise NotFound()
+        return {field: found.get(field) for field in RECORD_FIELDS}
+
+    def _find(self, doc_id: str, workspaces, kind: str) -> dict | None:
+        """A document of this kind in one of the token's workspaces (real time)."""
+        workspaces = sorted(workspaces)
+        if len(doc_id) > 64 or not workspaces:
+            return None
+        docs = [{"_id": doc_id, "routing": ws} for ws in workspaces]
+        result = self.client.mget(index=self.names.read, body={"docs": docs}, realtime=True)
+        for doc in result["docs"]:
+            source = doc.get("_source")
+            if doc.get("found") and source.get("kind") == kind:
+                if source.get("workspaceId") in workspaces:
+                    return source
+        return None
+
+    # --- merge ------------------------------------------------------------------------
+
+    def merge(self, data: dict, actor: str) -> tuple[dict, Versioned, bool]:
+        """(record, survivor, created): created is False when the same merge had already
+        been made (or begun) and this call returned (or finished) it."""
+        workspace_id, target_id = data["workspaceId"], data["targetId"]
+        source_ids, choices = list(data["sourceIds"]), data.get("fieldChoices") or {}
+        check_ids(target_id, source_ids)
+        check_choices(choices, [target_id, *source_ids])
+        with self._locks(workspace_id, [target_id, *source_ids]):
+            earlier = self._earlier(workspace_id, target_id, source_ids)
+            if earlier is not None:
+                if earlier["status"] == "started":
+                    earlier = self._finish(earlier)
+                survivor = self.contacts.get(target_id, [workspace_id])
+                return self.public(earlier), survivor, False
+            if self._redirect(workspace_id, target_id):
+                raise merged_conflict("targetId", self.survivor_of(target_id, [workspace_id]))
+            target = self.contacts.get(target_id, [workspace_id], annotate=False)
+            sources = [self.contacts.get(s, [workspace_id], annotate=False) for s in source_ids]
+            record = self._start(workspace_id, target, sources, choices, actor)
+            self._claim(record)
+            record = self._finish(record)
+        return self.public(record), self.contacts.get(target_id, [workspace_id]), True
+
+    def public(self, record: dict) -> dict:
+        return {field: record.get(field) for field in RECORD_FIELDS}
+
+    @contextmanager
+    def _locks(self, workspace_id: str, contact_ids: list[str]) -> Iterator[None]:
+        with ExitStack() as stack:
+            for contact_id in sorted(set(contact_ids)):
+                key = f"{self.key_prefix}merge:{{{workspace_id}}}:{contact_id}"
+                lock = RenewableLock(self.cache, key, LOCK_SECONDS)
+                if not lock.acquire():
+                    raise Conflict(
+                        "Another merge of these contacts is running; retry when it is done.",
+                        details=[{"field": "sourceIds", "message": contact_id}],
+                    )
+                stack.callback(lock.release)
+            yield
+
+    def _earlier(self, workspace_id: str, target_id: str, source_ids: list[str]) -> dict | None:
+        """The record of this same merge when its sources are claimed already; a 409
+        when any source belongs to another merge."""
+        claims = self._redirects(workspace_id, source_ids)
+        if not claims:
+            return None
+        merge_ids = {claim["mergeId"] for claim in claims.values()}
+        record = (
+            self._find(merge_ids.pop(), [workspace_id], "merge") if len(merge_ids) == 1 else None
+        )
+        same = (
+            record is not None
+            and len(claims) == len(source_ids)
+            and record["targetId"] == target_id
+            and sorted(record["sourceIds"]) == sorted(source_ids)
+        )
+        if same:
+            return record
+        source_id = next(iter(claims))
+        raise merged_conflict("sourceIds", claims[source_id]["mergedInto"])
+
+    def _redirects(self, workspace_id: str, contact_ids: list[str]) -> dict[str, dict]:
+        docs = [{"_id": contact_id, "routing": workspace_id} for contact_id in contact_ids]
+        result = self.client.mget(index=self.names.read, body={"docs": docs}, realtime=True)
+        found = {}
+        for doc in result["docs"]:
+            source = doc.get("_source")
+            if doc.get("found") and source.get("kind") == "redirect":
+                if source["workspaceId"] == workspace_id:
+                    found[doc["_id"]] = source
+        return found
+
+    def _redirect(self, workspace_id: str, contact_id: str) -> dict | None:
+        return self._redirects(workspace_id, [contact_id]).get(contact_id)
+
+    def _start(self, workspace_id, target: Versioned, sources, choices, actor) -> dict:
+        record = {
+            "kind": "merge",
+            "id": "merge_" + secrets.token_urlsafe(12),
+            "workspaceId": workspace_id,
+            "status": "started",
+            "targetId": target.contact["id"],
+            "sourceIds": [s.contact["id"] for s in sources],
+            "fieldChoices": choices,
+            "actor": actor or None,
+            "createdAt": utc_now(),
+            "completedAt": None,
+            "targetBefore": target.contact,
+            "sources": [s.contact for s in sources],
+            "provenance": None,
+        }
+        self._save(record, op_type="create")
+        return record
+
+    def _save(self, record: dict, **options) -> None:
+        self.client.index(
+            index=self.names.write,
+            id=record["id"],
+            routing=record["workspaceId"],
+            body=record,
+            refresh=options.pop("refresh", "false"),
+            **options,
+        )
+
+    def _claim(self, record: dict) -> None:
+        workspace_id, claimed = record["workspaceId"], []
+        for source_id in sorted(record["sourceIds"]):
+            redirect = {
+                "kind": "redirect",
+                "id": source_id,
+                "workspaceId": workspace_id,
+                "contactId": source_id,
+                "mergeId": record["id"],
+                "mergedInto": record["targetId"],
+                "createdAt": utc_now(),
+            }
+            try:
+                self.client.index(
+                    index=self.names.write,
+                    id=source_id,
+                    routing=workspace_id,
+                    body=redirect,
+                    op_type="create",
+                )
+            except ConflictError:
+                winner = self._redirect(workspace_id, source_id)
+                self._abort(record, claimed)
+                raise merged_conflict("sourceIds", winner and winner["mergedInto"]) from None
+            claimed.append(source_id)
+
+    def _abort(self, record: dict, claimed: list[str]) -> None:
+        """Give back this merge's claims; the record stays, marked aborted."""
+        for source_id in claimed:
+            try:
+                self.client.delete(
+                    index=self.names.write, id=source_id, routing=record["workspaceId"]
+                )
+            except NotFoundError:
+                pass
+        record.update(status="aborted", completedAt=utc_now())
+        self._save(record, refresh="wait_for")
+
+    def _finish(self, record: dict) -> dict:
+        """Steps 4 and 5; safe to run again on a record that is started (or completed)."""
+        workspace_id = record["workspaceId"]
+        snapshots = {source["id"]: source for source in record["sources"]}
+        for _ in range(FINISH_RETRIES):
+            try:
+                target = self.contacts.get(record["targetId"], [workspace_id], annotate=False)
+            except NotFound:
+                self._abort(record, record["sourceIds"])
+                raise NotFound("The target was deleted during the merge.") from None
+            present = self._read(workspace_id, record["sourceIds"])
+            sources = [
+                present[i].contact if i in present else snapshots[i] for i in record["sourceIds"]
+            ]
+            merged, provenance = combine(target.contact, sources, record["fieldChoices"])
+            merged["updatedAt"] = max(utc_now(), target.contact["updatedAt"])
+            if not self._write_target(merged, target) or not self._delete_sources(
+                workspace_id, present
+            ):
+                continue  # a concurrent edit: read again, combine again
+            self.contacts.settle_dnc_flags(workspace_id, [merged])
+            record.update(status="completed", completedAt=utc_now(), provenance=provenance)
+            self._save(record, refresh="wait_for")
+            return record
+        raise Conflict("The contacts kept changing during the merge; send it again to finish.")
+
+    def _read(self, workspace_id: str, contact_ids: list[str]) -> dict[str, Versioned]:
+        docs = [{"_id": contact_id, "routing": workspace_id} for contact_id in contact_ids]
+        result = self.client.mget(
+            index=self.contacts.names.read, body={"docs": docs}, realtime=True
+        )
+        present = {}
+        for doc in result["docs"]:
+            source = doc.get("_source")
+            if doc.get("found") and source.get("workspaceId") == workspace_id:
+                present[doc["_id"]] = Versioned(
+                    from_source(source), doc["_seq_no"], doc["_primary_term"]
+                )
+        return present
+
+    def _write_target(self, merged: dict, target: Versioned) -> bool:
+        """Compare-and-set of the survivor, with its DNC flag read from the list."""
+        workspace_id = merged["workspaceId"]
+        self.contacts.annotate(workspace_id, [merged])
+        entries = contact_entries("updated", [merged])
+        change = self.contacts.changes.begin(workspace_id, entries)
+        try:
+            self.client.index(
+                index=self.contacts.names.write,
+                id=merged["id"],
+                body=to_document(merged),
+                routing=workspace_id,
+                if_seq_no=target.seq_no,
+                if_primary_term=target.primary_term,
+            )
+        except ConflictError:
+            self.contacts.changes.withdraw(workspace_id, change)
+            return False
+        self.contacts.changes.commit(workspace_id, change, entries)
+        return True
+
+    def _delete_sources(self, workspace_id: str, present: dict[str, Versioned]) -> bool:
+        """Compare-and-set deletes, searchable as gone on return; False on a conflict."""
+        if not present:
+            return True
+        entries = contact_entries("deleted", [v.contact for v in present.values()])
+        change = self.contacts.changes.begin(workspace_id, entries)
+        actions = [
+            {
+                "_op_type": "delete",
+                "_index": self.contacts.names.write,
+                "_id": contact_id,
+                "routing": workspace_id,
+                "if_seq_no": version.seq_no,
+                "if_primary_term": version.primary_term,
+            }
+            for contact_id, version in present.items()
+        ]
+        _, errors = helpers.bulk(
+            self.client, actions, refresh="wait_for", raise_on_error=False, max_retries=0
+        )
+        # Recorded whatever happened: the change log stores each record's state as it is.
+        self.contacts.changes.commit(workspace_id, change, entries)
+        conflicts = [e for e in errors if next(iter(e.values())).get("status") == 409]
+        others = [e for e in errors if next(iter(e.values())).get("status") not in (404, 409)]
+        if others:
+            raise RuntimeError(f"merge: {len(others)} sources could not be deleted")
+        return not conflicts
+
+    # --- recovery ---------------------------------------------------------------------
+
+    def recover(self, older_than_seconds: float = STALE_SECONDS) -> int:
+        """Finish (or abort) started merges whose process died; returns how many."""
+        self.client.indices.refresh(index=self.names.read)  # records are written unrefreshed
+        result = self.client.search(
+            index=self.names.read,
+            body={
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"kind": "merge"}},
+                            {"term": {"status": "started"}},
+                            {"range": {"createdAt": {"lte": f"now-{int(older_than_seconds)}s"}}},
+                        ]
+                    }
+                },
+                "size": 100,
+            },
+        )
+        settled = 0
+        for hit in result["hits"]["hits"]:
+            record = hit["_source"]
+            ids = [record["targetId"], *record["sourceIds"]]
+            try:
+                with self._locks(record["workspaceId"], ids):
+                    claims = self._redirects(record["workspaceId"], record["sourceIds"])
+                    ours = [i for i, c in claims.items() if c["mergeId"] == record["id"]]
+                    if len(ours) == len(record["sourceIds"]):
+                        self._finish(record)
+                    else:
+                        self._abort(record, ours)
+                settled += 1
+            except (Conflict, NotFound):
+                log.info("merge %s not settled this pass", record["id"])
+        return settled
+
+
+def merged_conflict(field: str, survivor: str | None) -> Conflict:
+    return Conflict(
+        "A contact of this merge was merged into another contact already.",
+        details=[{"field": field, "message": survivor or "merged"}],
+    )
