@@ -14,6 +14,9 @@ came from. The rules:
 - The survivor keeps its id, workspace, createdAt and externalId. Its DNC flags are never
   taken from any input: the caller reads them from the DNC list for the merged numbers.
 
+Also here: the checks of a merge request's ids and choices, and the answers about
+merged-away contacts (a 301 to the survivor, a 409 naming it).
+
 The function is idempotent (combining the survivor with the same sources again changes
 nothing), which is what makes a merge that died half-way safe to run again.
 """
@@ -21,7 +24,7 @@ nothing), which is what makes a merge that died half-way safe to run again.
 from __future__ import annotations
 
 from app.contact_methods import KINDS, MAX_ENTRIES, entries_of, union
-from app.errors import Unprocessable, ValidationError
+from app.errors import ApiError, Conflict, Unprocessable, ValidationError
 from app.schemas.contacts import MAX_CUSTOM_FIELDS, MAX_TAGS
 
 SCALARS = ("firstName", "lastName", "company", "notes", "source")
@@ -116,3 +119,34 @@ def combine(target: dict, sources: list[dict], choices: dict) -> tuple[dict, dic
             merged[field] = target[field]
     merged.pop("dnc", None)
     return merged, provenance
+
+
+class MergedAway(ApiError):
+    """A read of a merged-away id: 301 to the survivor, in the one error shape."""
+
+    status, code, message = 301, "merged", "This contact was merged into another one."
+
+
+def merged_into(survivor: str) -> MergedAway:
+    return MergedAway(
+        f"This contact was merged into {survivor}.",
+        details=[{"field": "id", "message": survivor}],
+        headers={"Location": f"/v1/contacts/{survivor}"},
+    )
+
+
+def check_ids(target_id: str, source_ids: list[str]) -> None:
+    problems = []
+    if len(set(source_ids)) != len(source_ids):
+        problems.append({"field": "sourceIds", "message": "Name each source once."})
+    if target_id in source_ids:
+        problems.append({"field": "sourceIds", "message": "The target cannot be a source."})
+    if problems:
+        raise ValidationError("The merge names its contacts wrongly.", details=problems)
+
+
+def merged_conflict(field: str, survivor: str | None) -> Conflict:
+    return Conflict(
+        "A contact of this merge was merged into another contact already.",
+        details=[{"field": field, "message": survivor or "merged"}],
+    )

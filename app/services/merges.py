@@ -43,13 +43,19 @@ from contextlib import ExitStack, contextmanager
 import redis
 from opensearchpy import ConflictError, NotFoundError, helpers
 
-from app.errors import ApiError, Conflict, NotFound, ValidationError
+from app.errors import Conflict, NotFound
 from app.locks import RenewableLock
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
 from app.services.changes import contact_entries
 from app.services.contacts import ContactService, Versioned
-from app.services.merge_rules import check_choices, combine
+from app.services.merge_rules import (
+    check_choices,
+    check_ids,
+    combine,
+    merged_conflict,
+    merged_into,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,30 +79,6 @@ RECORD_FIELDS = (
     "provenance",
     "sources",
 )
-
-
-class MergedAway(ApiError):
-    """A read of a merged-away id: 301 to the survivor, in the one error shape."""
-
-    status, code, message = 301, "merged", "This contact was merged into another one."
-
-
-def merged_into(survivor: str) -> MergedAway:
-    return MergedAway(
-        f"This contact was merged into {survivor}.",
-        details=[{"field": "id", "message": survivor}],
-        headers={"Location": f"/v1/contacts/{survivor}"},
-    )
-
-
-def check_ids(target_id: str, source_ids: list[str]) -> None:
-    problems = []
-    if len(set(source_ids)) != len(source_ids):
-        problems.append({"field": "sourceIds", "message": "Name each source once."})
-    if target_id in source_ids:
-        problems.append({"field": "sourceIds", "message": "The target cannot be a source."})
-    if problems:
-        raise ValidationError("The merge names its contacts wrongly.", details=problems)
 
 
 class MergeService:
@@ -425,10 +407,3 @@ class MergeService:
             except (Conflict, NotFound):
                 log.info("merge %s not settled this pass", record["id"])
         return settled
-
-
-def merged_conflict(field: str, survivor: str | None) -> Conflict:
-    return Conflict(
-        "A contact of this merge was merged into another contact already.",
-        details=[{"field": field, "message": survivor or "merged"}],
-    )
