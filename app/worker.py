@@ -5,7 +5,7 @@ machine restarted): their lock stops being renewed, and the next attempt resumes
 the last checkpoint without writing any contact twice. The same thread sweeps import
 files whose record expired (every IMPORT_SWEEP_SECONDS). Another thread reconciles the
 DNC caches with the record every DNC_RECONCILE_SECONDS; two more purge the change feed
-past its retention and deliver webhooks.
+past its retention and deliver webhooks; one finishes merges whose process died.
 
 Jobs are enqueued by dotted name (`app.worker.run_import`), so the queue module imports
 no service; this module builds the process's services through the wiring.
@@ -24,6 +24,7 @@ import redis
 
 # rq comes through app.jobs, which sets its key prefix before rq is first imported.
 from app.jobs import Worker, config_dict, import_queue
+from app.services.merges import RECOVER_SECONDS
 from app.wiring import Wiring, redis_client
 
 _wiring: tuple[int, Wiring] | None = None
@@ -88,6 +89,13 @@ def main() -> None:
         args=(stop, config["CHANGES_PURGE_SECONDS"]),
         daemon=True,
         name="changes-purge",
+    ).start()
+    # Merges whose process died half-way are finished (or aborted) by this thread.
+    threading.Thread(
+        target=wiring().merges.recover_forever,
+        args=(stop, RECOVER_SECONDS),
+        daemon=True,
+        name="merge-recovery",
     ).start()
     threading.Thread(
         target=wiring().webhooks.deliver_forever,

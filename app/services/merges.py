@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -66,6 +67,7 @@ FINISH_RETRIES = 5
 MAX_HOPS = 10
 # A started record older than this, whose locks have lapsed, is finished or aborted.
 STALE_SECONDS = 2 * LOCK_SECONDS
+RECOVER_SECONDS = LOCK_SECONDS
 RECORD_FIELDS = (
     "id",
     "workspaceId",
@@ -372,6 +374,14 @@ class MergeService:
         return not conflicts
 
     # --- recovery ---------------------------------------------------------------------
+
+    def recover_forever(self, stop: threading.Event, interval: float) -> None:
+        """The worker's loop: one recovery pass every `interval` seconds."""
+        while not stop.wait(interval):
+            try:
+                self.recover()
+            except Exception:  # a dead loop would strand started merges: log and go on
+                log.exception("merge recovery pass failed; retrying next period")
 
     def recover(self, older_than_seconds: float = STALE_SECONDS) -> int:
         """Finish (or abort) started merges whose process died; returns how many."""
