@@ -8,6 +8,11 @@ python -m bench.dnc [--numbers 10000000] [--opensearch-numbers 100000]
 2. Indexes a subset of them in OpenSearch (the record; `--opensearch-numbers`).
 3. Serves the API under gunicorn and times GET /v1/dnc/check against a raw SISMEMBER,
    and POST /v1/dnc/check with 1,000 numbers against a raw SMISMEMBER on the plain set.
+4. Adds `--prefix-rules` prefix rules (app/dnc/rules.py: +1NPA area codes and +1NPANXX
+   exchanges) through the cache's own write path and the record, reports the bytes of
+   the rules structure (MEMORY USAGE of the rules hash and its lengths set), and times
+   the single and bulk checks again beside the raw engine call for the same data: one
+   HMGET of the number's prefixes on a plain hash (x1000 pipelined for the bulk).
 
 It runs its own redis-server on a free port so memory deltas are not blurred by other
 clients, uses index and key prefix `bench-`, and removes everything it made.
@@ -31,8 +36,10 @@ from opensearchpy import OpenSearch, helpers
 from app.cli.tokens import mint
 from app.config import Config
 from app.dnc import DncCache, number_of
+from app.dnc.rules import Rule, prefixes
 from app.phones import to_e164
 from app.search.indices import IndexNames
+from app.services.dnc_rules import rule_document
 from bench.benchlib import (
     json_headers,
     print_table,
@@ -147,6 +154,47 @@ def index_subset(client: OpenSearch, phones: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def random_prefixes(count: int, seed: int = 11) -> list[str]:
+    """Distinct prefix rules: a quarter whole area codes (+1NPA), the rest exchanges."""
+    rng = random.Random(seed)
+    found: set[str] = set()
+    while len(found) < count:
+        area = rng.randrange(200, 1000)
+        if rng.random() < 0.25:
+            found.add(f"+1{area}")
+        else:
+            found.add(f"+1{area}{rng.randrange(200, 1000)}")
+    return sorted(found)
+
+
+def load_prefix_rules(cache: DncCache, opensearch: OpenSearch, prefixes: list[str]) -> dict:
+    """The rules through the cache's write path (mark, then add) and into the record."""
+    write = IndexNames(PREFIX, "dnc").write
+    now = "2026-01-01T00:00:00.000Z"
+    rules = [Rule("prefix", p) for p in prefixes]
+    helpers.bulk(
+        opensearch,
+        (
+            {
+                "_index": write,
+                "_id": rule.doc_id(WORKSPACE),
+                "_routing": WORKSPACE,
+                "_source": rule_document(WORKSPACE, rule, "bench", "bench", "", now)["upsert"],
+            }
+            for rule in rules
+        ),
+        chunk_size=1_000,
+    )
+    opensearch.indices.refresh(index=write)
+    for rule in rules:
+        mark = cache.mark_rule(WORKSPACE, rule.match_key, rule.identity)
+        cache.finish_rule("add", WORKSPACE, rule.match_key, rule.identity, rule.descriptor, mark)
+    gen = cache.state(WORKSPACE).live.gen
+    keys = [cache.rules_key(WORKSPACE, gen), cache.rule_lengths_key(WORKSPACE)]
+    used = sum(cache.client.memory_usage(key, samples=0) or 0 for key in keys)
+    return {"bytes": used, "fields": cache.client.hlen(keys[0])}
+
+
 def timed(call, repeat: int) -> list[float]:
     samples = []
     for i in range(repeat):
@@ -185,6 +233,7 @@ def main() -> None:
     parser.add_argument("--opensearch-numbers", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=3_000)
     parser.add_argument("--bulk", type=int, default=200)
+    parser.add_argument("--prefix-rules", type=int, default=1_000)
     args = parser.parse_args()
     if not shutil.which("redis-server"):
         raise SystemExit("redis-server is needed")
@@ -303,6 +352,59 @@ def run(args, client: redis.Redis, redis_url: str, opensearch: OpenSearch) -> di
         check = api.post(bulk_path, {"workspaceId": WORKSPACE, "phones": batches[0]})
         assert check["meta"]["source"] == "cache" and check["meta"]["listed"] >= 10, check["meta"]
 
+        # Prefix rules beside the exact numbers: the check now walks each number's prefixes.
+        rules = random_prefixes(args.prefix_rules)
+        print(f"adding {len(rules):,} prefix rules", flush=True)
+        prefix_memory = load_prefix_rules(cache, opensearch, rules)
+        plain_rules = f"{PREFIX}dnc-plain-rules:{{{WORKSPACE}}}"
+        client.hset(plain_rules, mapping={p[1:]: "p||all|0" for p in rules})
+        lengths = sorted({len(p) - 1 for p in rules})
+
+        def raw_prefix_lookup(number: str):
+            return client.hmget(plain_rules, [k for k in prefixes(number) if len(k) in lengths])
+
+        def raw_prefix_bulk(batch: list[str]):
+            pipe = client.pipeline(transaction=False)
+            for number in batch:
+                pipe.hmget(plain_rules, [k for k in prefixes(number) if len(k) in lengths])
+            return pipe.execute()
+
+        covered = next(n for n in ((p + "5550123")[:12] for p in rules) if to_e164(n))
+        assert api.get(path + covered[1:])["data"]["match"]["rule"] == "prefix"
+        prefix_rows = [
+            {
+                "path": f"HTTP GET /v1/dnc/check ({len(rules):,} prefix rules + exact numbers)",
+                **summarize(timed(lambda i: api.get(path + single_unlisted[i][1:]), args.single)),
+            },
+            {
+                "path": "raw Redis HMGET of the number's prefixes (plain hash)",
+                **summarize(timed(lambda i: raw_prefix_lookup(single_unlisted[i]), args.single)),
+            },
+            {
+                "path": f"HTTP POST /v1/dnc/check x1000 ({len(rules):,} prefix rules)",
+                **summarize(
+                    timed(
+                        lambda i: api.post(
+                            bulk_path, {"workspaceId": WORKSPACE, "phones": batches[i]}
+                        ),
+                        args.bulk,
+                    )
+                ),
+            },
+            {
+                "path": "raw Redis SMISMEMBER x1000 + HMGET x1000 of prefixes (pipelined)",
+                **summarize(
+                    timed(
+                        lambda i: (
+                            client.smismember(plain_key, batches[i]),
+                            raw_prefix_bulk(batches[i]),
+                        ),
+                        args.bulk,
+                    )
+                ),
+            },
+        ]
+
     memory = [
         {
             "encoding": f"bucketed intsets ({encoded['buckets']:,} buckets)",
@@ -321,6 +423,17 @@ def run(args, client: redis.Redis, redis_url: str, opensearch: OpenSearch) -> di
     ]
     print_table(memory, "Redis memory per DNC number (INFO used_memory delta)")
     print_table(rows, "Check latency (ms)")
+    prefix_table = [
+        {
+            "structure": "rules hash + lengths set (MEMORY USAGE)",
+            "prefix_rules": len(rules),
+            "hash_fields": prefix_memory["fields"],
+            "bytes": prefix_memory["bytes"],
+            "bytes_per_rule": round(prefix_memory["bytes"] / len(rules), 1),
+        }
+    ]
+    print_table(prefix_table, "Prefix rules: bytes of their cache structure")
+    print_table(prefix_rows, f"Check latency with {len(rules):,} prefix rules (ms)")
     single_p99 = rows[0]["p99_ms"]
     bulk_warm_p99, bulk_cold_p99 = rows[4]["p99_ms"], rows[3]["p99_ms"]
     targets = {
@@ -356,6 +469,7 @@ def run(args, client: redis.Redis, redis_url: str, opensearch: OpenSearch) -> di
         ),
         "ratios": ratios,
         "targets": targets,
+        "prefix_rules": {"memory": prefix_table, "latency": prefix_rows},
         "notes": "Own redis-server 7.0 for clean memory deltas; API under gunicorn (2 workers, "
         "gthread), one keep-alive client connection, sequential requests.",
     }
