@@ -53,9 +53,10 @@ def api_phase(base: str, headers: dict, bodies: list[dict], clients: int, phase:
         )
         if response.status != 200:
             raise RuntimeError(f"{response.status}: {response.data[:300]!r}")
-        summary = json.loads(response.data)["summary"]
-        if summary[phase] != len(body["items"]):
-            raise RuntimeError(f"expected every item {phase}: {summary}")
+        result = json.loads(response.data)
+        if result["summary"][phase] != len(body["items"]):
+            errors = [r.get("error") for r in result["results"] if r["status"] != phase]
+            raise RuntimeError(f"expected every item {phase}: {result['summary']} {errors[:2]}")
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:

@@ -25,11 +25,12 @@ The contract:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from opensearchpy import OpenSearch
 
-from app.errors import ApiError, Conflict, NotFound, ValidationError
+from app.errors import Conflict, ValidationError
 from app.schemas.batch import (
     CreateItemSchema,
     RefItemSchema,
@@ -37,7 +38,7 @@ from app.schemas.batch import (
     UpsertItemSchema,
 )
 from app.search.documents import utc_now
-from app.services.batch_results import Batch, DuplicateItem, Write, changed
+from app.services.batch_results import Batch, DuplicateItem, Write, changed, refused
 from app.services.changes import contact_entries
 from app.services.contacts import (
     UPDATE_RETRIES,
@@ -56,6 +57,11 @@ ITEM_SCHEMAS = {
 }
 # Bulk item statuses that mean "plan this item again": a lost race, a full write queue.
 RETRYABLE = (409, 429)
+# A bulk of 1,000 analyzed documents takes longer than the page reads the client's default
+# timeout is sized for; still well inside the web worker's timeout.
+BULK_TIMEOUT_SECONDS = 30
+# Pause before writing again items the engine refused as overloaded (429), per round.
+OVERLOAD_BACKOFF_SECONDS = 0.25
 
 
 class BatchService:
@@ -73,7 +79,7 @@ class BatchService:
         for index in range(len(items)):
             data = batch.load(index, ITEM_SCHEMAS["create"])
             if data is not None:
-                self._guard(batch, index, pending, lambda d=data: self._new(workspace_id, d))
+                batch.attempt(index, pending, lambda d=data: self._new(workspace_id, d))
         external = batch.first_of_each(
             {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
         )
@@ -106,7 +112,7 @@ class BatchService:
             data = batch.load(index, ITEM_SCHEMAS["update"])
             if data is not None:
                 contact_id = data.pop("id")
-                self._guard(batch, index, pending, lambda d=data: self._changes(d))
+                batch.attempt(index, pending, lambda d=data: self._changes(d))
                 if index in pending:
                     pending[index]["id"] = contact_id
         ids = batch.first_of_each({i: c["id"] for i, c in pending.items()})
@@ -143,7 +149,7 @@ class BatchService:
                 message = f"Every item needs its {key} (the call's key)."
                 batch.invalid(index, ValidationError(message, [{"field": key, "message": message}]))
                 continue
-            self._guard(batch, index, pending, lambda d=data: self._changes(d))
+            batch.attempt(index, pending, lambda d=data: self._changes(d))
         keyed = batch.first_of_each({i: c[key] for i, c in pending.items()})
         pending = {i: c for i, c in pending.items() if i in keyed}
         external = batch.first_of_each(
@@ -158,8 +164,8 @@ class BatchService:
                 found = held[changes[key]]
                 if found.holder is None:
                     # Built from the item as loaded: prepare_new normalizes it once.
-                    contact = self._guard(
-                        batch, index, None, lambda d=loaded[index]: self._new(workspace_id, d)
+                    contact = batch.attempt(
+                        index, None, lambda d=loaded[index]: self._new(workspace_id, d)
                     )
                     if contact is not None:
                         contact["id"] = found.free_id or new_contact_id()
@@ -225,17 +231,6 @@ class BatchService:
 
     # --- planning ----------------------------------------------------------------
 
-    def _guard(self, batch: Batch, index: int, into: dict | None, build: Callable[[], dict]):
-        """build(), or None with the item `invalid` when a domain rule refuses it."""
-        try:
-            value = build()
-        except ApiError as exc:
-            batch.invalid(index, exc)
-            return None
-        if into is not None:
-            into[index] = value
-        return value
-
     def _new(self, workspace_id: str, data: dict) -> dict:
         return self.contacts.prepare_new({**data, "workspaceId": workspace_id})
 
@@ -259,8 +254,8 @@ class BatchService:
                 merged[index] = (None, changes)
                 continue
             changes = {k: v for k, v in changes.items() if k != "id"}
-            contact = self._guard(
-                batch, index, None, lambda s=stored, c=changes: self.contacts.merge(s.contact, c)
+            contact = batch.attempt(
+                index, None, lambda s=stored, c=changes: self.contacts.merge(s.contact, c)
             )
             if contact is None:
                 continue
@@ -332,24 +327,31 @@ class BatchService:
         refresh: str | None,
     ) -> None:
         """Plan, write in one bulk, and plan again the items that lost a race."""
-        for _ in range(UPDATE_RETRIES):
+        overloaded = False
+        for round_no in range(UPDATE_RETRIES):
             if not pending:
                 break
+            if overloaded:
+                time.sleep(OVERLOAD_BACKOFF_SECONDS * 2**round_no)
             writes = plan(pending)
-            retry = self._send(workspace_id, batch, writes, refresh)
+            retry, overloaded = self._send(workspace_id, batch, writes, refresh)
             pending = {index: pending[index] for index in retry}
         for index in pending:
-            batch.invalid(index, Conflict("The contact kept changing during the call; retry."))
+            message = "The contact kept changing during the call; retry."
+            if overloaded:
+                message = "The engine was overloaded; retry the item later."
+            batch.invalid(index, Conflict(message))
         # Contacts answered without a write still show the list's current DNC flag.
         unchanged = [r["contact"] for r in batch.results if r and r["status"] == "unchanged"]
         self.contacts.annotate(workspace_id, unchanged)
 
     def _send(
         self, workspace_id: str, batch: Batch, writes: list[Write], refresh: str | None
-    ) -> list[int]:
-        """One bulk request; each item's result recorded. Returns the items to plan again."""
+    ) -> tuple[list[int], bool]:
+        """One bulk request; each item's result recorded. Returns the items to plan again,
+        and whether the engine refused any as overloaded."""
         if not writes:
-            return []
+            return [], False
         sources = [w for w in writes if w.contact is not None]
         self.contacts.prepare_bulk(workspace_id, [w.action for w in sources], dry_run=False)
         # The change feed hears of the writes before the bulk and records the stored ones
@@ -367,11 +369,13 @@ class BatchService:
             if action["_op_type"] != "delete":
                 body.append(action["_source"])
         try:
-            reply = self.client.bulk(body=body, refresh=refresh or "false")
+            reply = self.client.bulk(
+                body=body, refresh=refresh or "false", request_timeout=BULK_TIMEOUT_SECONDS
+            )
         except Exception:
             self.contacts.changes.withdraw(workspace_id, change)
             raise
-        retry, saved, recorded = [], [], []
+        retry, saved, recorded, overloaded = [], [], [], False
         for write, entry, item in zip(writes, entries, reply["items"], strict=True):
             info = next(iter(item.values()))
             status = info.get("status", 500)
@@ -384,16 +388,9 @@ class BatchService:
                 batch.done(write.index, "not_found", id_=write.action["_id"])
             elif status in RETRYABLE:
                 retry.append(write.index)
+                overloaded = overloaded or status == 429
             else:
-                batch.invalid(write.index, self._refused(info), write.action["_id"])
+                batch.invalid(write.index, refused(info), write.action["_id"])
         self.contacts.settle_dnc_flags(workspace_id, saved)
         self.contacts.changes.commit(workspace_id, change, recorded)
-        return retry
-
-    @staticmethod
-    def _refused(info: dict) -> ApiError:
-        error = info.get("error") or {}
-        reason = error.get("type") if isinstance(error, dict) else None
-        if info.get("status") == 404:
-            return NotFound()
-        return ValidationError(f"The contact could not be stored ({reason or 'refused'}).")
+        return retry, overloaded

@@ -8,12 +8,13 @@ with code `duplicate_item`; app/services/batch.py says why).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaValidationError
 
-from app.errors import ApiError, ValidationError
+from app.errors import ApiError, NotFound, ValidationError
 
 # Fields that never count as a change (derived, or set by the write itself).
 NOT_COMPARED = ("updatedAt", "dnc")
@@ -83,6 +84,18 @@ class Batch:
             self.invalid(index, ValidationError.from_messages(exc.messages))
             return None
 
+    def attempt(self, index: int, into: dict | None, build: Callable[[], dict]) -> dict | None:
+        """build(), or None with the item `invalid` when a domain rule refuses it; the
+        value is also stored under `index` in `into`."""
+        try:
+            value = build()
+        except ApiError as exc:
+            self.invalid(index, exc)
+            return None
+        if into is not None:
+            into[index] = value
+        return value
+
     def first_of_each(self, keyed: dict[int, str]) -> dict[int, str]:
         """Items whose key no earlier item had; later repeats become `invalid`."""
         seen: set[str] = set()
@@ -103,3 +116,12 @@ class Batch:
         }
         summary.update(total=len(self.results), notFound=counts["not_found"])
         return {"results": self.results, "summary": summary}
+
+
+def refused(info: dict) -> ApiError:
+    """The error of a bulk item the engine refused for a reason a retry cannot fix."""
+    if info.get("status") == 404:
+        return NotFound()
+    error = info.get("error") or {}
+    reason = error.get("type") if isinstance(error, dict) else None
+    return ValidationError(f"The contact could not be stored ({reason or 'refused'}).")
