@@ -327,7 +327,7 @@ class DncService:
             self.cache.bump_version(workspace_id, 1)
             if action in ("added", "updated"):
                 self.flags.flag_rule(workspace_id, rule)
-            if action in ("updated", "removed", "expired"):  # an update may narrow it
+            if action in ("removed", "expired"):  # an update keeps the rule's coverage
                 self.flags.unflag(workspace_id, rule)
         except Exception as exc:
             raise _unconfirmed(exc) from exc
