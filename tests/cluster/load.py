@@ -82,6 +82,14 @@ class Load:
                 self._count("list", response)
             time.sleep(0.05)
 
+    def wait_for_writes(self, count: int, timeout: float = 120) -> int:
+        """Block until `count` writes are acknowledged (the app warms up slowly)."""
+        deadline = time.monotonic() + timeout
+        while len(self.acknowledged) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(self.acknowledged) >= count, f"no load: {self.figures()}"
+        return len(self.acknowledged)
+
     def missing_after(self) -> list[str]:
         """Acknowledged ids that a real-time GET does not return (should be none)."""
         client, missing = self.app.test_client(), []

@@ -40,7 +40,7 @@ def test_reindex_with_a_node_down_swaps_and_loses_no_acknowledged_write(
     source = current_index(client, names)
     victim = cluster.node_of_primary(client, names.write, workspace)
     with Load(own_app, workspace) as load:
-        time.sleep(3)
+        load.wait_for_writes(20)
         cluster.kill(victim)
         cluster.wait_for("yellow", cluster.nodes - 1)
         result = reindex(

@@ -19,7 +19,7 @@ def test_rolling_restart_of_every_node_under_load_loses_nothing(app, cluster, wo
     report["seconds_to_green_per_node"] = {}
     started = time.monotonic()
     with Load(app, workspace) as load:
-        time.sleep(3)
+        load.wait_for_writes(20)
         for number in range(1, cluster.nodes + 1):
             cluster.kill(number, signal.SIGTERM)
             cluster.wait_for("yellow", cluster.nodes - 1)
