@@ -25,6 +25,7 @@ BENCHMARKS = {
     "dnc": "dnc",
     "search": "search",
     "imports": "import",
+    "batch": "batch",
     "load": "load",
 }
 
