@@ -18,6 +18,10 @@ that day, and its true opening is the transition itself (local time jumps past t
 start), which is among the openings because every offset change in the horizon is
 (found by sampling the offset and bisecting to the second). Allowed-ness is always read
 from the instant's own local time, never from arithmetic on wall times.
+
+`allowed_until` is the mirror image: while a call may start, the first instant that a
+pair refuses is a window's close, a local midnight (the next day may be a holiday, or
+open later) or an offset change, and those are its candidates.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from app.calling.rules import Rule
+from app.calling.rules import DAY_MINUTES, Rule
 
 Pair = tuple[ZoneInfo, Rule]
 # UTC offsets are sampled this often to find transitions: no zone changes its offset
@@ -37,11 +41,13 @@ SAMPLE = timedelta(hours=6)
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a call may start at `instant`, why not, and when it next may."""
+    """Whether a call may start at `instant`, why not, when it next may, and (when it may
+    now) the instant that stops being true: the window's close, within the horizon."""
 
     allowed: bool
     reason: str | None
     next_allowed_at: datetime | None
+    allowed_until: datetime | None = None
 
 
 def refusal(instant: datetime, pairs: Sequence[Pair]) -> str | None:
@@ -63,8 +69,22 @@ def verdict(instant: datetime, pairs: Sequence[Pair], horizon: timedelta) -> Ver
         return Verdict(False, None, None)
     reason = refusal(instant, pairs)
     if reason is None:
-        return Verdict(True, None, instant)
+        return Verdict(True, None, instant, allowed_until(instant, pairs, horizon))
     return Verdict(False, reason, next_allowed(instant, pairs, horizon))
+
+
+def allowed_until(instant: datetime, pairs: Sequence[Pair], horizon: timedelta) -> datetime | None:
+    """The first instant in (instant, instant + horizon] that some pair refuses, or None.
+
+    The mirror of `next_allowed`: a refusal begins where a window closes, where a local
+    day ends (the next may be a holiday, or open later), or where an offset changes.
+    """
+    limit = instant + horizon
+    candidates = {c for zone, rule in pairs for c in closings(zone, rule, instant, limit)}
+    for candidate in sorted(c for c in candidates if instant < c <= limit):
+        if refusal(candidate, pairs) is not None:
+            return candidate
+    return None
 
 
 def next_allowed(
@@ -94,6 +114,22 @@ def openings(zone: ZoneInfo, rule: Rule, start: datetime, limit: datetime) -> It
         window = rule.window_on(day)
         if window is not None:
             wall = datetime.combine(day, time(window.start // 60, window.start % 60))
+            for fold in (0, 1):
+                yield wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+        day += timedelta(days=1)
+    yield from transitions(zone, start, limit)
+
+
+def closings(zone: ZoneInfo, rule: Rule, start: datetime, limit: datetime) -> Iterator[datetime]:
+    """Every instant in [start, limit] at which this pair's allowed time may end."""
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = limit.astimezone(zone).date()
+    while day <= last:
+        ends = [datetime.combine(day, time())]  # midnight: the day before ends
+        window = rule.window_on(day)
+        if window is not None and window.end < DAY_MINUTES:
+            ends.append(datetime.combine(day, time(window.end // 60, window.end % 60)))
+        for wall in ends:
             for fold in (0, 1):
                 yield wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
         day += timedelta(days=1)

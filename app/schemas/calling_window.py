@@ -218,6 +218,7 @@ class ZoneVerdictSchema(Schema):
         allow_none=True, metadata={"description": "outside_window, no_call_day or holiday."}
     )
     nextAllowedAt = fields.String(allow_none=True, metadata={"example": "2026-11-29T13:00:00Z"})
+    allowedUntil = fields.String(allow_none=True, metadata={"example": "2026-11-30T02:00:00Z"})
 
 
 class PhoneWindowSchema(Schema):
@@ -266,6 +267,14 @@ class PhoneWindowSchema(Schema):
     nextAllowedReason = fields.String(
         allow_none=True,
         metadata={"description": "none_within_horizon, unknown_timezone or invalid_number."},
+    )
+    allowedUntil = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "When allowed now: the UTC instant the permitted time ends (the "
+            "first zone's window closing); null when not allowed, or open through the horizon.",
+            "example": "2026-11-30T02:00:00Z",
+        },
     )
 
 

@@ -3,12 +3,13 @@
 For each phone: E.164 through the one normalizer (app/phones.py; an invalid number is
 answered per item with its `validationErrors`, never allowed), where it rings
 (app/calling/regions.py), the rules that apply there (app/calling/rules.py), and the
-verdict of every (zone, rule) pair (app/calling/windows.py), the most restrictive winning.
+verdict in every zone (app/calling/windows.py) of those rules folded into one
+(`intersect`), the most restrictive winning.
 
 The policy is the workspace's stored one (app/calling/policies.py), else the configured
-default (the TCPA window, 08:00-21:00 every day). Phones that share their zones and rules
-share one computation within a request: a batch of 1,000 numbers from one area code costs
-one window search, not 1,000.
+default (the TCPA window, 08:00-21:00 every day). Phones that share their zones, country
+and subdivision share one computation within a request: a batch of 1,000 numbers from
+one area code costs one window search, not 1,000.
 """
 
 from __future__ import annotations
@@ -197,11 +198,14 @@ class CallingWindowService:
                 "allowed": answer.allowed,
                 "reason": answer.reason,
                 "nextAllowedAt": iso_utc(answer.next_allowed_at),
+                "allowedUntil": iso_utc(answer.allowed_until),
             }
             for name, (zone, _), answer in zip(names, pairs, verdicts, strict=True)
         ]
         if all(v.allowed for v in verdicts):
-            return zones, Verdict(True, None, instant)
+            # The first zone to close closes the number: refusals add up across zones.
+            closes = [v.allowed_until for v in verdicts if v.allowed_until]
+            return zones, Verdict(True, None, instant, min(closes, default=None))
         reason = next(v.reason for v in verdicts if not v.allowed)
         starts = [v.next_allowed_at for v in verdicts]
         if any(start is None for start in starts):
@@ -220,6 +224,7 @@ def _verdict_fields(overall: Verdict, *, no_zone: bool) -> dict:
         "reason": overall.reason,
         "nextAllowedAt": iso_utc(overall.next_allowed_at),
         "nextAllowedReason": missing,
+        "allowedUntil": iso_utc(overall.allowed_until),
     }
 
 
@@ -239,4 +244,5 @@ def _unplaceable(reason: str) -> dict:
         "reason": reason,
         "nextAllowedAt": None,
         "nextAllowedReason": reason,
+        "allowedUntil": None,
     }

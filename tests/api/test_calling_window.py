@@ -61,6 +61,7 @@ def test_each_phone_gets_its_zone_local_time_verdict_and_next_start_in_input_ord
             "allowed": False,
             "reason": "outside_window",
             "nextAllowedAt": "2026-03-08T12:00:00Z",
+            "allowedUntil": None,
         }
     ]
     assert (ny["allowed"], ny["reason"], ny["nextAllowedAt"]) == (
@@ -73,6 +74,8 @@ def test_each_phone_gets_its_zone_local_time_verdict_and_next_start_in_input_ord
     assert invalid["nextAllowedAt"] is None and invalid["allowed"] is False
     assert india["allowed"] and india["timezones"][0]["localTime"] == "2026-03-08T12:00:00+05:30"
     assert india["nextAllowedAt"] == "2026-03-08T06:30:00Z"  # allowed: the evaluation instant
+    assert india["allowedUntil"] == "2026-03-08T15:30:00Z"  # 21:00 IST
+    assert ny["allowedUntil"] is None and invalid["allowedUntil"] is None
     meta = response.json["meta"]
     assert meta == {
         "evaluatedAt": "2026-03-08T06:30:00Z",

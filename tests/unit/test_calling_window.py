@@ -25,7 +25,7 @@ from app.calling.rules import (
     parse_date,
     rules_for,
 )
-from app.calling.windows import next_allowed, transitions, verdict
+from app.calling.windows import allowed_until, next_allowed, refusal, transitions, verdict
 
 TWO_WEEKS = timedelta(days=14)
 NEW_YORK, KOLKATA, LORD_HOWE = (
@@ -155,6 +155,36 @@ def test_lord_howe_thirty_minute_spring_gap_opens_a_window_at_the_transition():
     assert result.next_allowed_at.astimezone(LORD_HOWE).strftime("%H:%M") == "02:30"
 
 
+# --- How long a call may still start ------------------------------------------------
+
+
+def test_an_open_window_says_when_it_closes_across_dst_and_midnight():
+    assert answer("2026-06-16T00:00:00Z", [NEW_YORK]).allowed_until == utc("2026-06-16T01:00:00Z")
+    # Fall back: 00:00-01:30 closes at 01:30 EDT, reopens at 01:00 EST, closes at 01:30 EST.
+    night = [rule("00:00", "01:30")]
+    assert answer("2026-11-01T05:10:00Z", [NEW_YORK], night).allowed_until == utc(
+        "2026-11-01T05:30:00Z"
+    )
+    assert answer("2026-11-01T06:00:00Z", [NEW_YORK], night).allowed_until == utc(
+        "2026-11-01T06:30:00Z"
+    )
+    # Spring forward: a window ending at 02:30 ends when the clock jumps to 03:00.
+    early = [rule("00:00", "02:30")]
+    assert answer("2026-03-08T06:30:00Z", [NEW_YORK], early).allowed_until == utc(
+        "2026-03-08T07:00:00Z"
+    )
+    # A whole-day window runs to the midnight that starts a no-call Sunday, and with no
+    # exclusions it never closes within the horizon.
+    weekdays = [rule("00:00", "24:00", noCallDays=["sunday"])]
+    assert answer("2026-06-13T16:00:00Z", [NEW_YORK], weekdays).allowed_until == utc(
+        "2026-06-14T04:00:00Z"
+    )
+    assert (
+        answer("2026-06-13T16:00:00Z", [NEW_YORK], [rule("00:00", "24:00")]).allowed_until is None
+    )
+    assert answer("2026-06-16T02:00:00Z", [NEW_YORK]).allowed_until is None  # not allowed
+
+
 # --- Several zones: the most restrictive -----------------------------------------------
 
 
@@ -168,6 +198,7 @@ def test_a_us_toll_free_number_is_judged_in_every_north_american_zone():
     # Guam opens at 22:00Z; Pago Pago (UTC-11) is then 11:00, St. John's (-3:30) 18:30.
     assert result.next_allowed_at == utc("2026-01-15T22:00:00Z")
     assert answer("2026-01-16T00:29:59Z", zones).allowed  # St. John's 20:59:59
+    assert answer("2026-01-15T22:30:00Z", zones).allowed_until == utc("2026-01-16T00:30:00Z")
     assert not answer("2026-01-16T00:30:00Z", zones).allowed
 
 
@@ -193,10 +224,18 @@ def _all_days():
     return ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+def _walk_to_refusal(instant, pairs, horizon):
+    """The reference: the first whole minute after `instant` that some pair refuses."""
+    step = instant.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    while step <= instant + horizon:
+        if refusal(step, pairs) is not None:
+            return step
+        step += timedelta(minutes=1)
+    return None
+
+
 def _walk(instant, pairs, horizon):
     """The reference: the first whole minute (or the instant itself) every pair allows."""
-    from app.calling.windows import refusal
-
     if refusal(instant, pairs) is None:
         return instant
     step = instant.replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -236,6 +275,9 @@ def test_the_candidate_search_agrees_with_walking_the_clock_minute_by_minute():
         close = "24:00" if end == 1440 else f"{end // 60:02d}:{end % 60:02d}"
         off = rng.sample(_all_days(), rng.randint(0, 2))
         pairs = [(zone, rule(clock, close, noCallDays=off)) for zone in zones]
+        if refusal(start, pairs) is None:
+            until = allowed_until(start, pairs, horizon)
+            assert until == _walk_to_refusal(start, pairs, horizon), (start, clock, close, off)
         assert next_allowed(start, pairs, horizon) == _walk(start, pairs, horizon), (
             start,
             [str(z) for z in zones],
