@@ -68,18 +68,9 @@ MAX_HOPS = 10
 # A started record older than this, whose locks have lapsed, is finished or aborted.
 STALE_SECONDS = 2 * LOCK_SECONDS
 RECOVER_SECONDS = LOCK_SECONDS
-RECORD_FIELDS = (
-    "id",
-    "workspaceId",
-    "status",
-    "targetId",
-    "sourceIds",
-    "fieldChoices",
-    "actor",
-    "createdAt",
-    "completedAt",
-    "provenance",
-    "sources",
+RECORD_FIELDS = tuple(
+    "id workspaceId status targetId sourceIds fieldChoices actor createdAt completedAt "
+    "provenance sources".split()
 )
 
 
@@ -185,7 +176,7 @@ class MergeService:
     def _earlier(self, workspace_id: str, target_id: str, source_ids: list[str]) -> dict | None:
         """The record of this same merge when its sources are claimed already; a 409
         when any source belongs to another merge."""
-        claims = self._redirects(workspace_id, source_ids)
+        claims = self._claims_in_force(workspace_id, source_ids)
         if not claims:
             return None
         merge_ids = {claim["mergeId"] for claim in claims.values()}
@@ -203,6 +194,18 @@ class MergeService:
         source_id = next(iter(claims))
         raise merged_conflict("sourceIds", claims[source_id]["mergedInto"])
 
+    def _claims_in_force(self, workspace_id: str, contact_ids: list[str]) -> dict[str, dict]:
+        """The redirects of these ids that still mean "merged". One left by a finished
+        merge on an id a contact holds again (an id derived from an external id or an
+        import row, created anew) no longer does, and a new merge may take it over."""
+        claims = self._redirects(workspace_id, contact_ids)
+        live = self._read(workspace_id, list(claims)) if claims else {}
+        for contact_id in [c for c in claims if c in live]:
+            record = self._find(claims[contact_id]["mergeId"], [workspace_id], "merge")
+            if record is None or record["status"] != "started":
+                del claims[contact_id]
+        return claims
+
     def _redirects(self, workspace_id: str, contact_ids: list[str]) -> dict[str, dict]:
         docs = [{"_id": contact_id, "routing": workspace_id} for contact_id in contact_ids]
         result = self.client.mget(index=self.names.read, body={"docs": docs}, realtime=True)
@@ -211,7 +214,7 @@ class MergeService:
             source = doc.get("_source")
             if doc.get("found") and source.get("kind") == "redirect":
                 if source["workspaceId"] == workspace_id:
-                    found[doc["_id"]] = source
+                    found[doc["_id"]] = {**source, "_cas": (doc["_seq_no"], doc["_primary_term"])}
         return found
 
     def _redirect(self, workspace_id: str, contact_id: str) -> dict | None:
@@ -258,19 +261,36 @@ class MergeService:
                 "mergedInto": record["targetId"],
                 "createdAt": utc_now(),
             }
+            if not self._put_claim(redirect):
+                winner = self._redirect(workspace_id, source_id)
+                self._abort(record, claimed)
+                raise merged_conflict("sourceIds", winner and winner["mergedInto"]) from None
+            claimed.append(source_id)
+
+    def _put_claim(self, redirect: dict) -> bool:
+        """Create the redirect, or replace one that is no longer in force, each as a
+        compare-and-set: of two merges only one can succeed. False when another holds it."""
+        workspace_id, source_id = redirect["workspaceId"], redirect["id"]
+        options: dict = {"op_type": "create"}
+        for _ in range(3):
             try:
                 self.client.index(
                     index=self.names.write,
                     id=source_id,
                     routing=workspace_id,
                     body=redirect,
-                    op_type="create",
+                    **options,
                 )
+                return True
             except ConflictError:
-                winner = self._redirect(workspace_id, source_id)
-                self._abort(record, claimed)
-                raise merged_conflict("sourceIds", winner and winner["mergedInto"]) from None
-            claimed.append(source_id)
+                old = self._redirect(workspace_id, source_id)
+                if old is None:  # given back meanwhile: create it again
+                    options = {"op_type": "create"}
+                elif source_id in self._claims_in_force(workspace_id, [source_id]):
+                    return False
+                else:
+                    options = {"if_seq_no": old["_cas"][0], "if_primary_term": old["_cas"][1]}
+        return False
 
     def _abort(self, record: dict, claimed: list[str]) -> None:
         """Give back this merge's claims; the record stays, marked aborted."""
