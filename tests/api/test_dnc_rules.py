@@ -170,9 +170,15 @@ def test_removing_a_number_a_prefix_rule_still_covers_keeps_it_listed(client, wo
 def test_an_entry_expires_at_its_time_never_earlier_and_the_history_says_so(
     app, client, workspace, auth
 ):
+    contact = client.post(
+        "/v1/contacts?refresh=wait_for",
+        json={"workspaceId": workspace, "firstName": "Expiring", "phone": UNDER[2]},
+        headers=auth,
+    ).json["data"]["id"]
     expires = datetime.now(UTC) + timedelta(seconds=2)
     entry = add(client, workspace, auth, phone=UNDER[0], expiresAt=iso(expires))["data"]
     add(client, workspace, auth, rule="prefix", prefix="+120199", expiresAt=iso(expires))
+    assert client.get(f"/v1/contacts/{contact}", headers=auth).json["data"]["dnc"] is True
     assert entry["expiresAt"] == iso(expires) and entry["id"] == f"{workspace}:{UNDER[0]}"
     deadline = time.monotonic() + 30
     seen = set()
@@ -191,6 +197,13 @@ def test_an_entry_expires_at_its_time_never_earlier_and_the_history_says_so(
         first = services.dnc_reconciler().reconcile(workspace, full=True)
         second = services.dnc_reconciler().reconcile(workspace, full=True)
     assert first["expired"] == 2 and second["expired"] == 0
+    assert client.get(f"/v1/contacts/{contact}", headers=auth).json["data"]["dnc"] is False
+    callable_ = client.post(
+        "/v1/contacts/search",
+        json={"workspaceId": workspace, "query": "", "filters": {"dnc": False}},
+        headers=auth,
+    ).json["data"]
+    assert contact in {c["id"] for c in callable_}  # the stored flag was cleared
     assert first["rulesRepaired"] == second["rulesRepaired"] == 0
     deadline = time.monotonic() + 10
     history: list = []
