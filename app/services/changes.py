@@ -65,6 +65,8 @@ RECOVERY_MARGIN = 10_000
 MAX_SCAN = 20_000
 # DNC numbers recorded per in-flight member (a million-number import is many members).
 DNC_CHUNK = 5_000
+# Recording a change is tried this many times (0.1 s, 0.2 s apart) before the write's 503.
+RECORD_ATTEMPTS = 3
 CONTACT_OPS = ("created", "updated", "deleted")
 DNC_OPS = ("added", "updated", "removed", "expired")
 UNRECORDED = "The change could not be recorded; retry the request."
@@ -141,26 +143,32 @@ class ChangeLog:
     ) -> None:
         """Take numbers for a stored write, store its change documents, leave the set.
 
-        503 when the documents cannot be stored: the member stays, and a reader settles
-        it after CHANGES_SETTLE_SECONDS."""
+        Retried briefly (the engine refuses work under load); then 503: the member stays,
+        and a reader settles it after CHANGES_SETTLE_SECONDS."""
         if token is None or not entries:
             if token:
                 self.withdraw(workspace_id, token)
             return
-        try:
-            first = self._numbers(workspace_id, token, len(entries))
-            if kind == "dnc":
-                docs = self._dnc_documents(workspace_id, first, entries)
-            else:
-                docs = self._contact_documents(workspace_id, first, entries)
-            self._store(workspace_id, docs)
-            self.sequence.finish(workspace_id, token)
-        except (redis.RedisError, ServiceUnavailable) as exc:
-            log.warning("change not recorded for %s: %s", workspace_id, type(exc).__name__)
-            raise ServiceUnavailable(UNRECORDED) from exc
-        except Exception as exc:  # OpenSearch refused or is gone: settled by a reader
-            log.warning("change not recorded for %s: %s", workspace_id, type(exc).__name__)
-            raise ServiceUnavailable(UNRECORDED) from exc
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                self._record(workspace_id, token, entries, kind)
+                return
+            except Exception as exc:  # a refusal under load, an outage: retried, then 503
+                if attempt + 1 < RECORD_ATTEMPTS:
+                    time.sleep(0.1 * 2**attempt)
+                    continue
+                log.warning("change not recorded for %s: %r", workspace_id, exc)
+                raise ServiceUnavailable(UNRECORDED) from exc
+
+    def _record(self, workspace_id: str, token: str, entries: list[list], kind: str) -> None:
+        """Idempotent: a retry (or a settler) gets the same numbers and the same ids."""
+        first = self._numbers(workspace_id, token, len(entries))
+        if kind == "dnc":
+            docs = self._dnc_documents(workspace_id, first, entries)
+        else:
+            docs = self._contact_documents(workspace_id, first, entries)
+        self._store(workspace_id, docs)
+        self.sequence.finish(workspace_id, token)
 
     def withdraw(self, workspace_id: str, token: str | None) -> None:
         """The announced write did not happen (a conflict, a 404): leave the set."""
@@ -235,7 +243,7 @@ class ChangeLog:
         found = {}
         for doc in result["docs"]:
             if doc.get("error"):
-                raise ServiceUnavailable(UNRECORDED)
+                raise ServiceUnavailable(f"{UNRECORDED} ({doc['error'].get('type')})")
             source = doc.get("_source")
             if doc.get("found") and source and source.get("workspaceId") == workspace_id:
                 found[doc["_id"]] = from_source(source)
@@ -274,14 +282,7 @@ class ChangeLog:
             self.sequence.finish(workspace_id, token)
             return
         log.warning("settling a stalled change of %s", workspace_id)
-        entries = pending["entries"]
-        first = self._numbers(workspace_id, token, len(entries))
-        if pending.get("kind") == "dnc":
-            docs = self._dnc_documents(workspace_id, first, entries)
-        else:
-            docs = self._contact_documents(workspace_id, first, entries)
-        self._store(workspace_id, docs)
-        self.sequence.finish(workspace_id, token)
+        self._record(workspace_id, token, pending["entries"], pending.get("kind", "contact"))
 
     def _recover(self, workspace_id: str) -> None:
         """Redis lost the counter: resume past the highest number the log holds."""
