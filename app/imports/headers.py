@@ -19,6 +19,9 @@ CONTACT_TARGETS = (
     # The export's own list columns: "+14155551234 (mobile, primary); +12125550000 (work)".
     "phones",
     "emails",
+    # The caller's own id (unique per workspace; rows dedupe by it first) and origin.
+    "externalId",
+    "source",
 )
 # A further number or address of a known type: "phones.mobile", "emails.work", ...
 PHONE_TYPES = ("mobile", "work", "home", "other")
@@ -102,6 +105,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "tags": ("tags", "tag", "labels", "label", "lists"),
     "phones": ("phones",),
     "emails": ("emails",),
+    # "External ID", "externalId" (this service's export). `source` is mapped only when
+    # asked: a file's "Source" column has always been a custom field.
+    "externalId": ("externalid",),
 }
 _RANK = {
     alias: (target, rank)

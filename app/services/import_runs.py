@@ -37,9 +37,10 @@ def row_contact_id(import_id: str, line: int) -> str:
 
 
 def dedupe_keys(contact: dict) -> tuple[str, ...]:
-    """Every number and every address of the contact: a row matches a contact that holds
-    any of them, primary or not."""
+    """The external id first (unique per workspace), then every number and every address
+    of the contact: a row matches a contact that holds any of them, primary or not."""
     return (
+        *(("x:" + contact["externalId"],) if contact.get("externalId") else ()),
         *("p:" + number for number in numbers_of(contact)),
         *("e:" + address for address in addresses_of(contact)),
     )
@@ -158,6 +159,8 @@ class ImportRun:
         # Keys this run wrote that search may not see yet, per chunk: an exact and bounded
         # view of the file's own recent rows (cleared by the refresh every few chunks).
         self.recent: dict[str, str] = {}
+        # External id -> the free slot a new holder is created under (None: random id).
+        self._free_slots: dict[str, str | None] = {}
         self._recent_chunks: list[tuple[int, dict[str, str]]] = []
         self._chunk_no = self._settled_no = self._refreshed_no = 0
         # A dry run writes nothing, so only memory can spot a repeated key: a fixed-size
@@ -250,20 +253,20 @@ class ImportRun:
         for row in rows:
             if not row.contact:
                 planned.outcomes.append((row, "invalid", None))
-        if self.policy == "create":
+        if self.policy == "create" and not any(row.contact.get("externalId") for row in valid):
             for row in valid:
                 self._add_create(planned, row)
             self.contacts.prepare_bulk(self.workspace_id, planned.actions.values(), self.dry_run)
             return planned
 
-        keys = {key for row in valid for key in dedupe_keys(row.contact)}
+        keys = {key for row in valid for key in self._keys(row.contact)}
         if self.policy == "update" and any(key in self.recent for key in keys):
             # Updating a contact this file wrote moments ago needs its current version.
             self._refresh()
         existing = self._lookup(keys) if keys else {}
         in_chunk: dict[str, str] = {}  # key -> id of the action that carries it
         for row in valid:
-            row_keys = dedupe_keys(row.contact)
+            row_keys = self._keys(row.contact)
             own_id = row_contact_id(self.import_id, row.line)
             target = next((in_chunk[k] for k in row_keys if k in in_chunk), None)
             in_file = any(k in self.file_keys for k in row_keys)
@@ -283,7 +286,7 @@ class ImportRun:
                     recent = next((self.recent[k] for k in row_keys if k in self.recent), None)
                     row.duplicate_of = hit["_id"] if hit else recent
                 if hit is None and repeated:  # an earlier row of this file, not yet searchable
-                    outcome = "skipped" if self.policy == "skip" else "updated"
+                    outcome = "updated" if self.policy == "update" else "skipped"
                     planned.outcomes.append((row, outcome, None))
                     continue
                 if hit is None:
@@ -291,13 +294,13 @@ class ImportRun:
                     for key in row_keys:
                         in_chunk.setdefault(key, action_id)
                     continue
-                if self.policy == "skip":
+                if self.policy != "update":  # skip; or create, whose key is the external id
                     planned.outcomes.append((row, "skipped", None))
                     continue
                 target = hit["_id"]
                 if target not in planned.actions:
                     planned.actions[target] = self._update_action(hit)
-            if self.policy == "skip":
+            if self.policy != "update":
                 planned.outcomes.append((row, "skipped", None))
                 continue
             action = planned.actions[target]
@@ -331,10 +334,22 @@ class ImportRun:
         self._recent_chunks = [c for c in self._recent_chunks if c[0] > self._settled_no]
         self.recent = {k: v for _, keys in self._recent_chunks for k, v in keys.items()}
 
+    def _keys(self, contact: dict) -> tuple[str, ...]:
+        """What a row dedupes by: everything, or only its external id under `create`."""
+        keys = dedupe_keys(contact)
+        return tuple(k for k in keys if k.startswith("x:")) if self.policy == "create" else keys
+
     def _add_create(self, planned: Planned, row: Row) -> str:
         contact = row.contact
         contact["id"] = row_contact_id(self.import_id, row.line)
+        slot = self._free_slots.get(contact.get("externalId"))
+        if slot:
+            # Created under the external id's slot, if still free (app/services/keys.py):
+            # a batch upsert racing this import meets it there instead of duplicating it.
+            contact["id"] = slot
         planned.actions[contact["id"]] = self._action(contact)
+        if slot:
+            planned.actions[contact["id"]]["_op_type"] = "create"
         planned.outcomes.append((row, "created", contact["id"]))
         return contact["id"]
 
@@ -348,8 +363,25 @@ class ImportRun:
 
     def _lookup(self, keys: set[str]) -> dict[str, dict]:
         """Existing contacts of the workspace holding any of `keys`: one search per chunk."""
+        found: dict[str, dict] = {}
+        external = [k[2:] for k in keys if k.startswith("x:")]
+        if external:
+            # Real time (the slots, then the field): an external id has one holder.
+            resolved = self.contacts.keys.resolve(self.workspace_id, "externalId", external)
+            for value, where in resolved.items():
+                self._free_slots[value] = where.free_id
+                if where.holder is not None:
+                    holder = where.holder
+                    found["x:" + value] = {
+                        "_id": holder.id,
+                        "_source": holder.contact,
+                        "_seq_no": holder.seq_no,
+                        "_primary_term": holder.primary_term,
+                    }
         phones = [k[2:] for k in keys if k.startswith("p:")]
         emails = [k[2:] for k in keys if k.startswith("e:")]
+        if not phones and not emails:
+            return found
         should = []
         # Every number and address (the lists); `phone`/`email` for documents written
         # before the lists existed and not reindexed yet.
@@ -376,10 +408,10 @@ class ImportRun:
                 "_source": {"excludes": ["phoneDigits", "fullNameExact"]},
             },
         )
-        found: dict[str, dict] = {}
         for hit in result["hits"]["hits"]:
             for key in dedupe_keys(hit["_source"]):
-                found.setdefault(key, hit)
+                if not key.startswith("x:"):  # resolved above, in real time
+                    found.setdefault(key, hit)
         return found
 
 

@@ -4,6 +4,7 @@ send them, and hostile values refused as 400s."""
 
 from __future__ import annotations
 
+import io
 import threading
 import uuid
 
@@ -185,3 +186,66 @@ def test_a_non_ascii_external_id_round_trips(client, workspace, auth):
     assert made.status_code == 201
     again = create(client, workspace, auth, firstName="Ü", externalId="Müller-客户-١٢٣")
     assert again.status_code == 409
+
+
+def import_csv(client, auth, workspace, text: str, policy: str) -> dict:
+    form = {
+        "workspaceId": workspace,
+        "onDuplicate": policy,
+        "file": (io.BytesIO(text.encode()), "crm.csv"),
+    }
+    response = client.post(
+        "/v1/contacts/import", data=form, headers=auth, content_type="multipart/form-data"
+    )
+    assert response.status_code == 200, response.json
+    return response.json["data"]["counts"]
+
+
+@pytest.mark.parametrize("header", ["External ID", "externalId"])
+def test_an_import_maps_the_external_id_column_and_never_makes_a_second_holder(
+    client, app, workspace, auth, header
+):
+    first = import_csv(
+        client,
+        auth,
+        workspace,
+        f"First Name,Company,{header}\nAda,Acme,crm-1\nBob,Beta,crm-2\nAda again,Acme,crm-1\n",
+        "create",
+    )
+    assert (first["created"], first["skipped"]) == (2, 1)
+    made = client.post(
+        "/v1/contacts/batch/read",
+        json={"workspaceId": workspace, "items": [{"externalId": "crm-1"}]},
+        headers=auth,
+    ).json["results"][0]
+    assert made["status"] == "found" and made["contact"]["firstName"] == "Ada"
+    updated = import_csv(
+        client, auth, workspace, f"{header},Company\ncrm-1,Acme Two\ncrm-3,Gamma\n", "update"
+    )
+    assert (updated["updated"], updated["created"]) == (1, 1)
+    for policy in ("create", "skip"):
+        again = import_csv(client, auth, workspace, f"{header},First Name\ncrm-2,Bobby\n", policy)
+        assert again["skipped"] == 1 and again["created"] == 0
+    refresh(app)
+    listed = client.get(f"/v1/contacts?workspaceId={workspace}&limit=100", headers=auth).json
+    holders = sorted(c["externalId"] for c in listed["data"])
+    assert holders == ["crm-1", "crm-2", "crm-3"]
+    # The imported contact is the one a batch upsert by the same key updates.
+    upsert = client.post(
+        "/v1/contacts/batch/upsert",
+        json={
+            "workspaceId": workspace,
+            "key": "externalId",
+            "items": [{"externalId": "crm-1", "notes": "synced"}],
+        },
+        headers=auth,
+    ).json["results"][0]
+    assert upsert["status"] == "updated" and upsert["id"] == made["id"]
+    assert upsert["contact"]["company"] == "Acme Two"
+
+
+def test_an_import_row_with_a_hostile_external_id_is_an_invalid_row(client, workspace, auth):
+    counts = import_csv(
+        client, auth, workspace, "First Name,External ID\nA," + "x" * 300 + "\nB,ok\n", "skip"
+    )
+    assert (counts["invalid"], counts["created"]) == (1, 1)
