@@ -83,7 +83,7 @@ def combine(target: dict, sources: list[dict], choices: dict) -> tuple[dict, dic
             {k: v for k, v in e.items() if k != "dnc"} for e in union(lists, kind)
         ]
         merged[kind.scalar] = merged[kind.plural][0][kind.key] if merged[kind.plural] else None
-        for contact in reversed(ordered):  # the first holder of a value is named
+        for contact in reversed(everyone):  # the target, else the first source holding it
             for entry in entries_of(contact, kind):
                 provenance[kind.plural][entry[kind.key]] = contact["id"]
     merged["tags"] = list(dict.fromkeys(tag for c in everyone for tag in c.get("tags") or []))
