@@ -129,7 +129,6 @@ class Wiring:
                 cursor_key=self.config["CURSOR_SECRET"],
                 settle_seconds=self.config["CHANGES_SETTLE_SECONDS"],
                 retention_seconds=self.config["CHANGES_RETENTION_SECONDS"],
-                dnc_lookup=lambda workspace_id, phones: self.dnc.lookup(workspace_id, phones),
             ),
         )
 

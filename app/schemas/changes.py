@@ -38,10 +38,15 @@ class ChangesArgsSchema(Schema):
 
 
 class DncChangeSchema(Schema):
-    phone = fields.String(required=True, metadata={"example": "+14155551234"})
+    phone = fields.String(metadata={"example": "+14155551234"})
+    prefix = fields.String(metadata={"description": "A prefix rule's prefix (rule: prefix)."})
+    rule = fields.String(metadata={"description": "Set for rule entries: prefix, or exact."})
     listed = fields.Boolean(required=True, metadata={"description": "Listed after the change."})
     reason = fields.String(allow_none=True)
     source = fields.String(allow_none=True)
+    scope = fields.String(allow_none=True, metadata={"description": "A campaign scope."})
+    channel = fields.String(allow_none=True)
+    expiresAt = fields.String(allow_none=True)
 
 
 class ChangeSchema(Schema):

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 
 import redis
 from opensearchpy import OpenSearch
@@ -70,8 +70,15 @@ RECORD_ATTEMPTS = 3
 CONTACT_OPS = ("created", "updated", "deleted")
 DNC_OPS = ("added", "updated", "removed", "expired")
 UNRECORDED = "The change could not be recorded; retry the request."
+# What a DNC change shows of the entry, besides its number or prefix and `listed`.
+DNC_FIELDS = ("reason", "source", "scope", "channel", "expiresAt")
 
-DncLookup = Callable[[str, Sequence[str]], dict]
+
+def dnc_entry(workspace_id: str, op: str, item) -> list:
+    """What an in-flight member remembers of a DNC change: [entry id, op, value, kind]."""
+    if isinstance(item, str):  # a number listed workspace-wide on every channel
+        return [f"{workspace_id}:{item}", op, item, "exact"]
+    return [item.doc_id(workspace_id), op, item.value, item.kind]
 
 
 def contact_entries(op: str, contacts: Iterable[dict]) -> list[list]:
@@ -106,16 +113,15 @@ class ChangeLog:
         cursor_key: str | bytes,
         settle_seconds: float = 30.0,
         retention_seconds: float = 30 * 86400,
-        dnc_lookup: DncLookup | None = None,
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "changes")
         self.contacts = IndexNames(index_prefix, "contacts")
+        self.dnc = IndexNames(index_prefix, "dnc")
         self.sequence = RedisSequence(redis_client, redis_prefix)
         self.codec = cursors.CursorCodec(cursor_key)
         self.settle_seconds = settle_seconds
         self.retention_seconds = retention_seconds
-        self.dnc_lookup = dnc_lookup
 
     # --- writers ------------------------------------------------------------------------
 
@@ -178,9 +184,13 @@ class ChangeLog:
             except redis.RedisError:
                 log.warning("in-flight change of %s left to settle", workspace_id)
 
-    def record_dnc(self, workspace_id: str, events: dict[str, list[str]]) -> None:
-        """The DNC write path's hook: numbers already listed or removed, by action."""
-        entries = [[phone, op] for op, phones in events.items() for phone in phones]
+    def record_dnc(self, workspace_id: str, events: dict[str, list]) -> None:
+        """The DNC write path's hook, after the list changed: by action (added, updated,
+        removed, expired), the numbers (E.164 strings) or rule entries (app/dnc/rules.py
+        Rule: a prefix, a campaign scope, a channel, an expiry) it touched."""
+        entries = [
+            dnc_entry(workspace_id, op, item) for op, items in events.items() for item in items
+        ]
         for start in range(0, len(entries), DNC_CHUNK):
             chunk = entries[start : start + DNC_CHUNK]
             token = self.begin(workspace_id, chunk, kind="dnc")
@@ -219,18 +229,32 @@ class ChangeLog:
     def _dnc_documents(
         self, workspace_id: str, first: int, entries: list[list]
     ) -> list[tuple[int, dict]]:
-        listed = self.dnc_lookup(workspace_id, [e[0] for e in entries]) if self.dnc_lookup else {}
+        """Each entry's state read back from the list (real time), as for contacts."""
+        result = self.client.mget(
+            index=self.dnc.read,
+            body={"docs": [{"_id": e[0], "routing": workspace_id} for e in entries]},
+            realtime=True,
+        )
         now, docs = utc_now(), []
-        for offset, (phone, op) in enumerate(entries):
-            entry = listed.get(phone)
+        for offset, ((_, op, value, kind), doc) in enumerate(
+            zip(entries, result["docs"], strict=True)
+        ):
+            if doc.get("error"):
+                raise ServiceUnavailable(f"{UNRECORDED} ({doc['error'].get('type')})")
+            entry = doc.get("_source") if doc.get("found") else None
             if (entry is not None) != (op in ("added", "updated")):
-                # A later write of the number won the race: record what the list says.
+                # A later write of the entry won the race: record what the list says.
                 op = "updated" if entry is not None else "removed"
-            data = {"phone": phone, "listed": entry is not None}
-            if entry:
-                data.update(reason=entry.get("reason"), source=entry.get("source"))
-            docs.append((first + offset, {"type": f"dnc.{op}", "phone": phone, "data": data}))
-            docs[-1][1]["at"] = now
+            data = {"phone" if kind == "exact" else "prefix": value, "listed": entry is not None}
+            if kind != "exact":
+                data["rule"] = kind
+            for field in DNC_FIELDS:
+                if entry and entry.get(field) is not None:
+                    data[field] = entry[field]
+            phone = value if kind == "exact" else None
+            docs.append(
+                (first + offset, {"type": f"dnc.{op}", "phone": phone, "data": data, "at": now})
+            )
         return docs
 
     def _read_contacts(self, workspace_id: str, ids: list[str]) -> dict[str, dict]:

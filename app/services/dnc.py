@@ -329,6 +329,7 @@ class DncService:
                 self.flags.flag_rule(workspace_id, rule)
             if action in ("removed", "expired"):  # an update keeps the rule's coverage
                 self.flags.unflag(workspace_id, rule)
+            self.on_change(workspace_id, {action: [rule]})
         except Exception as exc:
             raise _unconfirmed(exc) from exc
 

@@ -4,6 +4,8 @@ tombstones, retention (410), hostile cursors and tenancy."""
 from __future__ import annotations
 
 import io
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -87,8 +89,42 @@ def test_dnc_adds_and_removals_are_changes_with_the_listing_after_them(client, w
     events, _ = walk(client, workspace, auth)
 
     assert [e["type"] for e in events] == ["dnc.added", "dnc.removed"]
-    assert events[0]["dnc"] == {"phone": phone, "listed": True, "reason": "asked", "source": None}
-    assert events[1]["dnc"]["listed"] is False
+    assert events[0]["dnc"]["phone"] == phone and events[0]["dnc"]["listed"] is True
+    assert events[0]["dnc"]["reason"] == "asked"
+    assert events[1]["dnc"] == {"phone": phone, "listed": False}
+
+
+def test_dnc_rule_entries_and_their_expiry_are_changes(app, client, workspace, auth):
+    def add(**body):
+        response = client.post("/v1/dnc", headers=auth, json={"workspaceId": workspace, **body})
+        assert response.status_code == 201, response.json
+
+    add(rule="prefix", prefix="+1201", reason="area_ban")
+    add(phone="+14155550188", scope="spring")
+    soon = datetime.now(UTC) + timedelta(seconds=1.5)
+    add(phone="+14155550199", expiresAt=soon.isoformat().replace("+00:00", "Z"))
+    removed = client.delete(
+        "/v1/dnc/+1201", headers=auth, query_string={"workspaceId": workspace, "rule": "prefix"}
+    )
+    assert removed.status_code == 204, removed.json
+    time.sleep(2)
+    # The reconciler's pass removes entries past their expiry.
+    assert app.extensions["wiring"].dnc.rules.expire_due(workspace) == 1
+
+    events, _ = walk(client, workspace, auth)
+
+    kinds = [(e["type"], e["dnc"].get("prefix") or e["dnc"].get("phone")) for e in events]
+    assert kinds == [
+        ("dnc.added", "+1201"),
+        ("dnc.added", "+14155550188"),
+        ("dnc.added", "+14155550199"),
+        ("dnc.removed", "+1201"),
+        ("dnc.expired", "+14155550199"),
+    ]
+    assert events[0]["dnc"]["rule"] == "prefix" and events[0]["dnc"]["reason"] == "area_ban"
+    assert events[1]["dnc"]["scope"] == "spring"
+    assert events[2]["dnc"]["expiresAt"]
+    assert events[4]["dnc"]["listed"] is False
 
 
 def test_a_csv_import_records_one_change_per_contact(client, workspace, auth):
