@@ -368,13 +368,11 @@ class BatchService:
             body.append({action["_op_type"]: meta})
             if action["_op_type"] != "delete":
                 body.append(action["_source"])
-        try:
-            reply = self.client.bulk(
-                body=body, refresh=refresh or "false", request_timeout=BULK_TIMEOUT_SECONDS
-            )
-        except Exception:
-            self.contacts.changes.withdraw(workspace_id, change)
-            raise
+        # A failed bulk may still have landed (a timeout): the announcement stays, and a
+        # feed reader records the items' state once it is CHANGES_SETTLE_SECONDS old.
+        reply = self.client.bulk(
+            body=body, refresh=refresh or "false", request_timeout=BULK_TIMEOUT_SECONDS
+        )
         retry, saved, recorded, overloaded = [], [], [], False
         for write, entry, item in zip(writes, entries, reply["items"], strict=True):
             info = next(iter(item.values()))
