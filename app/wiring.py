@@ -197,6 +197,8 @@ class Wiring:
                 self.opensearch,
                 self.config["INDEX_PREFIX"],
                 self.contacts,
+                # Every answer consults the DNC list: a listed number is never "allowed".
+                dnc_listed=lambda workspace_id, phones: self.dnc.contains(workspace_id, phones)[0],
                 default_country=self.config["DEFAULT_COUNTRY"],
                 default_window={
                     "start": self.config["CALLING_WINDOW_START"],

@@ -245,7 +245,18 @@ class PhoneWindowSchema(Schema):
         required=True,
         metadata={"description": "The policy layers applied (default, US, US-FL); all must allow."},
     )
-    timezones = fields.List(fields.Nested(ZoneVerdictSchema), required=True)
+    timezones = fields.List(
+        fields.Nested(ZoneVerdictSchema),
+        required=True,
+        metadata={"description": "Each zone's verdict under the policy alone (not the DNC list)."},
+    )
+    dnc = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "On the workspace's Do-Not-Call list (then never allowed); null "
+            "when the number is invalid or the list cannot answer (not allowed either)."
+        },
+    )
     allowed = fields.Boolean(
         required=True, metadata={"description": "Allowed in every candidate zone and rule."}
     )
@@ -253,7 +264,7 @@ class PhoneWindowSchema(Schema):
         allow_none=True,
         metadata={
             "description": "Why not: outside_window, no_call_day, holiday, "
-            "unknown_timezone or invalid_number."
+            "unknown_timezone, invalid_number, dnc_listed or dnc_unknown."
         },
     )
     nextAllowedAt = fields.String(
@@ -266,7 +277,10 @@ class PhoneWindowSchema(Schema):
     )
     nextAllowedReason = fields.String(
         allow_none=True,
-        metadata={"description": "none_within_horizon, unknown_timezone or invalid_number."},
+        metadata={
+            "description": "none_within_horizon, unknown_timezone, invalid_number, "
+            "dnc_listed or dnc_unknown."
+        },
     )
     allowedUntil = fields.String(
         allow_none=True,

@@ -6,6 +6,10 @@ answered per item with its `validationErrors`, never allowed), where it rings
 verdict in every zone (app/calling/windows.py) of those rules folded into one
 (`intersect`), the most restrictive winning.
 
+The Do-Not-Call list is consulted too: a listed number is never `allowed`, whatever the
+clock says, and one the list cannot answer for (both its stores down) is not allowed
+either (`dnc: null`), so this answer can never read as "callable" for a listed number.
+
 The policy is the workspace's stored one (app/calling/policies.py), else the configured
 default (the TCPA window, 08:00-21:00 every day). Phones that share their zones, country
 and subdivision share one computation within a request: a batch of 1,000 numbers from
@@ -14,19 +18,20 @@ one area code costs one window search, not 1,000.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from app.calling.policies import PolicyStore, StoredPolicy
 from app.calling.regions import load_zone, locate
 from app.calling.rules import Rule, Window, default_policy, intersect, rules_for
 from app.calling.windows import Verdict, next_allowed, verdict
-from app.errors import NotFound
+from app.errors import NotFound, ServiceUnavailable
 from app.phones import to_e164, validation_errors
 from app.search.documents import utc_now
 from app.services.contacts import ContactService, parse_etag
 
 INVALID_NUMBER = "invalid_number"
+DNC_LISTED, DNC_UNKNOWN = "dnc_listed", "dnc_unknown"
 UNKNOWN_TIMEZONE = "unknown_timezone"
 NONE_WITHIN_HORIZON = "none_within_horizon"
 
@@ -51,12 +56,16 @@ class CallingWindowService:
         index_prefix: str,
         contacts: ContactService,
         *,
+        dnc_listed: Callable[[str, Sequence[str]], list[bool]],
         default_country: str = "US",
         default_window: dict | None = None,
         horizon_days: int = 14,
     ) -> None:
         self.store = PolicyStore(client, index_prefix)
         self.contacts = contacts
+        # Listed flags of E.164 numbers (DncService.contains); ServiceUnavailable when
+        # neither the cache nor the record answers.
+        self.dnc_listed = dnc_listed
         self.default_country = default_country
         self.default_policy = default_policy(default_window)
         Window.parse(self.default_policy["window"])  # a bad configured window fails at start
@@ -116,7 +125,28 @@ class CallingWindowService:
         stored = self.store.get(workspace_id)
         instant = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         answers = self._answers(phones, stored, instant, default_country or self.default_country)
+        self._gate_on_dnc(workspace_id, answers)
         return {"data": answers, "meta": self._meta(stored, instant)}
+
+    def _gate_on_dnc(self, workspace_id: str, answers: list[dict]) -> None:
+        """`dnc` on every answer; listed or undecided numbers are not allowed at any time."""
+        numbers = list(dict.fromkeys(a["normalized"] for a in answers if a["isValid"]))
+        try:
+            flags = self.dnc_listed(workspace_id, numbers) if numbers else []
+        except ServiceUnavailable:
+            flags = [None] * len(numbers)
+        listed = dict(zip(numbers, flags, strict=True))
+        for answer in answers:
+            answer["dnc"] = listed.get(answer["normalized"]) if answer["isValid"] else None
+            if answer["isValid"] and answer["dnc"] is not False:
+                reason = DNC_LISTED if answer["dnc"] else DNC_UNKNOWN
+                answer.update(
+                    allowed=False,
+                    reason=reason,
+                    nextAllowedAt=None,
+                    nextAllowedReason=reason,
+                    allowedUntil=None,
+                )
 
     def for_contact(
         self,

@@ -257,6 +257,84 @@ def test_evaluations_during_policy_changes_each_see_one_whole_policy(app, worksp
     assert seen and set(seen) <= expected, set(seen) - expected
 
 
+# --- the Do-Not-Call list -----------------------------------------------------------------
+
+
+def test_a_listed_number_is_never_allowed_whatever_the_clock_says(client, workspace, auth):
+    # 10:00 on a Monday in New York: inside the window.
+    at = "2026-06-15T14:00:00Z"
+    assert evaluate(client, auth, workspace, [NEW_YORK], at=at).json["data"][0]["dnc"] is False
+    listed = client.post(
+        "/v1/dnc", headers=auth, json={"workspaceId": workspace, "phone": "(212) 555-0100"}
+    )
+    assert listed.status_code == 201, listed.json
+    answer = evaluate(client, auth, workspace, [NEW_YORK, FLORIDA], at=at).json["data"]
+    assert (answer[0]["dnc"], answer[0]["allowed"], answer[0]["reason"]) == (
+        True,
+        False,
+        "dnc_listed",
+    )
+    assert (answer[0]["nextAllowedAt"], answer[0]["nextAllowedReason"]) == (None, "dnc_listed")
+    assert answer[0]["timezones"][0]["allowed"] is True  # the clock alone would allow it
+    assert (answer[1]["dnc"], answer[1]["allowed"]) == (False, True)
+    removed = client.delete(
+        f"/v1/dnc/{NEW_YORK}", headers=auth, query_string={"workspaceId": workspace}
+    )
+    assert removed.status_code == 204
+    assert evaluate(client, auth, workspace, [NEW_YORK], at=at).json["data"][0]["allowed"] is True
+
+
+def test_a_number_listed_while_a_dialer_asks_is_never_allowed_after_the_add_returns(
+    app, workspace, auth
+):
+    at = "2026-06-15T14:00:00Z"
+    acknowledged, seen, stop = threading.Event(), [], threading.Event()
+
+    def ask():
+        client = app.test_client()
+        while not stop.is_set():
+            after_ack = acknowledged.is_set()
+            answer = evaluate(client, auth, workspace, [NEW_YORK], at=at).json["data"][0]
+            seen.append((after_ack, answer["allowed"], answer["dnc"]))
+
+    askers = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in askers:
+        thread.start()
+    response = app.test_client().post(
+        "/v1/dnc", headers=auth, json={"workspaceId": workspace, "phone": NEW_YORK}
+    )
+    assert response.status_code == 201
+    acknowledged.set()
+    wanted = len(seen) + 30
+    for _ in range(3_000):  # bounded: at most ~30 s if the askers stall
+        if len(seen) >= wanted:
+            break
+        stop.wait(0.01)
+    stop.set()
+    for thread in askers:
+        thread.join()
+    after = [(allowed, dnc) for started_after, allowed, dnc in seen if started_after]
+    assert after and all(item == (False, True) for item in after), set(after)
+
+
+def test_when_the_list_cannot_answer_no_number_is_allowed(
+    app, client, workspace, auth, monkeypatch
+):
+    """Both DNC stores down cannot be staged on the shared servers: the list's own answer
+    to that (ServiceUnavailable) is forced here."""
+    from app.errors import ServiceUnavailable
+
+    def unavailable(workspace_id, phones):
+        raise ServiceUnavailable()
+
+    service = app.extensions["wiring"].calling_window
+    monkeypatch.setattr(service, "dnc_listed", unavailable)
+    answer = evaluate(client, auth, workspace, [NEW_YORK], at="2026-06-15T14:00:00Z").json
+    item = answer["data"][0]
+    assert (item["dnc"], item["allowed"], item["reason"]) == (None, False, "dnc_unknown")
+    assert item["nextAllowedAt"] is None and item["allowedUntil"] is None
+
+
 # --- a contact's numbers --------------------------------------------------------------
 
 

@@ -399,4 +399,4 @@ def test_a_bad_calling_window_setting_stops_the_service_from_starting(settings):
     from app.services.calling_window import CallingWindowService
 
     with pytest.raises(ValueError):
-        CallingWindowService(None, "test-", None, **settings)
+        CallingWindowService(None, "test-", None, dnc_listed=lambda ws, phones: [], **settings)
