@@ -147,7 +147,7 @@ class MergeService:
                     earlier = self._finish(earlier)
                 survivor = self.contacts.get(target_id, [workspace_id])
                 return self.public(earlier), survivor, False
-            if self._redirect(workspace_id, target_id):
+            if self._claims_in_force(workspace_id, [target_id]):
                 raise merged_conflict("targetId", self.survivor_of(target_id, [workspace_id]))
             target = self.contacts.get(target_id, [workspace_id], annotate=False)
             sources = [self.contacts.get(s, [workspace_id], annotate=False) for s in source_ids]

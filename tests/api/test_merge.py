@@ -355,3 +355,13 @@ def test_an_id_created_anew_after_its_merge_can_be_read_and_merged_again(client,
     merge(client, workspace, auth, second_target["id"], [new["id"]])
     moved = client.get(f"/v1/contacts/{new['id']}", headers=auth)
     assert moved.status_code == 301 and moved.headers["Location"].endswith(second_target["id"])
+
+
+def test_a_merged_away_target_or_source_is_a_409_naming_the_survivor(client, workspace, auth, trio):
+    target, one, two = trio
+    merge(client, workspace, auth, target["id"], [one["id"]])
+    as_target = merge(client, workspace, auth, one["id"], [two["id"]], status=409)
+    assert as_target.json["error"]["details"] == [{"field": "targetId", "message": target["id"]}]
+    as_source = merge(client, workspace, auth, two["id"], [one["id"]], status=409)
+    assert as_source.json["error"]["details"] == [{"field": "sourceIds", "message": target["id"]}]
+    assert client.get(f"/v1/contacts/{two['id']}", headers=auth).status_code == 200
