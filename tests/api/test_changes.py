@@ -253,3 +253,68 @@ def test_a_token_reads_only_its_own_workspaces_feed(client, workspace, auth):
     assert denied.status_code == 403
     assert no_scope.status_code == 403
     assert "private@example.com" not in denied.get_data(as_text=True)
+
+
+def test_batch_calls_record_one_change_per_written_item_and_none_for_invalid_ones(
+    client, workspace, auth
+):
+    upsert = client.post(
+        "/v1/contacts/batch/upsert",
+        headers=auth,
+        json={
+            "workspaceId": workspace,
+            "key": "externalId",
+            "items": [
+                {"externalId": "crm-1", "firstName": "One"},
+                {"externalId": "crm-2", "firstName": "Two"},
+                {"externalId": "crm-3", "phone": "12"},
+            ],
+        },
+    )
+    assert upsert.status_code == 200, upsert.json
+    again = client.post(
+        "/v1/contacts/batch/upsert",
+        headers=auth,
+        json={
+            "workspaceId": workspace,
+            "key": "externalId",
+            "items": [{"externalId": "crm-1", "firstName": "Uno"}],
+        },
+    )
+    assert again.json["results"][0]["status"] == "updated"
+    deleted = client.post(
+        "/v1/contacts/batch/delete",
+        headers=auth,
+        json={"workspaceId": workspace, "items": [{"externalId": "crm-2"}]},
+    )
+    assert deleted.json["results"][0]["status"] == "deleted"
+
+    events, _ = walk(client, workspace, auth)
+
+    assert [(e["type"], e["externalId"]) for e in events] == [
+        ("contact.created", "crm-1"),
+        ("contact.created", "crm-2"),
+        ("contact.updated", "crm-1"),
+        ("contact.deleted", "crm-2"),
+    ]
+    assert events[2]["contact"]["firstName"] == "Uno"
+
+
+def test_a_merge_records_the_survivors_update_and_the_sources_tombstones(client, workspace, auth):
+    target = create(client, workspace, auth, firstName="Jane", phone="+14155550160")
+    source = create(client, workspace, auth, firstName="Jane", email="jane@example.com")
+    merged = client.post(
+        "/v1/contacts/merge",
+        headers=auth,
+        json={"workspaceId": workspace, "targetId": target["id"], "sourceIds": [source["id"]]},
+    )
+    assert merged.status_code == 201, merged.json
+
+    events, _ = walk(client, workspace, auth)
+
+    after_creates = [(e["type"], e["contactId"]) for e in events[2:]]
+    assert after_creates == [
+        ("contact.updated", target["id"]),
+        ("contact.deleted", source["id"]),
+    ]
+    assert events[2]["contact"]["email"] == "jane@example.com"
