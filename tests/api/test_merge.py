@@ -365,3 +365,39 @@ def test_a_merged_away_target_or_source_is_a_409_naming_the_survivor(client, wor
     as_source = merge(client, workspace, auth, two["id"], [one["id"]], status=409)
     assert as_source.json["error"]["details"] == [{"field": "sourceIds", "message": target["id"]}]
     assert client.get(f"/v1/contacts/{two['id']}", headers=auth).status_code == 200
+
+
+def test_a_number_listed_while_its_contact_is_merged_away_leaves_the_survivor_listed(
+    app, workspace, auth
+):
+    client = app.test_client()
+    for round_number in range(3):
+        number = f"+1415555{600 + round_number:04d}"
+        target = create(client, workspace, auth, firstName=f"Tgt{round_number}", phone=P1)
+        source = create(client, workspace, auth, firstName=f"Src{round_number}", phone=number)
+        start = threading.Barrier(2)
+        answers: dict = {}
+
+        def do_merge(target_id=target["id"], source_id=source["id"], start=start, answers=answers):
+            local = app.test_client()
+            start.wait()
+            answers["merge"] = merge(local, workspace, auth, target_id, [source_id]).status_code
+
+        def do_list(number=number, start=start, answers=answers):
+            local = app.test_client()
+            start.wait()
+            answers["dnc"] = local.post(
+                "/v1/dnc", json={"workspaceId": workspace, "phone": number}, headers=auth
+            ).status_code
+
+        threads = [threading.Thread(target=do_merge), threading.Thread(target=do_list)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert answers == {"merge": 201, "dnc": 201}, answers
+        survivor = client.get(f"/v1/contacts/{target['id']}", headers=auth).json["data"]
+        assert survivor["dnc"] is True
+        assert {p["number"]: p["dnc"] for p in survivor["phones"]}[number] is True
+        assert target["id"] not in search_ids(client, workspace, auth, dnc=False)
+        assert target["id"] in search_ids(client, workspace, auth, dnc=True)
