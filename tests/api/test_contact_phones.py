@@ -119,6 +119,7 @@ def test_without_a_flagged_primary_the_first_entry_is_primary(client, workspace,
         ({"phones": [{"number": "+1 415 555 01４３"}, {"number": "+12"}]}, "phones.1.number"),
         ({"phones": [{"number": SECOND, "type": "fax"}]}, "phones.0.type"),
         ({"phones": [{"number": SECOND, "extra": 1}]}, "phones.0.extra"),
+        ({"phones": [{"number": SECOND, "dnc": False}]}, "phones.0.dnc"),  # forged flag
         ({"phones": [{"number": {"$gt": ""}}]}, "phones.0.number"),
         ({"phones": [[SECOND]]}, "body"),
         ({"phones": "+14155550142"}, "phones"),
