@@ -486,3 +486,98 @@ def test_batch_writes_reach_the_change_feed_once_each_and_unchanged_items_do_not
         ("contact.updated", made[0]["id"]),
         ("contact.deleted", made[1]["id"]),
     ]
+
+
+def test_a_body_over_the_size_limit_is_a_413_in_the_error_shape_with_nothing_written(
+    client, app, workspace, auth
+):
+    notes = "n" * 2_000
+    items = [{"externalId": f"big-{n}", "firstName": "B", "notes": notes} for n in range(1000)]
+    response = call(client, "upsert", workspace, auth, items, key="externalId")
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "payload_too_large"
+    assert total(client, app, workspace, auth) == 0
+
+
+def test_contacts_batch_written_while_their_numbers_are_listed_never_end_callable(
+    app, workspace, auth
+):
+    """A DNC add racing a batch upsert of the same numbers: one side or the other flags
+    every contact, so no listed number is left in a dnc=false search."""
+    numbers = [f"+1415555{n:04d}" for n in range(300, 340)]
+    start = threading.Barrier(2)
+    failures: list = []
+
+    def list_numbers() -> None:
+        client = app.test_client()
+        start.wait()
+        for number in numbers:
+            body = {"workspaceId": workspace, "phone": number}
+            if client.post("/v1/dnc", json=body, headers=auth).status_code not in (200, 201):
+                failures.append(number)
+
+    def upsert_contacts() -> None:
+        client = app.test_client()
+        start.wait()
+        for chunk in (numbers[:20], numbers[20:]):
+            items = [{"phone": n, "firstName": "Racer"} for n in chunk]
+            if call(client, "upsert", workspace, auth, items, key="phone").status_code != 200:
+                failures.append(chunk)
+
+    threads = [threading.Thread(target=list_numbers), threading.Thread(target=upsert_contacts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    refresh(app)
+    client = app.test_client()
+    body = {"workspaceId": workspace, "filters": {"dnc": False}, "limit": 100}
+    callable_ = client.post("/v1/contacts/search", json=body, headers=auth).json["data"]
+    assert callable_ == []
+    body["filters"]["dnc"] = True
+    listed = client.post("/v1/contacts/search", json=body, headers=auth).json
+    assert listed["meta"]["total"] == len(numbers)
+
+
+class OverloadedOnce:
+    """The engine client, except that its first bulk answers 429 for every item (a full
+    write queue, which a test cannot make a real node produce on demand)."""
+
+    def __init__(self, client) -> None:
+        self.client, self.refused = client, False
+
+    def bulk(self, body, **kwargs):
+        if self.refused:
+            return self.client.bulk(body=body, **kwargs)
+        self.refused = True
+        actions = [line for line in body if len(line) == 1 and next(iter(line)) in OPS]
+        return {
+            "errors": True,
+            "items": [
+                {op: {"_id": meta["_id"], "status": 429, "error": {"type": "rejected"}}}
+                for action in actions
+                for op, meta in action.items()
+            ],
+        }
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+OPS = ("create", "index", "delete", "update")
+
+
+def test_items_the_engine_refuses_as_overloaded_are_written_on_the_next_round(
+    client, app, workspace, auth
+):
+    from app.services.batch import BatchService
+
+    wiring = app.extensions["wiring"]
+    service = BatchService(OverloadedOnce(wiring.opensearch), wiring.contacts)
+    with app.app_context():
+        result = service.upsert(
+            workspace, "externalId", [{"externalId": "busy-1", "firstName": "Busy"}]
+        )
+    assert [r["status"] for r in result["results"]] == ["created"]
+    assert total(client, app, workspace, auth) == 1
