@@ -25,6 +25,7 @@ from app.search.reindex import freeze_tolerant
 from app.search.shards import complete_reads
 from app.services.batch import BatchService
 from app.services.calling_window import CallingWindowService
+from app.services.change_retention import ChangeRetention
 from app.services.changes import ChangeLog
 from app.services.batch import BatchService
 from app.services.consent import ConsentService
@@ -128,7 +129,6 @@ class Wiring:
                 self.config["REDIS_KEY_PREFIX"],
                 cursor_key=self.config["CURSOR_SECRET"],
                 settle_seconds=self.config["CHANGES_SETTLE_SECONDS"],
-                retention_seconds=self.config["CHANGES_RETENTION_SECONDS"],
             ),
         )
 
@@ -137,6 +137,17 @@ class Wiring:
         return self._once(
             "dnc_reconciler",
             lambda: DncReconciler(self.dnc, full_every=self.config["DNC_RECONCILE_FULL_SECONDS"]),
+        )
+
+    @property
+    def change_retention(self) -> ChangeRetention:
+        return self._once(
+            "change_retention",
+            lambda: ChangeRetention(
+                self.opensearch,
+                self.config["INDEX_PREFIX"],
+                self.config["CHANGES_RETENTION_SECONDS"],
+            ),
         )
 
     @property

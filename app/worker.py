@@ -85,7 +85,7 @@ def main() -> None:
     # The change feed's retention purge and the webhook deliveries (app/services/changes.py,
     # app/services/webhooks.py); each subscription is delivered under its own lock.
     threading.Thread(
-        target=wiring().changes.purge_forever,
+        target=wiring().change_retention.purge_forever,
         args=(stop, config["CHANGES_PURGE_SECONDS"]),
         daemon=True,
         name="changes-purge",

@@ -31,8 +31,8 @@ loses its memory. How:
 - **Redis loss.** The counter restarts from the log (highest stored number + a margin)
   and never goes backwards; readers pause for CHANGES_SETTLE_SECONDS so that writes in
   flight at the loss can finish (see app/changes/sequence.py).
-- **Retention.** The worker purges changes older than CHANGES_RETENTION_SECONDS and
-  stores the purged position as `<ws>:floor`; a cursor below it answers 410
+- **Retention.** The worker purges changes older than CHANGES_RETENTION_SECONDS
+  (app/services/change_retention.py); a cursor below the purged position answers 410
   `cursor_expired` (resync from a full export, then follow with `from=now`).
 
 Without a cursor a reader starts at the oldest retained change (`from=oldest`, the
@@ -54,6 +54,7 @@ from app.errors import CursorExpired, ServiceUnavailable
 from app.search import cursors
 from app.search.documents import CONTACT_FIELDS, from_source, utc_now
 from app.search.indices import IndexNames
+from app.services.change_retention import read_floor
 from app.services.paging import cursor_error
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,6 @@ class ChangeLog:
         *,
         cursor_key: str | bytes,
         settle_seconds: float = 30.0,
-        retention_seconds: float = 30 * 86400,
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "changes")
@@ -121,7 +121,6 @@ class ChangeLog:
         self.sequence = RedisSequence(redis_client, redis_prefix)
         self.codec = cursors.CursorCodec(cursor_key)
         self.settle_seconds = settle_seconds
-        self.retention_seconds = retention_seconds
 
     # --- writers ------------------------------------------------------------------------
 
@@ -330,7 +329,7 @@ class ChangeLog:
         """One page of the feed: `{"data": [...], "meta": {"nextCursor", "hasMore"}}`."""
         after = self._decode(workspace_id, cursor) if cursor else None
         horizon = self.horizon(workspace_id)
-        floor = self._floor(workspace_id)
+        floor = read_floor(self.client, self.names, workspace_id)
         if after is None:
             after = floor if start == "oldest" else horizon - 1
         elif after < floor:
@@ -368,14 +367,6 @@ class ChangeLog:
     def head(self, workspace_id: str) -> int:
         return self.horizon(workspace_id) - 1
 
-    def _floor(self, workspace_id: str) -> int:
-        found = self.client.mget(
-            index=self.names.read,
-            body={"docs": [{"_id": f"{workspace_id}:floor", "routing": workspace_id}]},
-            realtime=True,
-        )["docs"][0]
-        return int(found["_source"]["seq"]) if found.get("found") else 0
-
     def _fingerprint(self, workspace_id: str) -> str:
         return cursors.fingerprint("changes", workspace_id)
 
@@ -392,76 +383,6 @@ class ChangeLog:
         if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**62:
             raise cursor_error(cursors.INVALID)
         return seq
-
-    # --- retention (the worker) ---------------------------------------------------------
-
-    def purge(self, retention_seconds: float | None = None) -> int:
-        """Delete changes older than the retention; record each workspace's purged
-        position first, so a cursor below it answers 410 rather than skipping."""
-        keep = self.retention_seconds if retention_seconds is None else retention_seconds
-        cutoff = int((time.time() - keep) * 1000)  # epoch ms, as `at` is compared
-        self.client.indices.refresh(index=self.names.write)  # once per pass: the worker
-        old = {
-            "bool": {"filter": [{"term": {"kind": "change"}}, {"range": {"at": {"lt": cutoff}}}]}
-        }
-        result = self.client.search(
-            index=self.names.read,
-            body={
-                "size": 0,
-                "query": old,
-                "aggs": {
-                    "ws": {
-                        "terms": {"field": "workspaceId", "size": 10_000},
-                        "aggs": {"top": {"max": {"field": "seq"}}},
-                    }
-                },
-            },
-        )
-        purged = 0
-        for bucket in result["aggregations"]["ws"]["buckets"]:
-            workspace_id, top = bucket["key"], int(bucket["top"]["value"])
-            if top > self._floor(workspace_id):
-                self.client.index(
-                    index=self.names.write,
-                    id=f"{workspace_id}:floor",
-                    routing=workspace_id,
-                    body={
-                        "workspaceId": workspace_id,
-                        "kind": "floor",
-                        "seq": top,
-                        "at": utc_now(),
-                    },
-                    refresh="wait_for",
-                )
-            deleted = self.client.delete_by_query(
-                index=self.names.write,
-                routing=workspace_id,
-                body={
-                    "query": {
-                        "bool": {
-                            "filter": [
-                                {"term": {"workspaceId": workspace_id}},
-                                {"term": {"kind": "change"}},
-                                {"range": {"seq": {"lte": top}}},
-                            ]
-                        }
-                    }
-                },
-                conflicts="proceed",
-                refresh=True,
-            )
-            purged += deleted.get("deleted", 0)
-        return purged
-
-    def purge_forever(self, stop, interval: float) -> None:
-        """The worker's retention loop."""
-        while not stop.wait(interval):
-            try:
-                purged = self.purge()
-                if purged:
-                    log.info("purged %d changes past retention", purged)
-            except Exception:  # a dead loop would keep changes forever: log and go on
-                log.exception("change purge failed; retrying")
 
 
 def to_event(doc_id: str, source: dict) -> dict:

@@ -178,7 +178,7 @@ def test_a_cursor_older_than_the_retention_answers_410_cursor_expired(app, clien
     _, before_purge = walk(client, workspace, auth, cursor=old_cursor)
 
     # A retention of 0 s: everything recorded so far is past it (the worker's purge).
-    assert app.extensions["wiring"].changes.purge(retention_seconds=0) >= 2
+    assert app.extensions["wiring"].change_retention.purge(retention_seconds=0) >= 2
 
     gone = client.get(
         FEED, headers=auth, query_string={"workspaceId": workspace, "cursor": old_cursor}
