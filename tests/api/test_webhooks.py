@@ -283,3 +283,41 @@ def test_a_receiver_rejects_tampered_and_replayed_deliveries():
     assert not delivery.verify("whsec_other", fresh, body)
     assert not delivery.verify("whsec_k", old, body)
     assert not delivery.verify("whsec_k", "t=abc,v1=00", body)
+
+
+def test_concurrent_delivery_passes_send_each_event_once_in_order(
+    app, client, workspace, auth, receiver
+):
+    """Several workers deliver at once (the per-subscription lock and the compare-and-set
+    save): no event is sent twice or out of order, also while writes go on."""
+    target = receiver()
+    subscribe(client, workspace, auth, target.url)
+    webhooks = app.extensions["wiring"].webhooks
+    stop = threading.Event()
+    errors: list[Exception] = []
+
+    def deliver() -> None:
+        while not stop.is_set():
+            try:
+                webhooks.deliver_due()
+            except Exception as exc:  # noqa: BLE001 (asserted on)
+                errors.append(exc)
+
+    passes = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in passes:
+        thread.start()
+    try:
+        for n in range(20):
+            body = {"workspaceId": workspace, "firstName": f"Concurrent{n}"}
+            assert client.post("/v1/contacts", headers=auth, json=body).status_code == 201
+        expected = feed_ids(client, workspace, auth)
+        wait_for(lambda: len(target.requests) >= len(expected))
+        time.sleep(0.5)  # room for a duplicate to show up
+    finally:
+        stop.set()
+        for thread in passes:
+            thread.join(timeout=30)
+
+    assert not errors, errors[:1]
+    sent = [json.loads(body)["id"] for _, body in target.requests]
+    assert sent == expected  # each once, in feed order
