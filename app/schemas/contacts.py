@@ -232,6 +232,12 @@ class ContactListArgsSchema(Schema):
         validate=validate.Length(max=4096),
         metadata={"description": "meta.nextCursor of the previous page; pages any depth."},
     )
+    externalId = external_id_field(load_default=None)
+    source = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=MAX_SOURCE),
+        metadata={"description": "Only contacts of this source (exact)."},
+    )
 
 
 class ContactListSchema(Schema):

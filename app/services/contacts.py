@@ -27,6 +27,7 @@ from app.schemas.contacts import ContactCreateSchema
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
+from app.search.queries import build_filters
 from app.services.changes import NO_CHANGES, ChangeLog, contact_entries
 from app.services.keys import ContactKeys
 from app.services.paging import decode_cursor, more_after, probe_size, require_window
@@ -400,8 +401,13 @@ class ContactService:
 
     def list_page(self, args: dict) -> dict:
         cursor = args.get("cursor")
+        filters = {k: args[k] for k in ("externalId", "source") if args.get(k)}
         contacts, total, next_cursor = self.list(
-            args["workspaceId"], limit=args["limit"], offset=args["offset"], cursor=cursor
+            args["workspaceId"],
+            limit=args["limit"],
+            offset=args["offset"],
+            cursor=cursor,
+            filters=filters,
         )
         return {
             "data": contacts,
@@ -414,15 +420,23 @@ class ContactService:
         }
 
     def list(
-        self, workspace_id: str, *, limit: int, offset: int = 0, cursor: str | None = None
+        self,
+        workspace_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        cursor: str | None = None,
+        filters: dict | None = None,
     ) -> tuple[list[dict], int, str | None]:
         """Newest first: offset paging within the engine's result window, or a cursor
         (search_after on createdAt, id) for any depth.
 
         createdAt never changes, so new contacts only ever land before the first page and
         search_after alone neither repeats nor skips a row: no point in time is needed.
+        `filters` (externalId, source) are the search filters of the same names.
         """
-        mark = cursors.fingerprint(workspace_id, "list")
+        # A cursor pages the filters it was made with (unfiltered cursors stay as they were).
+        mark = cursors.fingerprint(workspace_id, "list", *([filters] if filters else []))
         after = None
         if cursor:
             after = decode_cursor(
@@ -431,7 +445,7 @@ class ContactService:
         else:
             require_window(offset, limit)
         body = {
-            "query": {"bool": {"filter": [{"term": {"workspaceId": workspace_id}}]}},
+            "query": {"bool": {"filter": build_filters(workspace_id, filters)}},
             "sort": [{"createdAt": "desc"}, {"id": "desc"}],
             "size": probe_size(limit, offset if after is None else 0),
             "track_total_hits": True,

@@ -249,3 +249,32 @@ def test_an_import_row_with_a_hostile_external_id_is_an_invalid_row(client, work
         client, auth, workspace, "First Name,External ID\nA," + "x" * 300 + "\nB,ok\n", "skip"
     )
     assert (counts["invalid"], counts["created"]) == (1, 1)
+
+
+def test_the_list_filters_by_external_id_and_source_and_pages_them_with_a_cursor(
+    client, app, workspace, auth
+):
+    for n, source in enumerate(["hubspot", "hubspot", "hubspot", "csv"]):
+        create(client, workspace, auth, firstName=f"N{n}", externalId=f"L-{n}", source=source)
+    refresh(app)
+    url = f"/v1/contacts?workspaceId={workspace}"
+    one = client.get(f"{url}&externalId=L-2", headers=auth).json
+    assert [c["firstName"] for c in one["data"]] == ["N2"] and one["meta"]["total"] == 1
+    first = client.get(f"{url}&source=hubspot&limit=2", headers=auth).json
+    assert first["meta"]["total"] == 3 and first["meta"]["hasMore"] is True
+    cursor = first["meta"]["nextCursor"]
+    rest = client.get(f"{url}&source=hubspot&limit=2&cursor={cursor}", headers=auth).json
+    names = [c["firstName"] for c in first["data"] + rest["data"]]
+    assert sorted(names) == ["N0", "N1", "N2"]
+    # A cursor pages the filter it was made with, not another one.
+    other = client.get(f"{url}&source=csv&limit=2&cursor={cursor}", headers=auth)
+    assert other.status_code == 400
+    unfiltered = client.get(url, headers=auth).json
+    assert unfiltered["meta"]["total"] == 4
+
+
+@pytest.mark.parametrize("query", ["externalId=" + "x" * 256, "externalId=", "source=" + "s" * 101])
+def test_hostile_list_filters_are_400(client, workspace, auth, query):
+    response = client.get(f"/v1/contacts?workspaceId={workspace}&{query}", headers=auth)
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "validation_error"
