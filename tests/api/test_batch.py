@@ -581,3 +581,11 @@ def test_items_the_engine_refuses_as_overloaded_are_written_on_the_next_round(
         )
     assert [r["status"] for r in result["results"]] == ["created"]
     assert total(client, app, workspace, auth) == 1
+
+
+def test_a_batch_call_spends_one_request_of_its_scope():
+    from app.ratelimit import limit_scope
+
+    assert limit_scope("POST", "/v1/contacts/batch/read") == "contacts:read"
+    for op in ("create", "update", "upsert", "delete"):
+        assert limit_scope("POST", f"/v1/contacts/batch/{op}") == "contacts:write"
