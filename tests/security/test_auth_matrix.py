@@ -135,6 +135,14 @@ def requests_for(ids: dict) -> list[tuple[str, str, str, dict]]:
         ("GET", "/v1/dnc/history", "dnc:read", {"query_string": {"workspaceId": VICTIM}}),
         ("POST", "/v1/dnc/import", "dnc:write", upload()),
         ("GET", "/v1/contacts/changes", "contacts:read", {"query_string": {"workspaceId": VICTIM}}),
+        ("GET", "/v1/contacts/<string:contact_id>/duplicates", "contacts:read", {"path": contact}),
+        (
+            "POST",
+            "/v1/contacts/merge",
+            "contacts:write",
+            {"json": {**body, "targetId": contact, "sourceIds": ["contact_other"]}},
+        ),
+        ("GET", "/v1/contacts/merges/<string:merge_id>", "contacts:read", {"path": "merge_x"}),
         *[
             ("POST", f"/v1/contacts/batch/{op}", scope, {"json": {**body, **batch}})
             for op, scope, batch in (
