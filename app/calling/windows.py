@@ -41,8 +41,8 @@ SAMPLE = timedelta(hours=6)
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a call may start at `instant`, why not, when it next may, and (when it may
-    now) the instant that stops being true: the window's close, within the horizon."""
+    """Whether a call may start at an instant, why not, when it next may, and, while it
+    may, when that stops (the first close within the horizon)."""
 
     allowed: bool
     reason: str | None
@@ -88,7 +88,11 @@ def allowed_until(instant: datetime, pairs: Sequence[Pair], horizon: timedelta) 
 
 
 def next_allowed(
-    instant: datetime, pairs: Sequence[Pair], horizon: timedelta, *, not_before=None
+    instant: datetime,
+    pairs: Sequence[Pair],
+    horizon: timedelta,
+    *,
+    not_before: datetime | None = None,
 ) -> datetime | None:
     """The earliest instant in [instant, instant + horizon] that every pair allows.
 
