@@ -70,6 +70,7 @@ JSON_ROUTES = (
     ("POST", "/v1/contacts/normalize"),
     ("POST", "/v1/dnc"),
     ("POST", "/v1/dnc/check"),
+    ("POST", "/v1/contacts/merge"),
 )
 
 
