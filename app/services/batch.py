@@ -177,7 +177,9 @@ class BatchService:
                     batch.invalid(index, DuplicateItem())
                 else:
                     taken.add(found.holder.id)
-                    targets[index] = (found.holder, changes)
+                    # The key found the contact; it does not also make a secondary number
+                    # or address the primary one.
+                    targets[index] = (found.holder, {k: v for k, v in changes.items() if k != key})
             return writes + self._merges(workspace_id, batch, targets)
 
         if key != "externalId":

@@ -30,13 +30,30 @@ from dataclasses import dataclass
 
 from opensearchpy import OpenSearch
 
+from app.contact_methods import addresses_of, numbers_of
 from app.search.documents import from_source
 from app.search.indices import IndexNames
 
-# The contact field each upsert key is read from (already normalized: E.164, lowercase).
-KEY_FIELDS = {"externalId": "externalId", "phone": "phone", "email": "email"}
+# Where the engine finds each key (already normalized: E.164, lowercase): a phone or an
+# email matches any of the contact's numbers or addresses, as an import's dedupe does
+# (`phone`/`email` too, for documents written before the lists and not reindexed yet).
+SEARCH_FIELDS = {
+    "externalId": ("externalId",),
+    "phone": ("phones.number", "phone"),
+    "email": ("emailAddresses", "email"),
+}
+HOLDER_SOURCE = ["externalId", "phone", "phones", "email", "emails"]
 # Slots tried per key before falling back to a random id (needs 8 reassigned contacts).
 MAX_SLOTS = 8
+
+
+def held_keys(contact: dict, kind: str) -> list[str]:
+    """The values of one key kind a contact holds."""
+    if kind == "phone":
+        return numbers_of(contact)
+    if kind == "email":
+        return addresses_of(contact)
+    return [contact["externalId"]] if contact.get("externalId") else []
 
 
 def slot_id(workspace_id: str, kind: str, value: str, slot: int = 0) -> str:
@@ -101,7 +118,6 @@ class ContactKeys:
 
     def resolve(self, workspace_id: str, kind: str, values: list[str]) -> dict[str, Resolution]:
         """For each key value: its holder (real-time version) and the free slot for a new one."""
-        field = KEY_FIELDS[kind]
         values = list(dict.fromkeys(values))
         resolved: dict[str, Resolution] = {}
         pending = values
@@ -115,7 +131,7 @@ class ContactKeys:
                 hit = stored.get(contact_id)
                 if hit is None:
                     resolved[value] = Resolution(None, contact_id)
-                elif hit.contact.get(field) == value:
+                elif value in held_keys(hit.contact, kind):
                     resolved[value] = Resolution(hit, None)
                 else:
                     walking.append(value)  # the slot's contact let go of this key
@@ -123,15 +139,17 @@ class ContactKeys:
         for value in pending:
             resolved[value] = Resolution(None, None)
         outside = [value for value in values if resolved[value].holder is None]
-        for value, holder in self._search_holders(workspace_id, field, outside).items():
+        for value, holder in self._search_holders(workspace_id, kind, outside).items():
             resolved[value] = Resolution(holder, resolved[value].free_id)
         return resolved
 
-    def _search_holders(self, workspace_id: str, field: str, values: list[str]) -> dict:
+    def _search_holders(self, workspace_id: str, kind: str, values: list[str]) -> dict:
         """Holders outside the slot chains, oldest first, re-read in real time (the search
         may lag a write; the compare-and-set needs the current version)."""
         if not values:
             return {}
+        wanted = set(values)
+        should = [{"terms": {field: values}} for field in SEARCH_FIELDS[kind]]
         result = self.client.search(
             index=self.names.read,
             routing=workspace_id,
@@ -140,21 +158,22 @@ class ContactKeys:
                     "bool": {
                         "filter": [
                             {"term": {"workspaceId": workspace_id}},
-                            {"terms": {field: values}},
+                            {"bool": {"should": should, "minimum_should_match": 1}},
                         ]
                     }
                 },
                 "sort": [{"createdAt": "asc"}, {"id": "asc"}],
                 "size": min(10_000, 2 * len(values)),
-                "_source": [field],
+                "_source": HOLDER_SOURCE,
             },
         )
         first: dict[str, str] = {}
         for hit in result["hits"]["hits"]:
-            first.setdefault(hit["_source"].get(field), hit["_id"])
-        current = self.read(workspace_id, list(first.values()))
+            for value in wanted.intersection(held_keys(hit["_source"], kind)):
+                first.setdefault(value, hit["_id"])
+        current = self.read(workspace_id, list(set(first.values())))
         return {
             value: current[contact_id]
             for value, contact_id in first.items()
-            if contact_id in current and current[contact_id].contact.get(field) == value
+            if contact_id in current and value in held_keys(current[contact_id].contact, kind)
         }

@@ -589,3 +589,39 @@ def test_a_batch_call_spends_one_request_of_its_scope():
     assert limit_scope("POST", "/v1/contacts/batch/read") == "contacts:read"
     for op in ("create", "update", "upsert", "delete"):
         assert limit_scope("POST", f"/v1/contacts/batch/{op}") == "contacts:write"
+
+
+def test_upsert_by_phone_or_email_finds_a_contact_by_any_of_its_numbers_or_addresses(
+    client, app, workspace, auth
+):
+    made = client.post(
+        "/v1/contacts",
+        json={
+            "workspaceId": workspace,
+            "firstName": "Multi",
+            "phones": [{"number": "+14155550161", "primary": True}, {"number": "+14155550162"}],
+            "emails": [{"address": "main@example.com"}, {"address": "other@example.com"}],
+        },
+        headers=auth,
+    )
+    assert made.status_code == 201, made.json
+    contact_id = made.json["data"]["id"]
+    refresh(app)
+    by_phone = call(
+        client,
+        "upsert",
+        workspace,
+        auth,
+        [{"phone": "(415) 555-0162", "company": "A"}],
+        key="phone",
+    ).json["results"][0]
+    assert (by_phone["status"], by_phone["id"]) == ("updated", contact_id)
+    by_email = call(
+        client, "upsert", workspace, auth, [{"email": "OTHER@example.com"}], key="email"
+    ).json["results"][0]
+    assert (by_email["status"], by_email["id"]) == ("unchanged", contact_id)
+    # Found by a secondary number or address, which stays secondary.
+    stored = client.get(f"/v1/contacts/{contact_id}", headers=auth).json["data"]
+    assert (stored["phone"], stored["email"]) == ("+14155550161", "main@example.com")
+    assert stored["company"] == "A"
+    assert total(client, app, workspace, auth) == 1
