@@ -401,3 +401,19 @@ def test_a_number_listed_while_its_contact_is_merged_away_leaves_the_survivor_li
         assert {p["number"]: p["dnc"] for p in survivor["phones"]}[number] is True
         assert target["id"] not in search_ids(client, workspace, auth, dnc=False)
         assert target["id"] in search_ids(client, workspace, auth, dnc=True)
+
+
+def test_the_change_feed_sees_the_survivor_updated_and_the_sources_deleted(
+    client, workspace, auth, trio
+):
+    target, one, two = trio
+    merge(client, workspace, auth, target["id"], [one["id"], two["id"]])
+    response = client.get(
+        "/v1/contacts/changes", headers=auth, query_string={"workspaceId": workspace, "limit": 100}
+    )
+    assert response.status_code == 200, response.json
+    events = response.json["data"][3:]  # after the three creates
+    assert [e["type"] for e in events] == ["contact.updated", "contact.deleted", "contact.deleted"]
+    assert events[0]["contact"]["id"] == target["id"]
+    assert [p["number"] for p in events[0]["contact"]["phones"]] == [P1, P2, P3]
+    assert {e["contactId"] for e in events[1:]} == {one["id"], two["id"]}
