@@ -44,7 +44,7 @@ from contextlib import ExitStack, contextmanager
 import redis
 from opensearchpy import ConflictError, NotFoundError, helpers
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, ServiceUnavailable
 from app.locks import RenewableLock
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
@@ -390,7 +390,8 @@ class MergeService:
         conflicts = [e for e in errors if next(iter(e.values())).get("status") == 409]
         others = [e for e in errors if next(iter(e.values())).get("status") not in (404, 409)]
         if others:
-            raise RuntimeError(f"merge: {len(others)} sources could not be deleted")
+            log.warning("merge: %d sources not deleted: %s", len(others), others[:3])
+            raise ServiceUnavailable("The merge is not finished; send it again to finish it.")
         return not conflicts
 
     # --- recovery ---------------------------------------------------------------------
