@@ -141,6 +141,11 @@ class Config:
     # HMAC key of paging cursors. Set it in production (any long random string, the same
     # on every API worker); the default is public and lets anyone forge cursors.
     CURSOR_SECRET = os.environ.get("CURSOR_SECRET", "dev-only-cursor-secret-change-me")
+    # HMAC key of the ids of contacts created under a key (an externalId, an upsert's
+    # phone or email; app/services/keys.py), so an id cannot be traced back to a number.
+    # Set it once per deployment, the same everywhere, and never change it (unset: a
+    # public development key).
+    KEY_ID_SECRET = os.environ.get("KEY_ID_SECRET", "")
 
     # DNC cache: average numbers per Redis bucket (intset) when a workspace's cache is
     # built; keep it well under set-max-intset-entries (512). Lazy build: a workspace

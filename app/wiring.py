@@ -181,6 +181,7 @@ class Wiring:
                 annotate=self.dnc.flag_contacts,
                 cursor_key=self.config["CURSOR_SECRET"],
                 changes=self.changes,
+                key_secret=self.config["KEY_ID_SECRET"],
             ),
         )
 

@@ -143,12 +143,13 @@ class ContactService:
         *,
         cursor_key: str | bytes | None = None,
         changes: ChangeLog | None = None,
+        key_secret: str | bytes = "",
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "contacts")
         # Every write is announced before and recorded after (app/services/changes.py).
         self.changes = changes or NO_CHANGES
-        self.keys = ContactKeys(client, self.names)
+        self.keys = ContactKeys(client, self.names, key_secret)
         self.default_country = default_country
         # Only services that page (the API's) need a key; writers (imports, scripts) do not.
         self.cursors = cursors.CursorCodec(cursor_key) if cursor_key else None

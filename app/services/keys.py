@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from opensearchpy import OpenSearch
@@ -45,6 +46,8 @@ SEARCH_FIELDS = {
 HOLDER_SOURCE = ["externalId", "phone", "phones", "email", "emails"]
 # Slots tried per key before falling back to a random id (needs 8 reassigned contacts).
 MAX_SLOTS = 8
+# The key of slot ids when KEY_ID_SECRET is not set (development and tests only).
+DEV_SECRET = "dev-only-key-id-secret-change-me"
 
 
 def held_keys(contact: dict, kind: str) -> list[str]:
@@ -56,12 +59,14 @@ def held_keys(contact: dict, kind: str) -> list[str]:
     return [contact["externalId"]] if contact.get("externalId") else []
 
 
-def slot_id(workspace_id: str, kind: str, value: str, slot: int = 0) -> str:
+def slot_id(secret: bytes, workspace_id: str, kind: str, value: str, slot: int = 0) -> str:
     """The id of the contact created for (kind, value) in a workspace, at a chain slot.
 
-    128 bits of SHA-256 in the same form as a random id: nothing of the key leaks."""
+    128 bits of an HMAC in the same form as a random id. Keyed, because a plain hash of a
+    phone number could be reversed by anyone who sees the id (in a log, a URL) and tries
+    the few billion numbers of a country."""
     material = "\x00".join((workspace_id, kind, value, str(slot))).encode()
-    digest = hashlib.sha256(material).digest()[:16]
+    digest = hmac.new(secret, material, hashlib.sha256).digest()[:16]
     return "contact_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
@@ -91,9 +96,13 @@ class Resolution:
 
 
 class ContactKeys:
-    def __init__(self, client: OpenSearch, names: IndexNames) -> None:
+    def __init__(self, client: OpenSearch, names: IndexNames, secret: str | bytes = "") -> None:
         self.client = client
         self.names = names
+        # KEY_ID_SECRET: the same in every process, and never changed once keys are used
+        # (a new secret moves every slot; lookups then rely on the search alone).
+        secret = secret or DEV_SECRET
+        self.secret = secret.encode() if isinstance(secret, str) else secret
 
     def read(self, workspace_id: str, ids: list[str]) -> dict[str, Stored]:
         """Real-time multi-get of a workspace's contacts; ids of other workspaces are absent."""
@@ -124,7 +133,9 @@ class ContactKeys:
         for slot in range(MAX_SLOTS):
             if not pending:
                 break
-            ids = {value: slot_id(workspace_id, kind, value, slot) for value in pending}
+            ids = {
+                value: slot_id(self.secret, workspace_id, kind, value, slot) for value in pending
+            }
             stored = self.read(workspace_id, list(ids.values()))
             walking = []
             for value, contact_id in ids.items():
