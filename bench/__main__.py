@@ -26,6 +26,7 @@ BENCHMARKS = {
     "search": "search",
     "imports": "import",
     "batch": "batch",
+    "feed": "feed",
     "load": "load",
 }
 

@@ -252,7 +252,16 @@ def main() -> None:
         f"({args.writers} writers)"
     )
     print_table(rows, title)
-    write_result("feed", {"args": vars(args), "rows": rows})
+    feed, raw = rows[0], rows[1]
+    targets = {
+        f"the follower missed no write (gaps {feed['gaps']}, repeats {feed['repeats']})": (
+            feed["gaps"] == 0 and feed["repeats"] == 0
+        ),
+        f"writers reached {args.rate:.0f} writes/s (feed {feed['writes_per_s']}/s, raw "
+        f"_bulk {raw['writes_per_s']}/s on the same machine)": feed["writes_per_s"]
+        >= 0.95 * args.rate,
+    }
+    write_result("feed", {"title": title, "args": vars(args), "rows": rows, "targets": targets})
 
 
 if __name__ == "__main__":
