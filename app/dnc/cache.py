@@ -57,10 +57,8 @@ from dataclasses import dataclass
 
 import redis
 
-from app.dnc.rule_scripts import LOAD_RULES, RULE_WRITE, SEED_VERSION
+from app.dnc.rule_cache import RuleCache
 
-# The seed's rule identity (exact, workspace-wide, all channels): app/dnc/rules.py.
-DEFAULT_IDENTITY = "e||all"
 # A stale layout seen by the caller is reloaded and the call retried this many times.
 LAYOUT_RETRIES = 3
 MAX_BITS = 24
@@ -296,7 +294,7 @@ def mark_age_seconds(mark: str, now: float | None = None) -> float:
     return (now if now is not None else time.time()) - int(stamp.group(1)) / 1000
 
 
-class DncCache:
+class DncCache(RuleCache):
     def __init__(self, client: redis.Redis, key_prefix: str, bucket_target: int = 128) -> None:
         self.client = client
         self.key_prefix = key_prefix
@@ -309,9 +307,7 @@ class DncCache:
         self._flip = client.register_script(_FLIP)
         self._clear_if = client.register_script(_CLEAR_IF)
         self._run_id = client.register_script(_RUN_ID)
-        self._rule_write = client.register_script(RULE_WRITE)
-        self._load_rules = client.register_script(LOAD_RULES)
-        self._seed_version = client.register_script(SEED_VERSION)
+        self.register_rule_scripts(client)
 
     # --- keys -------------------------------------------------------------------
 
@@ -335,20 +331,6 @@ class DncCache:
 
     def removed_key(self, workspace_id: str, gen: str) -> str:
         return f"{self._base(workspace_id)}:{gen}:removed"
-
-    def rules_key(self, workspace_id: str, gen: str) -> str:
-        return f"{self._base(workspace_id)}:{gen}:rules"
-
-    def rule_lengths_key(self, workspace_id: str) -> str:
-        """The match-key lengths rule entries use (only grows; a superset is harmless)."""
-        return f"{self._base(workspace_id)}:rlens"
-
-    def rule_marks_key(self, workspace_id: str) -> str:
-        """Marks of rule writes: `key|identity` (a rule's guard) and `key` (the field's)."""
-        return f"{self._base(workspace_id)}:rmarks"
-
-    def version_key(self, workspace_id: str) -> str:
-        return f"{self._base(workspace_id)}:version"
 
     # --- state --------------------------------------------------------------------
 
@@ -419,19 +401,6 @@ class DncCache:
                 found.update(f"+{(int(m) << layout.bits) | bucket}" for m in members)
         return found
 
-    def rules(self, workspace_id: str) -> dict[str, str] | None:
-        """The live generation's rule entries, {match key: descriptors}; None when none
-        is live."""
-        state = self.state(workspace_id)
-        if state.live is None:
-            return None
-        raw = self.client.hgetall(self.rules_key(workspace_id, state.live.gen))
-        return {k.decode(): v.decode() for k, v in raw.items()}
-
-    def version(self, workspace_id: str) -> int | None:
-        value = self.client.get(self.version_key(workspace_id))
-        return None if value is None else int(value)
-
     def workspaces(self) -> list[str]:
         """Workspaces that have cache state in Redis."""
         pattern = f"{self.key_prefix}dnc:{{*}}:meta"
@@ -474,77 +443,6 @@ class DncCache:
     def add(self, workspace_id: str, phones: Iterable[str]) -> int:
         """Add numbers the record holds (no write in flight to settle)."""
         return self._apply("add", workspace_id, list(phones), new_mark())
-
-    def mark_rule(self, workspace_id: str, match_key: str, identity: str | None) -> str:
-        """Announce a write of a rule entry filed under `match_key` (its digits), or with
-        `identity` None a reconciler's `set` of the whole field (app/dnc/rule_scripts.py).
-        The seed's identity is guarded by the numbers' marks hash (checks see it)."""
-        mark = new_mark()
-        pipe = self.client.pipeline(transaction=True)
-        pipe.sadd(self.rule_lengths_key(workspace_id), len(match_key))
-        pipe.hset(self.rule_marks_key(workspace_id), match_key, mark)
-        if identity == DEFAULT_IDENTITY:
-            pipe.hset(self.marks_key(workspace_id), match_key, mark)
-        elif identity is not None:
-            pipe.hset(self.rule_marks_key(workspace_id), f"{match_key}|{identity}", mark)
-        pipe.execute()
-        return mark
-
-    def finish_rule(
-        self,
-        op: str,
-        workspace_id: str,
-        match_key: str,
-        identity: str,
-        value: str,
-        mark: str,
-        *,
-        keep_mark: bool = False,
-    ) -> None:
-        """After the record changed: `add` the descriptor `value`, `remove` the identity
-        (while its guard is ours), or `set` the field to `value` (the reconciler)."""
-        if identity == DEFAULT_IDENTITY:
-            guard_key, guard = self.marks_key(workspace_id), match_key
-        elif op == "set":
-            guard_key, guard = self.rule_marks_key(workspace_id), match_key
-        else:
-            guard_key, guard = self.rule_marks_key(workspace_id), f"{match_key}|{identity}"
-        self._rule_write(
-            keys=[
-                self.meta_key(workspace_id),
-                guard_key,
-                self.rule_lengths_key(workspace_id),
-                self.rule_marks_key(workspace_id),
-            ],
-            args=[
-                op,
-                mark,
-                match_key,
-                identity,
-                value,
-                f"{self._base(workspace_id)}:",
-                "1" if keep_mark else "0",
-                int(time.time() * 1000),
-                guard,
-            ],
-        )
-
-    def rule_marks(self, workspace_id: str) -> dict[str, str]:
-        """Pending rule marks: {`key` or `key|identity`: mark}."""
-        raw = self.client.hgetall(self.rule_marks_key(workspace_id))
-        return {k.decode(): v.decode() for k, v in raw.items()}
-
-    def clear_rule_mark(self, workspace_id: str, field: str, mark: str) -> None:
-        self._clear_if(keys=[self.rule_marks_key(workspace_id)], args=[field, mark])
-
-    def bump_version(self, workspace_id: str, changes: int) -> None:
-        """Count acknowledged changes (the list's version) once their history is written."""
-        if changes:
-            self.client.incrby(self.version_key(workspace_id), changes)
-
-    def seed_version(self, workspace_id: str, changes: int) -> None:
-        """Raise the version to the history's count (after Redis lost it); never lower it."""
-        self._seed_version(keys=[self.version_key(workspace_id)], args=[changes])
 
     def clear_bulk_mark(self, workspace_id: str, mark: str) -> None:
         self._clear_if(keys=[self.bulk_key(workspace_id)], args=[mark, mark])
@@ -625,17 +523,6 @@ class DncCache:
         if added == -1:
             raise LayoutChanged(workspace_id)
         return added
-
-    def load_rules(self, workspace_id: str, layout: Layout, fields: dict[str, str]) -> int:
-        """Add rule entries read from the record to the generation being built."""
-        args: list[str] = [layout.gen, f"{self._base(workspace_id)}:"]
-        for field, value in fields.items():
-            args += [field, value]
-        keys = [self.meta_key(workspace_id), self.rule_lengths_key(workspace_id)]
-        loaded = self._load_rules(keys=keys, args=args)
-        if loaded == -1:
-            raise LayoutChanged(workspace_id)
-        return loaded
 
     def finish_build(self, workspace_id: str, layout: Layout) -> None:
         """Make the new generation live in one step, then reclaim the old one."""

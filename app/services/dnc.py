@@ -696,8 +696,8 @@ class DncService:
             for batch in self.scan_phones(workspace_id, filters):
                 loaded += self.cache.load(workspace_id, layout, batch)
             loaded += self.cache.load_rules(workspace_id, layout, self.rule_fields(workspace_id))
+            self.seed_version(workspace_id)  # before the flip: a check never reads it unset
             self.cache.finish_build(workspace_id, layout)
-            self.seed_version(workspace_id)
             log.info(
                 "DNC cache for %s built: %d numbers, %d bits", workspace_id, loaded, layout.bits
             )
