@@ -170,7 +170,7 @@ class RuleCache:
 
     def mark_rule(self, workspace_id: str, match_key: str, identity: str | None) -> str:
         """Announce a write of a rule entry filed under `match_key` (its digits), or with
-        `identity` None a reconciler's `set` of the whole field (app/dnc/rule_scripts.py).
+        `identity` None a reconciler's `set` of the whole field (see RULE_WRITE above).
         The seed's identity is guarded by the numbers' marks hash (checks see it)."""
         mark = dnc_cache.new_mark()
         pipe = self.client.pipeline(transaction=True)
