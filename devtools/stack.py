@@ -405,6 +405,9 @@ def cluster_env(nodes: int) -> dict[str, str]:
         "OPENSEARCH_HOSTS": ",".join(cluster_urls(nodes)),
         "REDIS_URL": CLUSTER_REDIS,
         "IMPORT_DIR": str(CLUSTER / "imports"),
+        # Three JVMs on two shared cores: a 2,000-document bulk with its replica can take
+        # longer than the single node's 10 s request timeout.
+        "OPENSEARCH_TIMEOUT": "30",
         **CLUSTER_TOPOLOGY,
     }
 
