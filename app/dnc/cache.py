@@ -43,6 +43,16 @@ and no bulk write is in flight; otherwise the record (OpenSearch) decides. So a
 number whose add was acknowledged is either in the trusted cache or is read from the
 record, whatever failed in between.
 
+Rule entries (app/dnc/rules.py, app/dnc/rule_cache.py). Only exact, workspace-wide,
+all-channel entries without an expiry live in the intsets. Every other entry (a prefix,
+a campaign's or one channel's entry, an expiring one) is a descriptor in the
+generation's rules hash, built, journalled and flipped live with the intsets. The check
+script walks the number's prefixes of the lengths in use (one HMGET) and compares an
+expiry with Redis `TIME`, so an entry stops matching at its expiry by one clock, never
+earlier. The guarantee reads, for rules: from the moment an add of an entry is
+acknowledged until its removal begins or its expiry passes, every check of a number it
+covers (in its scope and channel) says "listed" or fails.
+
 Every key carries the workspace as a hash tag, so each script touches one slot.
 """
 
