@@ -108,8 +108,10 @@ class PhoneSchema(Schema):
     dnc = fields.Boolean(
         allow_none=True,
         metadata={
-            "description": "This number is on the workspace's DNC list; null when the list "
-            "could not be read (never treat null as callable)."
+            "description": "This number is on the workspace's DNC list for calls, "
+            "workspace-wide (an exact or prefix entry for calls or all channels, no "
+            "campaign scope); null when the list could not be read (never treat null as "
+            "callable)."
         },
     )
 
@@ -212,7 +214,12 @@ class ContactSchema(Schema):
             "DNC list; null when the list could not be read (never treat null as callable). "
             "Any number, not only the primary: a dialer that filters on `dnc=false` must "
             "never get a contact it could reach on a listed number; each number's own "
-            "state is `phones[].dnc`."
+            "state is `phones[].dnc`. Listed means listed for calls, workspace-wide: an "
+            "entry scoped to one campaign or only to sms does not set it (ask "
+            "GET /v1/dnc/check with campaign and channel). The stored copy behind the "
+            "search and export filter is cleared by the reconciler's next pass after an "
+            "entry expires: it may read listed a little after the expiry, never callable "
+            "before it."
         },
     )
     createdAt = fields.String(required=True, metadata={"example": "2026-01-31T12:00:00.000Z"})
