@@ -105,9 +105,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "tags": ("tags", "tag", "labels", "label", "lists"),
     "phones": ("phones",),
     "emails": ("emails",),
-    # "External ID", "externalId" (this service's export). `source` is mapped only when
-    # asked: a file's "Source" column has always been a custom field.
+    # "External ID", "externalId" and "Source": what this service's export writes.
     "externalId": ("externalid",),
+    "source": ("source",),
 }
 _RANK = {
     alias: (target, rank)

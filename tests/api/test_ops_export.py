@@ -68,7 +68,7 @@ def test_export_streams_every_field_across_pages(client, workspace, auth, small_
     assert sorted(r["id"] for r in rows) == sorted(c["id"] for c in made)
     assert [r["createdAt"] for r in rows] == sorted(c["createdAt"] for c in made)
     rows = sorted(rows, key=lambda r: r["firstName"])
-    assert list(rows[0])[:12] == [
+    assert list(rows[0])[:14] == [
         "id",
         "workspaceId",
         "firstName",
@@ -78,12 +78,14 @@ def test_export_streams_every_field_across_pages(client, workspace, auth, small_
         "company",
         "notes",
         "tags",
+        "externalId",
+        "source",
         "createdAt",
         "updatedAt",
         "dnc",
     ]
-    assert list(rows[0])[12:14] == ["phones", "emails"]
-    assert list(rows[0])[14:] == ["customFields.plan", "customFields.region", "customFields.seats"]
+    assert list(rows[0])[14:16] == ["phones", "emails"]
+    assert list(rows[0])[16:] == ["customFields.plan", "customFields.region", "customFields.seats"]
     one = rows[1]
     assert one["phone"] == "'+14155550001"  # a leading + is neutralized like any formula
     assert one["phones"] == "'+14155550001 (other, primary)"
@@ -166,6 +168,8 @@ def test_export_then_import_into_another_workspace_gives_the_same_contacts(clien
             notes=f"Met at the fair, day {n}",
             tags=["vip", "berlin"],
             customFields={"plan": "premium", "seats": str(n)},
+            externalId=f"crm-{n}",
+            source="fair",
         )
     # Values a spreadsheet would run as formulas are neutralized on export, restored on import.
     create(
@@ -190,7 +194,10 @@ def test_export_then_import_into_another_workspace_gives_the_same_contacts(clien
 
     def contacts(ws):
         listing = client.get(f"/v1/contacts?workspaceId={ws}&limit=100", headers=auth).json
-        keep = ("firstName", "lastName", "phone", "email", "company", "notes", "customFields")
+        keep = (
+            *("firstName", "lastName", "phone", "email", "company", "notes", "customFields"),
+            *("externalId", "source"),
+        )
         return sorted(
             ({k: c[k] for k in keep} | {"tags": sorted(c["tags"])} for c in listing["data"]),
             key=lambda c: c["email"],
