@@ -9,7 +9,7 @@ from app import services
 from app.api.responses import dumped
 from app.auth import current_principal, require_scope
 from app.idempotency import HEADER_DOC, idempotent
-from app.schemas.common import WriteArgsSchema
+from app.schemas.common import ErrorSchema, WriteArgsSchema
 from app.schemas.contacts import (
     ContactCreateSchema,
     ContactEnvelopeSchema,
@@ -54,6 +54,8 @@ def create_contact(data, options):
 @blp.response(200, ContactEnvelopeSchema)
 @blp.alt_response(
     301,
+    schema=ErrorSchema,
+    headers={"Location": {"description": "/v1/contacts/<survivor>", "schema": {"type": "string"}}},
     description="The contact was merged into another one: `Location` is the survivor, and "
     'the body `{"error":{"code":"merged","details":[{"field":"id","message":"<survivor id>"}]}}`.',
 )
