@@ -318,3 +318,25 @@ def test_a_merge_records_the_survivors_update_and_the_sources_tombstones(client,
         ("contact.deleted", source["id"]),
     ]
     assert events[2]["contact"]["email"] == "jane@example.com"
+
+
+def test_a_dnc_csv_import_records_one_change_per_number(client, workspace, auth):
+    listed = client.post(
+        "/v1/dnc", headers=auth, json={"workspaceId": workspace, "phone": "+14155550150"}
+    )
+    assert listed.status_code == 201
+    imported = client.post(
+        f"/v1/dnc/import?workspaceId={workspace}",
+        data="+14155550150\n+14155550151\n+14155550152\nnot-a-number\n",
+        content_type="text/csv",
+        headers=auth,
+    )
+    assert imported.status_code == 200, imported.json
+
+    events, _ = walk(client, workspace, auth)
+
+    assert sorted((e["type"], e["dnc"]["phone"]) for e in events[1:]) == [
+        ("dnc.added", "+14155550151"),
+        ("dnc.added", "+14155550152"),
+        ("dnc.updated", "+14155550150"),
+    ]
