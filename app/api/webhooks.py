@@ -27,6 +27,7 @@ blp = Blueprint(
 @require_scope("contacts:write")
 @blp.arguments(WebhookCreateSchema)
 @blp.response(201, WebhookCreatedEnvelopeSchema)
+@blp.alt_response(409, description="The workspace holds WEBHOOKS_PER_WORKSPACE already.")
 def create_webhook(data):
     """Subscribe a URL to change events; the secret is shown only in this answer."""
     current_principal().require_workspace(data["workspaceId"])
@@ -46,6 +47,7 @@ def list_webhooks(args):
 @blp.route("/<string:webhook_id>", methods=["GET"])
 @require_scope("contacts:read")
 @blp.response(200, WebhookEnvelopeSchema)
+@blp.alt_response(404, description="No such webhook in the token's workspaces.")
 def get_webhook(webhook_id):
     """One subscription: last attempts with their status, next retry, paused."""
     return {"data": services.webhooks().get(webhook_id, current_principal().workspaces)}
@@ -54,6 +56,7 @@ def get_webhook(webhook_id):
 @blp.route("/<string:webhook_id>", methods=["DELETE"])
 @require_scope("contacts:write")
 @blp.response(204)
+@blp.alt_response(404, description="No such webhook in the token's workspaces.")
 def delete_webhook(webhook_id):
     """Unsubscribe; no more deliveries."""
     services.webhooks().delete(webhook_id, current_principal().workspaces)
@@ -63,6 +66,7 @@ def delete_webhook(webhook_id):
 @require_scope("contacts:write")
 @blp.arguments(WebhookUpdateSchema)
 @blp.response(200, WebhookEnvelopeSchema)
+@blp.alt_response(404, description="No such webhook in the token's workspaces.")
 def update_webhook(data, webhook_id):
     """Pause or resume (`{"paused": false}` retries at once, from where delivery stopped)."""
     webhooks = services.webhooks()
