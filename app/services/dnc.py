@@ -336,8 +336,12 @@ class DncService:
     def not_listed(self, workspace_id: str, phones: Sequence[str]) -> list[str]:
         """The numbers among `phones` no entry lists for calls workspace-wide (503 when
         the list cannot say: a contact's flag is never cleared on a guess)."""
-        flags = self.checks.membership(workspace_id, list(phones)).flags if phones else []
-        return [phone for phone, flag in zip(phones, flags, strict=True) if not flag]
+        gone: list[str] = []
+        for start in range(0, len(phones), SETTLE_BATCH):  # one short script call each
+            chunk = list(phones[start : start + SETTLE_BATCH])
+            flags = self.checks.membership(workspace_id, chunk).flags
+            gone += [phone for phone, flag in zip(chunk, flags, strict=True) if not flag]
+        return gone
 
     # --- the cache protocol (app/dnc/cache.py) ------------------------------------------
 

@@ -170,3 +170,14 @@ def test_another_workspace_is_a_403_and_a_read_scope_cannot_write(client, worksp
     )
     assert response.status_code == 403
     assert current(client, workspace, auth) == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"revokeAddsDnc": "maybe"}, {"revokeAddsDnc": {"on": True}}, {}, {"other": True}],
+)
+def test_hostile_settings_get_a_400_and_change_nothing(client, workspace, auth, body):
+    url = f"/v1/consents/settings?workspaceId={workspace}"
+    response = client.put(url, json=body, headers=auth)
+    assert response.status_code == 400 and response.json["error"]["code"] == "validation_error"
+    assert client.get(url, headers=auth).json["data"] == {"revokeAddsDnc": True}

@@ -372,3 +372,33 @@ def test_concurrent_rule_writes_on_one_prefix_never_lose_an_acknowledged_rule(
     with app.app_context():
         report = services.dnc_reconciler().reconcile(workspace, grace=0, full=True)
     assert report["rulesRepaired"] == 0 and report["missing"] == report["extra"] == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"rule": "regex"},
+        {"scope": "spring promo"},
+        {"scope": "ü" * 70},
+        {"channel": "fax"},
+        {"rule": "prefix", "scope": "x" * 5_000},
+    ],
+)
+def test_hostile_removal_parameters_get_a_400_and_remove_nothing(client, workspace, auth, query):
+    add(client, workspace, auth, rule="prefix", prefix=AREA)
+    add(client, workspace, auth, phone=UNDER[0])
+    for target in (AREA, UNDER[0]):
+        response = remove(client, workspace, auth, target, status=400, **query)
+        assert response.json["error"]["code"] == "validation_error"
+    assert check_many(client, workspace, auth, UNDER) == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"rule": "prefix", "scope": "Spring"}, {"rule": "exact", "channel": "sms"}],
+)
+def test_removing_another_rules_identity_leaves_the_entry_listed(client, workspace, auth, query):
+    add(client, workspace, auth, rule="prefix", prefix=AREA, scope="spring")
+    add(client, workspace, auth, phone=UNDER[1], scope="spring")
+    remove(client, workspace, auth, AREA if query["rule"] == "prefix" else UNDER[1], 404, **query)
+    assert check_many(client, workspace, auth, UNDER, campaign="spring") == [True, True, True]
