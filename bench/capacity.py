@@ -11,6 +11,7 @@ On the engine of OPENSEARCH_HOSTS (the single node by default; the cluster with
 2. Bulk them (routed by workspace, refresh off, 2,000 per request, like the importer)
    into an index made from index_mappings/contacts.json, and -- the raw-engine
    baseline -- into an index with no mapping at all (dynamic defaults), same docs.
+   Both get the configured layout (shards, replicas, routing partition).
 3. Refresh, force-merge to one segment (steady state after merges), read `_stats`:
    primary store bytes per document for both.
 4. Search throughput on the service index: the app's query body for a name typed by a
@@ -33,7 +34,7 @@ from opensearchpy import OpenSearch, helpers
 
 from app.search import queries
 from app.search.documents import to_document
-from app.search.indices import IndexNames, create_version, drop_all
+from app.search.indices import IndexNames, create_version, drop_all, load_definition
 from app.services.contacts import ContactService
 from bench.benchlib import engine, percentile, print_table, write_result
 from devtools.fakedata import contacts
@@ -119,9 +120,19 @@ def main() -> None:
     service_index = create_version(
         client, IndexNames(PREFIX, "contacts"), 1, overrides={"refresh_interval": "-1"}
     )
+    # The baseline gets the same layout (shards, replicas, partition) as the service's.
+    layout = load_definition("contacts")
     raw_index = f"{PREFIX}raw"
     client.indices.create(
-        index=raw_index, body={"settings": {"number_of_shards": 1, "number_of_replicas": 0}}
+        index=raw_index,
+        body={
+            "settings": {
+                k: v
+                for k, v in layout["settings"]["index"].items()
+                if k in ("number_of_shards", "number_of_replicas", "routing_partition_size")
+            },
+            "mappings": {k: v for k, v in layout["mappings"].items() if k == "_routing"},
+        },
     )
     rows = []
     try:
