@@ -161,6 +161,9 @@ class DncRules:
             )
         except (NotFoundError, ConflictError) as exc:
             dnc.settle(workspace_id, ["+" + rule.match_key])  # the record decides, guarded
+            if not rule.is_default_identity:  # its own guard: nothing left to settle
+                guard = f"{rule.match_key}|{rule.identity}"
+                dnc.cache.clear_rule_mark(workspace_id, guard, mark)
             if isinstance(exc, NotFoundError):
                 raise NotFound("The entry is not on this workspace's DNC list.") from None
             raise

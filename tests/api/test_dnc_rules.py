@@ -402,3 +402,9 @@ def test_removing_another_rules_identity_leaves_the_entry_listed(client, workspa
     add(client, workspace, auth, phone=UNDER[1], scope="spring")
     remove(client, workspace, auth, AREA if query["rule"] == "prefix" else UNDER[1], 404, **query)
     assert check_many(client, workspace, auth, UNDER, campaign="spring") == [True, True, True]
+
+
+def test_a_removal_of_an_absent_rule_leaves_no_mark_behind(app, client, workspace, auth):
+    remove(client, workspace, auth, AREA, status=404, rule="prefix", scope="spring")
+    with app.app_context():
+        assert services.dnc().cache.rule_marks(workspace) == {}
