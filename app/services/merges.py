@@ -2,7 +2,7 @@
 
 `POST /v1/contacts/merge {workspaceId, targetId, sourceIds, fieldChoices}` keeps the
 target (app/services/merge_rules.py says what it ends up holding) and removes the
-sources. The `merges` index holds two kinds of documents, routed by workspace:
+sources. The `merges` index (app/services/merge_store.py) holds two kinds of documents:
 
 - the merge record (`merge_<random>`): who, when, the sources as they were, the field
   choices, and once completed where each value of the survivor came from;
@@ -42,12 +42,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 import redis
-from opensearchpy import ConflictError, NotFoundError, helpers
+from opensearchpy import ConflictError, helpers
 
 from app.errors import Conflict, NotFound, ServiceUnavailable
 from app.locks import RenewableLock
 from app.search.documents import from_source, to_document, utc_now
-from app.search.indices import IndexNames
 from app.services.changes import contact_entries
 from app.services.contacts import ContactService, Versioned
 from app.services.merge_rules import (
@@ -57,6 +56,7 @@ from app.services.merge_rules import (
     merged_conflict,
     merged_into,
 )
+from app.services.merge_store import MergeStore
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class MergeService:
     ) -> None:
         self.contacts = contacts
         self.client = contacts.client
-        self.names = IndexNames(index_prefix, "merges")
+        self.store = MergeStore(self.client, index_prefix, self._read)
         self.cache = cache
         self.key_prefix = key_prefix
 
@@ -100,7 +100,7 @@ class MergeService:
         """Where a merged-away id lives on now (following later merges), else None."""
         survivor = None
         for _ in range(MAX_HOPS):
-            redirect = self._find(contact_id, workspaces, "redirect")
+            redirect = self.store.find(contact_id, workspaces, "redirect")
             if redirect is None:
                 break
             survivor = contact_id = redirect["mergedInto"]
@@ -112,24 +112,14 @@ class MergeService:
         return survivor
 
     def record(self, merge_id: str, workspaces) -> dict:
-        found = self._find(merge_id, workspaces, "merge") if merge_id.startswith("merge_") else None
+        found = (
+            self.store.find(merge_id, workspaces, "merge")
+            if merge_id.startswith("merge_")
+            else None
+        )
         if found is None:
             raise NotFound()
         return {field: found.get(field) for field in RECORD_FIELDS}
-
-    def _find(self, doc_id: str, workspaces, kind: str) -> dict | None:
-        """A document of this kind in one of the token's workspaces (real time)."""
-        workspaces = sorted(workspaces)
-        if len(doc_id) > 64 or not workspaces:
-            return None
-        docs = [{"_id": doc_id, "routing": ws} for ws in workspaces]
-        result = self.client.mget(index=self.names.read, body={"docs": docs}, realtime=True)
-        for doc in result["docs"]:
-            source = doc.get("_source")
-            if doc.get("found") and source.get("kind") == kind:
-                if source.get("workspaceId") in workspaces:
-                    return source
-        return None
 
     # --- merge ------------------------------------------------------------------------
 
@@ -147,7 +137,7 @@ class MergeService:
                     earlier = self._finish(earlier)
                 survivor = self.contacts.get(target_id, [workspace_id])
                 return self.public(earlier), survivor, False
-            if self._claims_in_force(workspace_id, [target_id]):
+            if self.store.claims_in_force(workspace_id, [target_id]):
                 raise merged_conflict("targetId", self.survivor_of(target_id, [workspace_id]))
             target = self.contacts.get(target_id, [workspace_id], annotate=False)
             sources = [self.contacts.get(s, [workspace_id], annotate=False) for s in source_ids]
@@ -176,12 +166,14 @@ class MergeService:
     def _earlier(self, workspace_id: str, target_id: str, source_ids: list[str]) -> dict | None:
         """The record of this same merge when its sources are claimed already; a 409
         when any source belongs to another merge."""
-        claims = self._claims_in_force(workspace_id, source_ids)
+        claims = self.store.claims_in_force(workspace_id, source_ids)
         if not claims:
             return None
         merge_ids = {claim["mergeId"] for claim in claims.values()}
         record = (
-            self._find(merge_ids.pop(), [workspace_id], "merge") if len(merge_ids) == 1 else None
+            self.store.find(merge_ids.pop(), [workspace_id], "merge")
+            if len(merge_ids) == 1
+            else None
         )
         same = (
             record is not None
@@ -193,32 +185,6 @@ class MergeService:
             return record
         source_id = next(iter(claims))
         raise merged_conflict("sourceIds", claims[source_id]["mergedInto"])
-
-    def _claims_in_force(self, workspace_id: str, contact_ids: list[str]) -> dict[str, dict]:
-        """The redirects of these ids that still mean "merged". One left by a finished
-        merge on an id a contact holds again (an id derived from an external id or an
-        import row, created anew) no longer does, and a new merge may take it over."""
-        claims = self._redirects(workspace_id, contact_ids)
-        live = self._read(workspace_id, list(claims)) if claims else {}
-        for contact_id in [c for c in claims if c in live]:
-            record = self._find(claims[contact_id]["mergeId"], [workspace_id], "merge")
-            if record is None or record["status"] != "started":
-                del claims[contact_id]
-        return claims
-
-    def _redirects(self, workspace_id: str, contact_ids: list[str]) -> dict[str, dict]:
-        docs = [{"_id": contact_id, "routing": workspace_id} for contact_id in contact_ids]
-        result = self.client.mget(index=self.names.read, body={"docs": docs}, realtime=True)
-        found = {}
-        for doc in result["docs"]:
-            source = doc.get("_source")
-            if doc.get("found") and source.get("kind") == "redirect":
-                if source["workspaceId"] == workspace_id:
-                    found[doc["_id"]] = {**source, "_cas": (doc["_seq_no"], doc["_primary_term"])}
-        return found
-
-    def _redirect(self, workspace_id: str, contact_id: str) -> dict | None:
-        return self._redirects(workspace_id, [contact_id]).get(contact_id)
 
     def _start(self, workspace_id, target: Versioned, sources, choices, actor) -> dict:
         record = {
@@ -236,18 +202,8 @@ class MergeService:
             "sources": [s.contact for s in sources],
             "provenance": None,
         }
-        self._save(record, op_type="create")
+        self.store.save(record, op_type="create")
         return record
-
-    def _save(self, record: dict, **options) -> None:
-        self.client.index(
-            index=self.names.write,
-            id=record["id"],
-            routing=record["workspaceId"],
-            body=record,
-            refresh=options.pop("refresh", "false"),
-            **options,
-        )
 
     def _claim(self, record: dict) -> None:
         workspace_id, claimed = record["workspaceId"], []
@@ -261,48 +217,17 @@ class MergeService:
                 "mergedInto": record["targetId"],
                 "createdAt": utc_now(),
             }
-            if not self._put_claim(redirect):
-                winner = self._redirect(workspace_id, source_id)
+            if not self.store.put_claim(redirect):
+                winner = self.store.redirect(workspace_id, source_id)
                 self._abort(record, claimed)
                 raise merged_conflict("sourceIds", winner and winner["mergedInto"]) from None
             claimed.append(source_id)
 
-    def _put_claim(self, redirect: dict) -> bool:
-        """Create the redirect, or replace one that is no longer in force, each as a
-        compare-and-set: of two merges only one can succeed. False when another holds it."""
-        workspace_id, source_id = redirect["workspaceId"], redirect["id"]
-        options: dict = {"op_type": "create"}
-        for _ in range(3):
-            try:
-                self.client.index(
-                    index=self.names.write,
-                    id=source_id,
-                    routing=workspace_id,
-                    body=redirect,
-                    **options,
-                )
-                return True
-            except ConflictError:
-                old = self._redirect(workspace_id, source_id)
-                if old is None:  # given back meanwhile: create it again
-                    options = {"op_type": "create"}
-                elif source_id in self._claims_in_force(workspace_id, [source_id]):
-                    return False
-                else:
-                    options = {"if_seq_no": old["_cas"][0], "if_primary_term": old["_cas"][1]}
-        return False
-
     def _abort(self, record: dict, claimed: list[str]) -> None:
         """Give back this merge's claims; the record stays, marked aborted."""
-        for source_id in claimed:
-            try:
-                self.client.delete(
-                    index=self.names.write, id=source_id, routing=record["workspaceId"]
-                )
-            except NotFoundError:
-                pass
+        self.store.give_back(record["workspaceId"], claimed)
         record.update(status="aborted", completedAt=utc_now())
-        self._save(record, refresh="wait_for")
+        self.store.save(record, refresh="wait_for")
 
     def _finish(self, record: dict) -> dict:
         """Steps 4 and 5; safe to run again on a record that is started (or completed)."""
@@ -326,7 +251,7 @@ class MergeService:
                 continue  # a concurrent edit: read again, combine again
             self.contacts.settle_dnc_flags(workspace_id, [merged])
             record.update(status="completed", completedAt=utc_now(), provenance=provenance)
-            self._save(record, refresh="wait_for")
+            self.store.save(record, refresh="wait_for")
             return record
         raise Conflict("The contacts kept changing during the merge; send it again to finish.")
 
@@ -406,29 +331,12 @@ class MergeService:
 
     def recover(self, older_than_seconds: float = STALE_SECONDS) -> int:
         """Finish (or abort) started merges whose process died; returns how many."""
-        self.client.indices.refresh(index=self.names.read)  # records are written unrefreshed
-        result = self.client.search(
-            index=self.names.read,
-            body={
-                "query": {
-                    "bool": {
-                        "filter": [
-                            {"term": {"kind": "merge"}},
-                            {"term": {"status": "started"}},
-                            {"range": {"createdAt": {"lte": f"now-{int(older_than_seconds)}s"}}},
-                        ]
-                    }
-                },
-                "size": 100,
-            },
-        )
         settled = 0
-        for hit in result["hits"]["hits"]:
-            record = hit["_source"]
+        for record in self.store.stale(older_than_seconds):
             ids = [record["targetId"], *record["sourceIds"]]
             try:
                 with self._locks(record["workspaceId"], ids):
-                    claims = self._redirects(record["workspaceId"], record["sourceIds"])
+                    claims = self.store.redirects(record["workspaceId"], record["sourceIds"])
                     ours = [i for i, c in claims.items() if c["mergeId"] == record["id"]]
                     if len(ours) == len(record["sourceIds"]):
                         self._finish(record)
