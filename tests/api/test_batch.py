@@ -625,3 +625,22 @@ def test_upsert_by_phone_or_email_finds_a_contact_by_any_of_its_numbers_or_addre
     assert (stored["phone"], stored["email"]) == ("+14155550161", "main@example.com")
     assert stored["company"] == "A"
     assert total(client, app, workspace, auth) == 1
+
+
+@pytest.mark.parametrize("op", ["update", "read", "delete"])
+def test_an_idempotency_key_replays_update_read_and_delete_calls(client, workspace, auth, op):
+    contact_id = call(client, "create", workspace, auth, [{"firstName": "Keyed"}]).json["results"][
+        0
+    ]["id"]
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    item = {"id": contact_id, "lastName": "Once"} if op == "update" else {"id": contact_id}
+    body = {"workspaceId": workspace, "items": [item]}
+    first = client.post(f"{BATCH}/{op}", json=body, headers={**auth, **key})
+    second = client.post(f"{BATCH}/{op}", json=body, headers={**auth, **key})
+    expected = {"update": "updated", "read": "found", "delete": "deleted"}[op]
+    assert statuses(first) == statuses(second) == [expected]
+    assert second.headers["Idempotent-Replayed"] == "true"
+    # Without the key the same delete finds nothing left, and the update nothing to change.
+    third = client.post(f"{BATCH}/{op}", json=body, headers=auth)
+    again = {"update": "unchanged", "read": "found", "delete": "not_found"}[op]
+    assert statuses(third) == [again]
