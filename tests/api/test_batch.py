@@ -644,3 +644,14 @@ def test_an_idempotency_key_replays_update_read_and_delete_calls(client, workspa
     third = client.post(f"{BATCH}/{op}", json=body, headers=auth)
     again = {"update": "unchanged", "read": "found", "delete": "not_found"}[op]
     assert statuses(third) == [again]
+
+
+def test_deeply_nested_junk_in_an_item_is_a_4xx_in_the_error_shape(client, app, workspace, auth):
+    deep = "[" * 5_000 + "]" * 5_000
+    raw = f'{{"workspaceId": "{workspace}", "items": [{deep}, {{"firstName": "Kept"}}]}}'
+    response = client.post(
+        f"{BATCH}/create", data=raw, headers={**auth, "Content-Type": "application/json"}
+    )
+    assert 400 <= response.status_code < 500
+    assert set(response.json["error"]) >= {"code", "message"}
+    assert total(client, app, workspace, auth) == 0
