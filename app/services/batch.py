@@ -4,11 +4,13 @@ The contract:
 - One result per item, in input order: `created`, `updated`, `unchanged` (the merge
   changed nothing, so nothing was written), `found`, `deleted`, `not_found` or `invalid`
   (with the error in the one error shape). A bad item never fails the others.
-- One bulk request to the engine per call, after the reads that resolve the items (a
+- One bulk request of contacts per call, after the reads that resolve the items (a
   real-time multi-get, and a search for keys held outside their slots; see
   app/services/keys.py). Items that lose a race are planned again and sent in one more
   bulk, at most UPDATE_RETRIES times; an item still conflicting then is `invalid`
-  (409, retry it).
+  (409, retry it). Besides it, only what every contact write pays: the change feed's
+  record of the stored writes (app/services/changes.py; announced before the bulk) and,
+  rarely, the DNC flag correction of settle_dnc_flags.
 - Updates are compare-and-set on the version read (if_seq_no/if_primary_term), like
   ContactService.update; creates use `op_type=create`, under the key's slot id when the
   contact has an external id (create) or the upsert key (upsert): two calls upserting the
