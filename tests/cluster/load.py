@@ -41,14 +41,23 @@ class Load:
             thread.join(timeout=60)
 
     def _count(self, kind: str, response) -> None:
-        key = f"{kind} {response.status_code}"
-        honest = response.is_json and "error" in (response.json or {}) or response.status_code < 300
-        if response.status_code >= 500 and not (
-            response.status_code == 503 and response.headers.get("Retry-After") and honest
-        ):
+        # Every request is valid: the only acceptable failure is an honest "try again".
+        retry_later = (
+            response.status_code == 503
+            and response.headers.get("Retry-After")
+            and response.is_json
+            and "error" in (response.json or {})
+        )
+        if response.status_code not in (200, 201) and not retry_later:
             self.bad.append((kind, response.status_code, response.get_data(as_text=True)[:300]))
         with self.lock:
-            self.statuses[key] += 1
+            self.statuses[f"{kind} {response.status_code}"] += 1
+
+    def answered(self) -> tuple[int, int]:
+        """(acknowledged writes, whole read answers) so far."""
+        with self.lock:
+            reads = sum(v for k, v in self.statuses.items() if k in ("list 200", "search 200"))
+            return len(self.acknowledged), reads
 
     def _write(self, writer: int) -> None:
         client, n = self.app.test_client(), 0
