@@ -9,9 +9,14 @@ from app.search import indices
 
 
 def test_no_settings_keep_the_files_single_node_layout(monkeypatch):
-    for key in ("INDEX_REPLICAS", "INDEX_SHARDS_CONTACTS", "INDEX_WAIT_FOR_ACTIVE_SHARDS"):
+    for key in (
+        "INDEX_REPLICAS",
+        "INDEX_REPLICAS_CONTACTS",
+        "INDEX_SHARDS_CONTACTS",
+        "INDEX_ROUTING_PARTITION_SIZE_CONTACTS",
+        "INDEX_WAIT_FOR_ACTIVE_SHARDS",
+    ):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.delenv("INDEX_ROUTING_PARTITION_SIZE_CONTACTS", raising=False)
     definition = indices.load_definition("contacts")
     assert definition["settings"]["index"]["number_of_shards"] == 1
     assert definition["settings"]["index"]["number_of_replicas"] == 0
