@@ -60,7 +60,6 @@ from app.services.merge_store import MergeStore
 
 log = logging.getLogger(__name__)
 
-MAX_SOURCES = 20
 LOCK_SECONDS = 30
 FINISH_RETRIES = 5
 # A chain of merges (A into B, later B into C) is followed this far for a redirect.
