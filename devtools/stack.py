@@ -4,12 +4,9 @@
     python -m devtools.stack down     stop the processes this script started (by pid file)
     python -m devtools.stack status   print URLs and whether each service answers
 
-    python -m devtools.stack up --nodes 3      a three-node OpenSearch cluster (HTTP
-                                               9201-9203, transport 9301-9303, 512 MiB
-                                               heaps) and a Redis of its own on 6391
-    python -m devtools.stack kill-node 2       kill -9 one cluster node (fault drills)
-    python -m devtools.stack start-node 2      start it again on its own data folder
-    python -m devtools.stack env --nodes 3     the environment that points the API at it
+    python -m devtools.stack up --nodes 3      a local three-node cluster and its Redis
+                                               (devtools/cluster.py: kill-node, start-node,
+                                               env are its other commands)
 
 Everything lives under `.stack/` (git-ignored); data is kept between runs. When
 OPENSEARCH_HOSTS or REDIS_URL point somewhere other than the local defaults, the
@@ -370,114 +367,9 @@ def status() -> None:
     log(f"Redis      {redis_url} {redis_state}")
 
 
-# --- a local multi-node cluster ---------------------------------------------------
-
-CLUSTER = STACK / "cluster"
-CLUSTER_FIRST_PORT = 9201
-CLUSTER_REDIS = "redis://127.0.0.1:6391/0"
-# Three JVMs share the machine with everything else: small heaps are plenty for tests.
-CLUSTER_HEAP = os.environ.get("CLUSTER_NODE_HEAP", "512m")
-# Index topology for the cluster (app/config.py reads these): every shard has a copy on
-# a second node, and contacts spread over three shards, a workspace over two of them.
-CLUSTER_TOPOLOGY = {
-    "INDEX_REPLICAS": "1",
-    "INDEX_SHARDS_CONTACTS": "3",
-    "INDEX_ROUTING_PARTITION_SIZE_CONTACTS": "2",
-    "INDEX_SHARDS_DNC": "3",
-}
-
-
-def cluster_urls(nodes: int) -> list[str]:
-    return [f"http://127.0.0.1:{CLUSTER_FIRST_PORT + n}" for n in range(nodes)]
-
-
-def node_folder(number: int) -> Path:
-    return CLUSTER / f"node-{number}"
-
-
-def node_pid_file(number: int) -> Path:
-    return Path(f"{node_folder(number)}-run") / "opensearch.pid"
-
-
-def cluster_env(nodes: int) -> dict[str, str]:
-    """The environment that points the API, the worker and the tests at the cluster."""
-    return {
-        "OPENSEARCH_HOSTS": ",".join(cluster_urls(nodes)),
-        "REDIS_URL": CLUSTER_REDIS,
-        "IMPORT_DIR": str(CLUSTER / "imports"),
-        # Three JVMs on two shared cores: a 2,000-document bulk with its replica can take
-        # longer than the single node's 10 s request timeout.
-        "OPENSEARCH_TIMEOUT": "30",
-        **CLUSTER_TOPOLOGY,
-    }
-
-
-def start_node(number: int, nodes: int = 3) -> None:
-    """Start node `number` (1-based) of the cluster unless it already runs."""
-    if pid_alive(node_pid_file(number)):
-        log(f"node {number} already running")
-        return
-    urls = cluster_urls(nodes)
-    launch_opensearch(
-        urlparse(urls[number - 1]).port, node_folder(number), CLUSTER_HEAP, cluster=urls
-    )
-
-
-def kill_node(number: int, sig: int = signal.SIGKILL) -> int | None:
-    """Signal node `number` (kill -9 by default), as a crash would; its pid, if it ran."""
-    pid = pid_alive(node_pid_file(number))
-    if pid:
-        os.kill(pid, sig)
-        log(f"sent signal {sig} to node {number} (pid {pid})")
-    return pid
-
-
-def wait_for_node_exit(number: int, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while pid_alive(node_pid_file(number)) and time.time() < deadline:
-        time.sleep(0.2)
-
-
-def wait_for_cluster(url: str, nodes: int, status: str = "green", timeout: float = 300) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        health = http_json(
-            f"{url}/_cluster/health?wait_for_status={status}&wait_for_nodes={nodes}&timeout=2s",
-            timeout=5,
-        )
-        if health and not health.get("timed_out") and health.get("number_of_nodes") == nodes:
-            return True
-        time.sleep(1)
-    return False
-
-
-def cluster_up(nodes: int) -> None:
-    CLUSTER.mkdir(parents=True, exist_ok=True)
-    start_redis(CLUSTER_REDIS, CLUSTER / "redis", CLUSTER / "redis.pid")
-    for number in range(1, nodes + 1):
-        start_node(number, nodes)
-    urls = cluster_urls(nodes)
-    if not wait_for_cluster(urls[0], nodes):
-        fail(f"the {nodes}-node cluster did not turn green; see {CLUSTER}/node-*-logs")
-    verify_modules(urls[0])
-    cluster_status(nodes)
-
-
-def cluster_down(nodes: int) -> None:
-    for number in range(1, nodes + 1):
-        stop_pid(node_pid_file(number), f"OpenSearch node {number}")
-    stop_pid(CLUSTER / "redis.pid", "Redis (cluster stack)")
-
-
-def cluster_status(nodes: int) -> None:
-    for number, url in enumerate(cluster_urls(nodes), start=1):
-        log(f"OpenSearch node {number} {url} {'up' if http_json(url) else 'down'}")
-    health = http_json(f"{cluster_urls(nodes)[0]}/_cluster/health") or {}
-    log(f"cluster health {health.get('status', 'unknown')}, nodes {health.get('number_of_nodes')}")
-    log(f"Redis      {CLUSTER_REDIS} {'up' if redis_ping(CLUSTER_REDIS) else 'down'}")
-
-
 def main() -> None:
+    from devtools import cluster  # the multi-node commands (it imports this module)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "command", choices=["up", "down", "status", "env", "kill-node", "start-node"]
@@ -487,18 +379,20 @@ def main() -> None:
         "--nodes", type=int, default=1, help="1: the default single node; 2+: a local cluster"
     )
     args = parser.parse_args()
+    nodes = max(args.nodes, 3) if args.command in ("env", "kill-node", "start-node") else args.nodes
     if args.command in ("kill-node", "start-node"):
-        if not args.node or not 1 <= args.node <= max(args.nodes, 3):
-            fail("name a node: kill-node 2")
+        if not args.node or not 1 <= args.node <= nodes:
+            fail(f"name a node 1..{nodes}: kill-node 2")
         if args.command == "kill-node":
-            kill_node(args.node)
+            cluster.kill_node(args.node)
         else:
-            start_node(args.node, max(args.nodes, 3))
+            cluster.start_node(args.node, nodes)
     elif args.command == "env":
-        for key, value in cluster_env(max(args.nodes, 3)).items():
+        for key, value in cluster.cluster_env(nodes).items():
             print(f"export {key}={value}")
-    elif args.nodes > 1:
-        {"up": cluster_up, "down": cluster_down, "status": cluster_status}[args.command](args.nodes)
+    elif nodes > 1:
+        commands = {"up": cluster.cluster_up, "down": cluster.cluster_down}
+        commands.get(args.command, cluster.cluster_status)(nodes)
     else:
         {"up": up, "down": down, "status": status}[args.command]()
 

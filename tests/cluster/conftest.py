@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from devtools import cluster as local_cluster
 from devtools import stack
 
 NODES = 3
 collect_ignore_glob = [] if os.environ.get("CLUSTER_TESTS") else ["test_*.py"]
-REPORTS = stack.CLUSTER / "reports"
+REPORTS = local_cluster.CLUSTER / "reports"
 
 
 class Cluster:
@@ -28,7 +29,7 @@ class Cluster:
 
     def __init__(self, nodes: int = NODES) -> None:
         self.nodes = nodes
-        self.urls = stack.cluster_urls(nodes)
+        self.urls = local_cluster.cluster_urls(nodes)
 
     def health(self) -> dict:
         for url in self.urls:
@@ -38,11 +39,11 @@ class Cluster:
         return {}
 
     def kill(self, number: int, sig: int = signal.SIGKILL) -> None:
-        assert stack.kill_node(number, sig), f"node {number} was not running"
-        stack.wait_for_node_exit(number)
+        assert local_cluster.kill_node(number, sig), f"node {number} was not running"
+        local_cluster.wait_for_node_exit(number)
 
     def start(self, number: int) -> None:
-        stack.start_node(number, self.nodes)
+        local_cluster.start_node(number, self.nodes)
 
     def wait_for(self, status: str, nodes: int, timeout: float = 600) -> float:
         """Seconds until the cluster reports `status` with `nodes` nodes (fails past timeout)."""
@@ -69,12 +70,12 @@ class Cluster:
             for copy in group:
                 if copy["primary"] and copy["state"] == "STARTED":
                     port = int(names[copy["node"]].rsplit("-", 1)[1])
-                    return port - stack.CLUSTER_FIRST_PORT + 1
+                    return port - local_cluster.CLUSTER_FIRST_PORT + 1
         raise AssertionError(f"no started primary for routing {routing}")
 
     def ensure_all_up(self) -> None:
         for number in range(1, self.nodes + 1):
-            if not stack.pid_alive(stack.node_pid_file(number)):
+            if not stack.pid_alive(local_cluster.node_pid_file(number)):
                 self.start(number)
         self.wait_for("green", self.nodes)
 
