@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from app.contact_methods import EMAIL_TYPES, PHONE_TYPES
+
 CONTACT_TARGETS = (
     "firstName",
     "lastName",
@@ -24,8 +26,6 @@ CONTACT_TARGETS = (
     "source",
 )
 # A further number or address of a known type: "phones.mobile", "emails.work", ...
-PHONE_TYPES = ("mobile", "work", "home", "other")
-EMAIL_TYPES = ("work", "home", "other")
 TYPED_TARGETS = (
     *(f"phones.{kind}" for kind in PHONE_TYPES),
     *(f"emails.{kind}" for kind in EMAIL_TYPES),
