@@ -27,7 +27,6 @@ from app.services.batch import BatchService
 from app.services.calling_window import CallingWindowService
 from app.services.change_retention import ChangeRetention
 from app.services.changes import ChangeLog
-from app.services.batch import BatchService
 from app.services.consent import ConsentService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
@@ -219,10 +218,6 @@ class Wiring:
                 horizon_days=self.config["CALLING_WINDOW_HORIZON_DAYS"],
             ),
         )
-
-    @property
-    def batch(self) -> BatchService:
-        return self._once("batch", lambda: BatchService(self.opensearch, self.contacts))
 
     @property
     def merges(self) -> MergeService:
