@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from opensearchpy import OpenSearch
 
 from app.contact_methods import addresses_of, numbers_of
-from app.search.documents import from_source
+from app.search.documents import CONTACT_FIELDS, from_source
 from app.search.indices import IndexNames
 
 # Where the engine finds each key (already normalized: E.164, lowercase): a phone or an
@@ -114,7 +114,8 @@ class ContactKeys:
             body={"docs": [{"_id": i} for i in ids]},
             routing=workspace_id,
             realtime=True,
-            _source_excludes="phoneDigits",
+            # Only what from_source reads: the derived search fields stay in the engine.
+            _source_includes=list(CONTACT_FIELDS),
         )
         found = {}
         for doc in result["docs"]:
