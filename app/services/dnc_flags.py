@@ -104,7 +104,16 @@ class DncFlags:
                 if (p.startswith(rule.value) if rule.kind == "prefix" else p == rule.value)
             }
         gone = self.dnc.not_listed(workspace_id, sorted(phones))
-        return self.dnc.sync_contacts(workspace_id, gone, False) if gone else 0
+        if not gone:
+            return 0
+        changed = self.dnc.sync_contacts(workspace_id, gone, False)
+        # A number listed again meanwhile (its own add's flag update may have run before
+        # this one cleared it): read the list once more and flag those back before the
+        # removal is acknowledged.
+        back = sorted(set(gone) - set(self.dnc.not_listed(workspace_id, gone)))
+        if back:
+            changed -= self.dnc.sync_contacts(workspace_id, back, True)
+        return changed
 
     def _flagged_phones(self, workspace_id: str, query: dict) -> set[str]:
         hits = scan(

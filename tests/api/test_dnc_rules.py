@@ -408,3 +408,39 @@ def test_a_removal_of_an_absent_rule_leaves_no_mark_behind(app, client, workspac
     remove(client, workspace, auth, AREA, status=404, rule="prefix", scope="spring")
     with app.app_context():
         assert services.dnc().cache.rule_marks(workspace) == {}
+
+
+def test_a_number_listed_while_its_prefix_rule_is_removed_keeps_its_contact_flagged(
+    app, client, workspace, auth
+):
+    """The removal read the list before the number's own add was acknowledged; the flag
+    that add set must not stay cleared (the removal reads the list again)."""
+    contact = client.post(
+        "/v1/contacts?refresh=wait_for",
+        json={"workspaceId": workspace, "firstName": "Raced", "phone": UNDER[0]},
+        headers=auth,
+    ).json["data"]["id"]
+    add(client, workspace, auth, rule="prefix", prefix=AREA)
+    with app.app_context():
+        service = services.dnc()
+    original, raced = service.not_listed, []
+
+    def add_meanwhile(workspace_id, phones):
+        answer = original(workspace_id, phones)
+        if not raced:
+            raced.append(True)
+            add(app.test_client(), workspace, auth, phone=UNDER[0])  # acknowledged here
+        return answer
+
+    service.not_listed = add_meanwhile
+    try:
+        remove(client, workspace, auth, AREA, rule="prefix")
+    finally:
+        del service.not_listed
+    assert raced
+    listed = client.post(
+        "/v1/contacts/search",
+        json={"workspaceId": workspace, "query": "", "filters": {"dnc": True}},
+        headers=auth,
+    ).json["data"]
+    assert contact in {c["id"] for c in listed}
