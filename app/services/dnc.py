@@ -313,8 +313,9 @@ class DncService:
             self._record(workspace_id, events, reason, source, actor, refresh)
             self.cache.bump_version(workspace_id, len(phones))
             if "removed" in events:  # a prefix rule may still list it: its flag stays
-                phones = self.not_listed(workspace_id, phones)
-            self.sync_contacts(workspace_id, phones, "removed" not in events)
+                self.flags.clear(workspace_id, phones)
+            else:
+                self.sync_contacts(workspace_id, phones, True)
             self.on_change(workspace_id, events)
         except Exception as exc:
             raise _unconfirmed(exc) from exc

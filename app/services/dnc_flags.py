@@ -7,7 +7,10 @@ one number's terms cannot:
 - `flag_rule`: an entry that blocks calls workspace-wide (a prefix, or an exact entry
   with an expiry) sets the flag on every contact it covers, before the write is
   acknowledged, like a number's add.
-- `unflag`: after a removal or an expiry, the covered numbers that no other entry lists
+- `clear` (a number's removal) and `unflag` (a rule's removal or expiry): the numbers
+  that no entry lists any more are cleared; then the list is read once more and a
+  number listed meanwhile is flagged back before the removal is acknowledged.
+- In detail, after a removal or an expiry, the covered numbers that no other entry lists
   any more (a prefix rule, their own entry) go through DncService.sync_contacts, which
   keeps a contact flagged while another of its numbers is listed and flags back one
   whose number was listed meanwhile.
@@ -103,7 +106,12 @@ class DncFlags:
                 for p in phones
                 if (p.startswith(rule.value) if rule.kind == "prefix" else p == rule.value)
             }
-        gone = self.dnc.not_listed(workspace_id, sorted(phones))
+        return self.clear(workspace_id, sorted(phones))
+
+    def clear(self, workspace_id: str, phones: list[str]) -> int:
+        """Clear the flag for the numbers among `phones` no entry lists any more (a number
+        removal, or what a removed rule covered); returns how many contacts changed."""
+        gone = self.dnc.not_listed(workspace_id, phones)
         if not gone:
             return 0
         changed = self.dnc.sync_contacts(workspace_id, gone, False)
