@@ -196,6 +196,26 @@ def requests_for(ids: dict) -> list[tuple[str, str, str, dict]]:
             "contacts:write",
             {"json": {**body, "noCallDays": ["sunday"]}},
         ),
+        (
+            "POST",
+            "/v1/consents",
+            "dnc:write",
+            {"json": {**body, "phone": VICTIM_PHONE, "status": "revoked", "addToDnc": False}},
+        ),
+        *[
+            ("GET", rule, "dnc:read", {"query_string": {"workspaceId": VICTIM, "phone": phone}})
+            for rule, phone in (
+                ("/v1/consents", VICTIM_PHONE),
+                ("/v1/consents/history", VICTIM_PHONE),
+            )
+        ],
+        ("GET", "/v1/consents/settings", "dnc:read", {"query_string": {"workspaceId": VICTIM}}),
+        (
+            "PUT",
+            "/v1/consents/settings",
+            "dnc:write",
+            {"query_string": {"workspaceId": VICTIM}, "json": {"revokeAddsDnc": False}},
+        ),
     ]
 
 
