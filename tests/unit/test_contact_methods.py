@@ -88,3 +88,27 @@ def test_a_survivor_over_the_caps_is_refused_before_anything_is_written():
     more = [entry(f"+1212555{n:04d}", n == 0) for n in range(15)]
     with pytest.raises(Unprocessable):
         combine(contact("contact_t", phones=many), [contact("contact_s", phones=more)], {})
+
+
+def test_the_duplicates_query_names_each_way_of_matching_and_leaves_the_contact_out():
+    from app.services.duplicates import build_duplicates_query, score_of
+
+    subject = contact(
+        "contact_d",
+        firstName="Ann",
+        lastName="Lee",
+        company="Acme",
+        phones=[entry(A, True), entry(B)],
+        emails=[{"address": "ann@acme.io", "type": "work", "primary": True}],
+    )
+    query = build_duplicates_query(subject)["bool"]
+    assert [clause["bool"]["_name"] for clause in query["should"]] == [
+        "samePhone",
+        "sameEmail",
+        "similarName+sameCompany",
+    ]
+    assert {"terms": {"phones.number": [A, B]}} in query["should"][0]["bool"]["should"]
+    assert query["must_not"] == [{"ids": {"values": ["contact_d"]}}]
+    assert query["filter"] == [{"term": {"workspaceId": "ws_u"}}]
+    assert build_duplicates_query(contact("contact_e", firstName="Only")) is None
+    assert score_of([]) == 0.0 and score_of(["samePhone", "sameEmail"]) == 0.98
