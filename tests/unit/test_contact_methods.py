@@ -6,6 +6,7 @@ import pytest
 
 from app.contact_methods import EMAILS, PHONES, apply_changes, entries_of, flag_numbers, union
 from app.errors import Unprocessable, ValidationError
+from app.services.duplicates import build_duplicates_query, score_of
 from app.services.merge_rules import combine
 
 A, B, C = "+14155550501", "+14155550502", "+14155550503"
@@ -91,8 +92,6 @@ def test_a_survivor_over_the_caps_is_refused_before_anything_is_written():
 
 
 def test_the_duplicates_query_names_each_way_of_matching_and_leaves_the_contact_out():
-    from app.services.duplicates import build_duplicates_query, score_of
-
     subject = contact(
         "contact_d",
         firstName="Ann",
