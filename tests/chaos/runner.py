@@ -76,6 +76,7 @@ OPS = {
     "dnc.import": 4,
     "dnc.prefix_add": 6,
     "dnc.prefix_delete": 3,
+    "calling.window": 6,
 }
 # Prefix rules carry an expiry this many seconds away (or none, one time in EXPIRY_NONE).
 EXPIRY_SECONDS = (1.0, 6.0)
@@ -316,6 +317,17 @@ class Client(threading.Thread):
         for (number, style, _), result in zip(asked, results, strict=True):
             flag = result.get("dnc")
             self.record("read", number, invoke, complete, answer_of(flag), "check.bulk", form=style)
+
+    def calling_window(self, number: str) -> None:
+        """A dialer's "may I call now": `allowed` true is a claim that the number is not
+        listed, whatever the clock says; otherwise the answer's own `dnc` is the claim."""
+        region = self.region()
+        style, text = self.form(number, region)
+        body = {"workspaceId": self.run_.ws, "phones": [text], "defaultCountry": region}
+        status, answer, invoke, complete = self.request("POST", "/v1/calling-window", json=body)
+        item = answer["data"][0] if status == 200 else {}
+        outcome = "callable" if item.get("allowed") is True else answer_of(item.get("dnc"))
+        self.record("read", number, invoke, complete, outcome, "calling.window", form=style)
 
     # --- contacts -----------------------------------------------------------------
 

@@ -31,6 +31,7 @@ def test_no_listed_number_is_answered_callable_under_faults(seed):
     assert result["reads"].get("listed", 0) + result["reads"].get("callable", 0) > 50, summary
     assert result["obliged_reads"] > 0, summary
     assert result["history"].get("dnc.prefix_add ok", 0) > 0, summary  # rules were in play
+    assert result["requests"].get("calling.window", 0) > 0, summary  # dialers asked too
     shown = result["violation_examples"] or result["violation_bounded_examples"]
     examples = json.dumps(shown[:3], ensure_ascii=False, indent=1)
     assert result["violations"] == 0, f"{summary}\n{examples}"
