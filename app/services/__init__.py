@@ -8,9 +8,9 @@ from __future__ import annotations
 from flask import current_app
 
 from app.services import health
+from app.services.batch import BatchService
 from app.services.calling_window import CallingWindowService
 from app.services.changes import ChangeLog
-from app.services.batch import BatchService
 from app.services.consent import ConsentService
 from app.services.contacts import ContactService
 from app.services.dnc import DncService
@@ -35,16 +35,16 @@ def batch() -> BatchService:
     return _wiring().batch
 
 
-def consents() -> ConsentService:
-    return _wiring().consents
-
-
 def merges() -> MergeService:
     return _wiring().merges
 
 
 def duplicates() -> DuplicateService:
     return _wiring().duplicates
+
+
+def consents() -> ConsentService:
+    return _wiring().consents
 
 
 def dnc() -> DncService:
