@@ -38,7 +38,13 @@ from app.search.documents import utc_now
 from app.search.indices import IndexNames
 from app.services.dnc_checks import DncChecks
 from app.services.dnc_flags import DncFlags
-from app.services.dnc_rules import DncRules, descriptors, entry_of, rule_query
+from app.services.dnc_rules import (
+    DncRules,
+    descriptors,
+    entry_of,
+    rule_document,
+    rule_query,
+)
 from app.services.paging import require_window
 
 log = logging.getLogger(__name__)
@@ -55,24 +61,9 @@ SETTLE_BATCH = 1_000
 def upsert_body(
     workspace_id: str, phone: str, reason: str | None, source: str | None, actor: str, now: str
 ) -> dict:
-    """The one upsert of a DNC entry: a new number gets the full entry; a listed one
-    keeps its addedAt and addedBy, and takes the new reason (and source, when given)."""
-    changes = {"reason": reason, "expiresAt": None, "updatedAt": now}
-    if source is not None:
-        changes["source"] = source
-    entry = {
-        "workspaceId": workspace_id,
-        "kind": "exact",
-        "phone": phone,
-        "matchKey": phone[1:],
-        "channel": "all",
-        "reason": reason,
-        "source": source,
-        "addedBy": actor or None,
-        "addedAt": now,
-        "updatedAt": now,
-    }
-    return {"doc": changes, "upsert": entry}
+    """The one upsert of a plain entry (exact, workspace-wide, all channels, no expiry):
+    the rule entries' upsert (app/services/dnc_rules.py) for the seed's kind of entry."""
+    return rule_document(workspace_id, Rule("exact", phone), reason, source, actor, now)
 
 
 def _entry(source: dict) -> dict:
