@@ -28,9 +28,11 @@ READ_LIMIT = 5
 @pytest.fixture(scope="module")
 def redis_cluster(tmp_path_factory):
     cluster = OwnRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    try:
+        cluster.start()
+        yield cluster
+    finally:  # a cluster that never formed still has its processes
+        cluster.stop()
 
 
 @pytest.fixture(scope="module")
