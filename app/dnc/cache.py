@@ -144,6 +144,9 @@ end
 return out
 """
 
+# KEYS: the workspace's meta key. The script reads no key, but declaring it routes the
+# call to the node that holds the workspace's slot on a Redis Cluster: the run_id that
+# matters is that node's (the check script compares the same one).
 _RUN_ID = "return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')"
 
 # KEYS: meta, removed-journal, marks, bulk, live bucket keys (ARGV[4] of them), building
@@ -269,6 +272,7 @@ class CacheState:
     building: Layout | None
     count: int
     run_id: str | None = None
+    workspace_id: str = ""
 
     @property
     def ready(self) -> bool:
@@ -351,15 +355,17 @@ class DncCache(RuleCache):
         }
         live = Layout(meta["gen"], int(meta["bits"])) if "gen" in meta else None
         building = Layout(meta["building"], int(meta["bbits"])) if "building" in meta else None
-        return CacheState(live, building, int(meta.get("count", 0)), meta.get("runid"))
+        count = int(meta.get("count", 0))
+        return CacheState(live, building, count, meta.get("runid"), workspace_id)
 
-    def server_run_id(self) -> str:
-        value = self._run_id()
+    def server_run_id(self, workspace_id: str = "") -> str:
+        """The run_id of the Redis server holding the workspace's keys."""
+        value = self._run_id(keys=[self.meta_key(workspace_id)])
         return value.decode() if isinstance(value, bytes) else value
 
     def trusted(self, state: CacheState) -> bool:
         """Whether checks may trust the live generation (see the module's trust rules)."""
-        return state.live is not None and state.run_id == self.server_run_id()
+        return state.live is not None and state.run_id == self.server_run_id(state.workspace_id)
 
     def is_full(self, state: CacheState) -> bool:
         """Buckets average 3x their target: time to rebuild with more bits."""

@@ -105,14 +105,6 @@ def test_dnc_cache_builds_and_answers_listed_in_the_cluster(cluster_app, workspa
         assert check.status_code == 200 and check.json["data"]["dnc"] is expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DncCache.server_run_id runs _RUN_ID, a script without keys: on a cluster it runs "
-    "on one default master, so the reconciler's trusted() sees another node's run_id for "
-    "workspaces on the other masters and rebuilds their caches on every pass (safe, but "
-    "wasted work). Checks are unaffected: their script compares run ids on the meta key's "
-    "node. Fix: pass the meta key as KEYS[1] to _RUN_ID.",
-)
 def test_reconciler_trusts_a_fresh_cache_of_every_workspace(cluster_app):
     client = cluster_app.test_client()
     dnc = cluster_app.extensions["wiring"].dnc
