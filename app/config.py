@@ -65,6 +65,10 @@ class Config:
     OPENSEARCH_HOSTS = _env_list("OPENSEARCH_HOSTS", "http://127.0.0.1:9200")
     OPENSEARCH_TIMEOUT = float(os.environ.get("OPENSEARCH_TIMEOUT", "10"))
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
+    # Background jobs (rq) on their own plain Redis; empty = REDIS_URL. rq does not run on
+    # a Redis Cluster (its keys carry no hash tag), so a deployment whose REDIS_URL is a
+    # cluster points this at a single server. Queues hold job ids only, no tenant data.
+    RQ_REDIS_URL = os.environ.get("RQ_REDIS_URL", "")
     # Prefixes keep environments (and test runs) apart on shared servers.
     INDEX_PREFIX = os.environ.get("INDEX_PREFIX", "")
     REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "contacts:")

@@ -63,18 +63,23 @@ def opensearch_client(config: Mapping, *, background: bool = False) -> OpenSearc
     return client
 
 
-def redis_client(config: Mapping, *, blocking: bool = False) -> redis.Redis:
+def redis_client(config: Mapping, *, blocking: bool = False, url: str | None = None) -> redis.Redis:
     """The Redis client. Requests give up on a read after 2 s (a check then asks the
     record); `blocking` is the rq worker's connection, whose BLPOP waits far longer for
     the next job and must not time out under it."""
     client = redis.Redis.from_url(
-        config["REDIS_URL"],
+        url or config["REDIS_URL"],
         socket_connect_timeout=1,
         socket_timeout=None if blocking else 2,
         health_check_interval=30,
     )
     observability.instrument_redis(client)
     return client
+
+
+def jobs_redis_client(config: Mapping, *, blocking: bool = False) -> redis.Redis:
+    """The Redis of the rq queues: RQ_REDIS_URL when set, else the one Redis."""
+    return redis_client(config, blocking=blocking, url=config.get("RQ_REDIS_URL") or None)
 
 
 class Wiring:
@@ -266,7 +271,10 @@ class Wiring:
     @property
     def imports(self) -> ImportService:
         def build() -> ImportService:
-            queue = jobs.import_queue(self.redis, self.config)
+            connection = (
+                jobs_redis_client(self.config) if self.config.get("RQ_REDIS_URL") else self.redis
+            )
+            queue = jobs.import_queue(connection, self.config)
             enqueue, is_waiting = jobs.job_hooks(queue, self.config)
             return ImportService(
                 self.opensearch, self.redis, self.contacts, self.config, enqueue, is_waiting

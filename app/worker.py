@@ -25,7 +25,7 @@ import redis
 # rq comes through app.jobs, which sets its key prefix before rq is first imported.
 from app.jobs import Worker, config_dict, import_queue
 from app.services.merges import RECOVER_SECONDS
-from app.wiring import Wiring, redis_client
+from app.wiring import Wiring, jobs_redis_client
 
 _wiring: tuple[int, Wiring] | None = None
 
@@ -66,7 +66,7 @@ def recover_forever(stop: threading.Event, interval: float, sweep_every: float) 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = config_dict()
-    connection = redis_client(config, blocking=True)  # rq's BLPOP waits for jobs
+    connection = jobs_redis_client(config, blocking=True)  # rq's BLPOP waits for jobs
     queue = import_queue(connection, config)
     stop = threading.Event()
     interval = max(0.5, config["IMPORT_LOCK_SECONDS"] / 4)

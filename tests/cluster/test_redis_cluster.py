@@ -134,8 +134,8 @@ def test_locks_work_on_the_cluster(cluster_app):
     raises=AttributeError,
     reason="rq does not support Redis Cluster: an enqueue goes through, but the worker "
     "needs `connection_pool` (RedisCluster has none) and rq's keys (queue, registries, "
-    "jobs) carry no hash tag. Fix: jobs on a plain Redis (an RQ_REDIS_URL in "
-    "app/jobs.py and app/wiring.py); queues hold no tenant data.",
+    "jobs) carry no hash tag. Jobs go on a plain Redis instead (RQ_REDIS_URL, next test); "
+    "queues hold no tenant data.",
 )
 def test_rq_jobs_run_on_a_redis_cluster(cluster_app):
     from rq import SimpleWorker
@@ -144,5 +144,20 @@ def test_rq_jobs_run_on_a_redis_cluster(cluster_app):
     queue = jobs.import_queue(store, cluster_app.config)
     job = queue.enqueue("builtins.len", "four")
     SimpleWorker([queue], connection=store).work(burst=True)
+    job.refresh()
+    assert job.get_status() == "finished" and job.return_value() == 4
+
+
+def test_rq_jobs_run_on_a_plain_redis_beside_the_cluster(cluster_app):
+    """RQ_REDIS_URL: the queues on one plain server while everything else uses the cluster."""
+    from rq import SimpleWorker
+
+    config = {**cluster_app.config, "RQ_REDIS_URL": TestConfig.REDIS_URL}
+    connection = wiring.jobs_redis_client(config)
+    assert type(connection).__name__ == "Redis"
+    assert type(cluster_app.extensions["redis"]).__name__ == "RedisCluster"
+    queue = jobs.import_queue(connection, config)
+    job = queue.enqueue("builtins.len", "four")
+    SimpleWorker([queue], connection=connection).work(burst=True)
     job.refresh()
     assert job.get_status() == "finished" and job.return_value() == 4
