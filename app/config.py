@@ -69,6 +69,8 @@ class Config:
     # a Redis Cluster (its keys carry no hash tag), so a deployment whose REDIS_URL is a
     # cluster points this at a single server. Queues hold job ids only, no tenant data.
     RQ_REDIS_URL = os.environ.get("RQ_REDIS_URL", "")
+    # REDIS_URL names one node of a Redis Cluster (then set RQ_REDIS_URL too).
+    REDIS_CLUSTER = os.environ.get("REDIS_CLUSTER", "false").lower() == "true"
     # Prefixes keep environments (and test runs) apart on shared servers.
     INDEX_PREFIX = os.environ.get("INDEX_PREFIX", "")
     REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "contacts:")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import redis
 from opensearchpy import OpenSearch
+from redis.cluster import RedisCluster
 
 from app import jobs, observability
 from app.jsonio import EngineSerializer
@@ -66,13 +67,16 @@ def opensearch_client(config: Mapping, *, background: bool = False) -> OpenSearc
 def redis_client(config: Mapping, *, blocking: bool = False, url: str | None = None) -> redis.Redis:
     """The Redis client. Requests give up on a read after 2 s (a check then asks the
     record); `blocking` is the rq worker's connection, whose BLPOP waits far longer for
-    the next job and must not time out under it."""
-    client = redis.Redis.from_url(
-        url or config["REDIS_URL"],
-        socket_connect_timeout=1,
-        socket_timeout=None if blocking else 2,
-        health_check_interval=30,
-    )
+    the next job and must not time out under it. REDIS_CLUSTER=true makes the one Redis
+    (not the job queues' own, RQ_REDIS_URL) a Redis Cluster client: every multi-key
+    script and pipeline stays in one workspace's slot by its `{ws}` hash tag."""
+    timeouts = {"socket_connect_timeout": 1, "socket_timeout": None if blocking else 2}
+    if url is None and config.get("REDIS_CLUSTER"):
+        client = RedisCluster.from_url(config["REDIS_URL"], **timeouts)
+    else:
+        client = redis.Redis.from_url(
+            url or config["REDIS_URL"], health_check_interval=30, **timeouts
+        )
     observability.instrument_redis(client)
     return client
 

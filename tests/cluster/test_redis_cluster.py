@@ -40,17 +40,12 @@ def cluster_app(redis_cluster):
     class ClusterRedisConfig(TestConfig):
         INDEX_PREFIX = f"{TestConfig.INDEX_PREFIX}rc-{uuid.uuid4().hex[:6]}-"
         REDIS_URL = redis_cluster.url
+        REDIS_CLUSTER = True  # the service's own switch: app/wiring.py:redis_client
+        RQ_REDIS_URL = TestConfig.REDIS_URL
         RATE_LIMIT_ENABLED = True
         RATE_LIMITS = f"default=10000/60,contacts:read={READ_LIMIT}/60"
 
-    def cluster_client(config, *, blocking=False):
-        client = redis_cluster.client(socket_timeout=None if blocking else 2)
-        observability.instrument_redis(client)
-        return client
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(wiring, "redis_client", cluster_client)
-        app = create_app(ClusterRedisConfig)
+    app = create_app(ClusterRedisConfig)
     ensure_all(app.extensions["opensearch"], ClusterRedisConfig.INDEX_PREFIX)
     yield app
     drop_all(app.extensions["opensearch"], ClusterRedisConfig.INDEX_PREFIX)
