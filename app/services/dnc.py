@@ -21,6 +21,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import redis
@@ -56,6 +57,10 @@ UNAVAILABLE = "Neither the DNC cache nor OpenSearch answered; no number may be c
 NOT_MARKED = "The DNC list cannot change while its cache is unreachable; nothing was written."
 NOT_SETTLED = "The change may be recorded but is not confirmed; retry the same request."
 SETTLE_BATCH = 1_000
+# One writer of a workspace's indexed flags at a time (DncService.flags_lock).
+FLAGS_LOCK_SECONDS = 30
+FLAGS_LOCK_WAIT_SECONDS = 20
+FLAGS_BUSY = "Another change of this DNC list is updating its contacts; retry the request."
 
 
 def upsert_body(
@@ -440,9 +445,37 @@ class DncService:
         if failed:
             raise ServiceUnavailable("The DNC history could not be written.")
 
+    @contextmanager
+    def flags_lock(self, workspace_id: str) -> Iterator[None]:
+        """Hold the workspace's flag writers to one at a time.
+
+        A removal decides which numbers no entry lists any more and clears their flags;
+        an add writes its entry, then sets its flags. Were the add's flag update to land
+        between the removal's decision (taken before the entry existed) and its clear,
+        the clear would undo it and a `dnc: true` search would miss a number whose add
+        was acknowledged. Under this lock the decision and the clear are one step: an
+        add's update runs wholly before it (and the decision sees the entry) or after it.
+        """
+        key = self.cache.lock_key(workspace_id) + ":flags"
+        lock = RenewableLock(self.cache.client, key, FLAGS_LOCK_SECONDS)
+        deadline = time.monotonic() + FLAGS_LOCK_WAIT_SECONDS
+        while not lock.acquire():
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(FLAGS_BUSY)
+            time.sleep(0.01)
+        try:
+            yield
+        finally:
+            lock.release()
+
     def sync_contacts(self, workspace_id: str, phones: list[str], listed: bool) -> int:
+        """sync_contacts_held under the workspace's flags lock."""
+        with self.flags_lock(workspace_id):
+            return self.sync_contacts_held(workspace_id, phones, listed)
+
+    def sync_contacts_held(self, workspace_id: str, phones: list[str], listed: bool) -> int:
         """Set the contacts' indexed `dnc` flag (the search and export filter) for these
-        numbers; returns how many contacts changed.
+        numbers; returns how many contacts changed. The caller holds flags_lock.
 
         The refresh first makes every contact written before this point visible to the
         update; a contact written after it re-reads the list itself once written
@@ -491,7 +524,7 @@ class DncService:
                 # run before this one cleared the flag: flag them again.
                 again = sorted(set(self._listed_beside(workspace_id, chunk)) - set(keep))
                 if again:
-                    changed += self.sync_contacts(workspace_id, again, True)
+                    changed += self.sync_contacts_held(workspace_id, again, True)
         return changed
 
     def _listed_beside(self, workspace_id: str, phones: list[str]) -> list[str]:

@@ -8,8 +8,9 @@ one number's terms cannot:
   with an expiry) sets the flag on every contact it covers, before the write is
   acknowledged, like a number's add.
 - `clear` (a number's removal) and `unflag` (a rule's removal or expiry): the numbers
-  that no entry lists any more are cleared; then the list is read once more and a
-  number listed meanwhile is flagged back before the removal is acknowledged.
+  that no entry lists any more are cleared, the decision and the clear in one step
+  under the workspace's flags lock (DncService.flags_lock), which every flag writer
+  holds: an add's flag update can never land between them and be undone.
 - In detail, after a removal or an expiry, the covered numbers that no other entry lists
   any more (a prefix rule, their own entry) go through DncService.sync_contacts, which
   keeps a contact flagged while another of its numbers is listed and flags back one
@@ -59,7 +60,15 @@ class DncFlags:
 
     def _set(self, workspace_id: str, query: dict, listed: bool) -> int:
         client, contacts = self.dnc.client, self.dnc.contacts
-        result = client.update_by_query(
+        with self.dnc.flags_lock(workspace_id):
+            result = self._update(client, contacts, workspace_id, query, listed)
+        if result.get("failures"):
+            raise ServiceUnavailable("The contacts' DNC flags could not be updated.")
+        return result.get("updated", 0)
+
+    @staticmethod
+    def _update(client, contacts, workspace_id: str, query: dict, listed: bool) -> dict:
+        return client.update_by_query(
             index=contacts.read,
             routing=workspace_id,
             conflicts="proceed",
@@ -78,9 +87,6 @@ class DncFlags:
                 },
             },
         )
-        if result.get("failures"):
-            raise ServiceUnavailable("The contacts' DNC flags could not be updated.")
-        return result.get("updated", 0)
 
     def flag_rule(self, workspace_id: str, rule: Rule) -> int:
         """Flag every contact the rule covers (the write is acknowledged after)."""
@@ -111,17 +117,14 @@ class DncFlags:
     def clear(self, workspace_id: str, phones: list[str]) -> int:
         """Clear the flag for the numbers among `phones` no entry lists any more (a number
         removal, or what a removed rule covered); returns how many contacts changed."""
-        gone = self.dnc.not_listed(workspace_id, phones)
-        if not gone:
-            return 0
-        changed = self.dnc.sync_contacts(workspace_id, gone, False)
-        # A number listed again meanwhile (its own add's flag update may have run before
-        # this one cleared it): read the list once more and flag those back before the
-        # removal is acknowledged.
-        back = sorted(set(gone) - set(self.dnc.not_listed(workspace_id, gone)))
-        if back:
-            changed -= self.dnc.sync_contacts(workspace_id, back, True)
-        return changed
+        # The decision and the clear under one flags lock (DncService.flags_lock): an
+        # add's flag update runs before the decision (which then sees its entry) or
+        # after the clear, never between them.
+        with self.dnc.flags_lock(workspace_id):
+            gone = self.dnc.not_listed(workspace_id, phones)
+            if not gone:
+                return 0
+            return self.dnc.sync_contacts_held(workspace_id, gone, False)
 
     def _flagged_phones(self, workspace_id: str, query: dict) -> set[str]:
         hits = scan(
