@@ -218,7 +218,9 @@ class Wiring:
                 self.config["INDEX_PREFIX"],
                 self.contacts,
                 # Every answer consults the DNC list: a listed number is never "allowed".
-                dnc_listed=lambda workspace_id, phones: self.dnc.contains(workspace_id, phones)[0],
+                dnc_listed=lambda workspace_id, phones, campaign="": self.dnc.contains(
+                    workspace_id, phones, campaign
+                )[0],
                 default_country=self.config["DEFAULT_COUNTRY"],
                 default_window={
                     "start": self.config["CALLING_WINDOW_START"],

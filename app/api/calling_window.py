@@ -33,7 +33,11 @@ def evaluate_calling_window(args):
     """May these numbers (1-1,000) be called now (or `at`), and when next? In input order."""
     current_principal().require_workspace(args["workspaceId"])
     return services.calling_window().evaluate(
-        args["workspaceId"], args["phones"], at=args["at"], default_country=args["defaultCountry"]
+        args["workspaceId"],
+        args["phones"],
+        at=args["at"],
+        default_country=args["defaultCountry"],
+        campaign=args["campaign"],
     )
 
 
@@ -45,7 +49,7 @@ def contact_calling_window(args, contact_id):
     """The calling window of each of a contact's numbers (404 outside the token's workspaces)."""
     workspaces = current_principal().workspaces
     return services.calling_window().for_contact(
-        contact_id, workspaces, args["workspaceId"], at=args["at"]
+        contact_id, workspaces, args["workspaceId"], at=args["at"], campaign=args["campaign"]
     )
 
 

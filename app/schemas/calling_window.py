@@ -17,6 +17,7 @@ from app.calling import rules
 from app.calling.regions import DERIVABLE_SUBDIVISIONS
 from app.schemas.common import WORKSPACE_ID, Timestamp
 from app.schemas.contacts import COUNTRY
+from app.schemas.dnc import campaign_field
 
 MAX_PHONES = 1_000
 MAX_PHONE_TEXT = 1_000
@@ -187,8 +188,15 @@ def _at() -> Timestamp:
     )
 
 
+CAMPAIGN = (
+    "The campaign dialing: its Do-Not-Call entries bar a number as well as the "
+    "workspace-wide ones (the calls channel). Absent: workspace-wide entries only."
+)
+
+
 class ContactWindowArgsSchema(WorkspaceArgsSchema):
     at = _at()
+    campaign = campaign_field(CAMPAIGN)
 
 
 class EvaluateSchema(Schema):
@@ -203,6 +211,7 @@ class EvaluateSchema(Schema):
         metadata={"example": ["+12125550100", "(415) 555-1234"]},
     )
     at = _at()
+    campaign = campaign_field(CAMPAIGN)
     defaultCountry = fields.String(
         load_default=None,
         validate=COUNTRY,

@@ -56,7 +56,7 @@ class CallingWindowService:
         index_prefix: str,
         contacts: ContactService,
         *,
-        dnc_listed: Callable[[str, Sequence[str]], list[bool]],
+        dnc_listed: Callable[[str, Sequence[str], str], list[bool]],
         default_country: str = "US",
         default_window: dict | None = None,
         horizon_days: int = 14,
@@ -120,19 +120,21 @@ class CallingWindowService:
         *,
         at: datetime | None = None,
         default_country: str | None = None,
+        campaign: str | None = None,
     ) -> dict:
-        """Each phone's verdict at `at` (default: now), in the order given."""
+        """Each phone's verdict at `at` (default: now), in the order given; `campaign`'s
+        DNC entries bar numbers as well as the workspace-wide ones."""
         stored = self.store.get(workspace_id)
         instant = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         answers = self._answers(phones, stored, instant, default_country or self.default_country)
-        self._gate_on_dnc(workspace_id, answers)
+        self._gate_on_dnc(workspace_id, answers, campaign or "")
         return {"data": answers, "meta": self._meta(stored, instant)}
 
-    def _gate_on_dnc(self, workspace_id: str, answers: list[dict]) -> None:
+    def _gate_on_dnc(self, workspace_id: str, answers: list[dict], campaign: str) -> None:
         """`dnc` on every answer; listed or undecided numbers are not allowed at any time."""
         numbers = list(dict.fromkeys(a["normalized"] for a in answers if a["isValid"]))
         try:
-            flags = self.dnc_listed(workspace_id, numbers) if numbers else []
+            flags = self.dnc_listed(workspace_id, numbers, campaign) if numbers else []
         except ServiceUnavailable:
             flags = [None] * len(numbers)
         listed = dict(zip(numbers, flags, strict=True))
@@ -155,12 +157,13 @@ class CallingWindowService:
         workspace_id: str,
         *,
         at: datetime | None = None,
+        campaign: str | None = None,
     ) -> dict:
         """The verdict for every number of a contact the token may read (404 otherwise)."""
         contact = self.contacts.get(contact_id, workspaces, annotate=False).contact
         if contact["workspaceId"] != workspace_id:
             raise NotFound()
-        result = self.evaluate(workspace_id, contact_phones(contact), at=at)
+        result = self.evaluate(workspace_id, contact_phones(contact), at=at, campaign=campaign)
         phones = {"contactId": contact_id, "workspaceId": workspace_id, "phones": result["data"]}
         return {"data": phones, "meta": result["meta"]}
 

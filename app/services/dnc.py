@@ -550,10 +550,13 @@ class DncService:
 
     # --- membership -----------------------------------------------------------------
 
-    def contains(self, workspace_id: str, phones: Sequence[str]) -> tuple[list[bool], str]:
-        """Listed flags (calls, workspace-wide) for E.164 numbers and where they came from
-        ("cache" or "opensearch"): app/services/dnc_checks.py."""
-        found = self.checks.membership(workspace_id, phones)
+    def contains(
+        self, workspace_id: str, phones: Sequence[str], campaign: str = ""
+    ) -> tuple[list[bool], str]:
+        """Listed flags for calls (workspace-wide entries, and `campaign`'s when given) for
+        E.164 numbers and where they came from ("cache" or "opensearch"):
+        app/services/dnc_checks.py."""
+        found = self.checks.membership(workspace_id, phones, campaign)
         return found.flags, found.source
 
     def lookup(self, workspace_id: str, phones: Sequence[str]) -> dict[str, dict]:

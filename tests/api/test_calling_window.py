@@ -152,6 +152,31 @@ def test_a_listed_number_is_never_allowed_whatever_the_clock_says(client, worksp
     assert evaluate(client, auth, workspace, [NEW_YORK], at=at).json["data"][0]["allowed"] is True
 
 
+def test_a_campaigns_own_entries_bar_its_calls_and_no_other_campaigns(client, workspace, auth):
+    at = "2026-06-15T14:00:00Z"  # 10:00 on a Monday in New York: inside the window
+    scoped = client.post(
+        "/v1/dnc",
+        headers=auth,
+        json={"workspaceId": workspace, "phone": NEW_YORK, "scope": "spring-promo"},
+    )
+    assert scoped.status_code == 201, scoped.json
+    contact = client.post(
+        "/v1/contacts", headers=auth, json={"workspaceId": workspace, "phone": NEW_YORK}
+    ).json["data"]["id"]
+    for campaign, allowed in (("spring-promo", False), ("other-list", True), (None, True)):
+        extra = {"campaign": campaign} if campaign else {}
+        [answer] = evaluate(client, auth, workspace, [NEW_YORK], at=at, **extra).json["data"]
+        assert (answer["allowed"], answer["dnc"]) == (allowed, not allowed), campaign
+        by_contact = client.get(
+            f"/v1/contacts/{contact}/calling-window",
+            headers=auth,
+            query_string={"workspaceId": workspace, "at": at, **extra},
+        )
+        assert by_contact.json["data"]["phones"][0]["allowed"] is allowed, campaign
+    for hostile in ("", "x" * 65, "spring promo", "ｓｐｒｉｎｇ", ["a"], {"a": 1}):
+        assert_error(evaluate(client, auth, workspace, [NEW_YORK], campaign=hostile))
+
+
 def test_a_number_listed_while_a_dialer_asks_is_never_allowed_after_the_add_returns(
     app, workspace, auth
 ):
@@ -192,7 +217,7 @@ def test_when_the_list_cannot_answer_no_number_is_allowed(
     to that (ServiceUnavailable) is forced here."""
     from app.errors import ServiceUnavailable
 
-    def unavailable(workspace_id, phones):
+    def unavailable(workspace_id, phones, campaign=""):
         raise ServiceUnavailable()
 
     service = app.extensions["wiring"].calling_window
