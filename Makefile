@@ -27,8 +27,8 @@ stop:                   ## stop the services this folder started
 status:
 	$(PY) -m devtools.stack status
 
-indices: services       ## create the indices and aliases (idempotent)
-	$(CONTACTS) init-indices
+indices: services       ## create the indices and aliases; reindex any older than its file
+	$(CONTACTS) init-indices --upgrade
 
 run: indices assets     ## the API on 127.0.0.1:$(PORT), plus the background worker
 	@echo "[console] http://127.0.0.1:$(PORT)/console  development token (8 h, workspace ws_demo):"

@@ -14,7 +14,7 @@ import time
 import click
 
 from app.cli.context import wiring
-from app.search.indices import ensure_all, index_names
+from app.search.indices import ensure_all, index_names, outdated_fields
 from app.search.reindex import ReindexError, reindex, rollback
 
 
@@ -43,15 +43,37 @@ class ProgressBar:
 
 
 @click.command("init-indices")
-def init_indices() -> None:
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="Reindex (no downtime) every index older than its mapping file.",
+)
+def init_indices(upgrade: bool) -> None:
     """Create the indices and their aliases (idempotent).
 
     One versioned index per file of index_mappings/, behind its read and write aliases;
-    existing ones are left as they are."""
+    existing ones are left as they are. An existing index that lacks fields its file now
+    defines refuses writes that carry them (the mappings are strict): it is named with
+    the fields, and --upgrade reindexes it to the file's version (`make run` does)."""
     built = wiring()
     prefix = built.config["INDEX_PREFIX"]
+    outdated = []
     for name, index in ensure_all(built.opensearch, prefix).items():
-        click.echo(f"[indices] {prefix}{name} -> {index}")
+        missing = outdated_fields(built.opensearch, prefix, name)
+        shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+        click.echo(
+            f"[indices] {prefix}{name} -> {index}" + (f" (lacks {shown})" if missing else "")
+        )
+        if missing:
+            outdated.append(name)
+    if outdated and not upgrade:
+        click.echo(
+            f"[indices] older than index_mappings/: {', '.join(outdated)}; run "
+            f"`contacts reindex --index NAME` (make reindex INDEX=NAME) or init-indices --upgrade",
+            err=True,
+        )
+    elif outdated:
+        reindex_command.callback(tuple(outdated), False, False, None)
 
 
 index_option = click.option(

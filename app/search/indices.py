@@ -54,6 +54,28 @@ class IndexNames:
         return int(match.group(1)) if match else 0
 
 
+def missing_fields(wanted: dict, live: dict, path: str = "") -> list[str]:
+    """Fields (dotted paths) the mapping file defines that the live mapping lacks: an
+    index created from an older file, which a strict mapping makes refuse new writes."""
+    missing = []
+    for name, spec in (wanted.get("properties") or {}).items():
+        here = f"{path}{name}"
+        if name not in (live.get("properties") or {}):
+            missing.append(here)
+        elif "properties" in spec:
+            missing += missing_fields(spec, live["properties"][name], here + ".")
+    return missing
+
+
+def outdated_fields(client: OpenSearch, prefix: str, name: str) -> list[str]:
+    """What index_mappings/<name>.json adds to the live index (none: up to date)."""
+    index = current_index(client, IndexNames(prefix, name))
+    if index is None:
+        return []
+    live = client.indices.get_mapping(index=index)[index]["mappings"]
+    return missing_fields(load_definition(name)["mappings"], live)
+
+
 def current_index(client: OpenSearch, names: IndexNames) -> str | None:
     """The concrete index behind the read alias, or None."""
     if not client.indices.exists_alias(name=names.read):

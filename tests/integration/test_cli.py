@@ -7,13 +7,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import jwt
 
 from app.config import Config
+from app.search.indices import (
+    IndexNames,
+    current_index,
+    drop_all,
+    load_definition,
+    outdated_fields,
+    point_aliases,
+)
 
 CONTACTS = Path(sys.executable).with_name("contacts")
 LISTED, CALLABLE = "+14155550181", "+14155550182"
@@ -86,3 +96,39 @@ def test_refused_files_and_bad_options_exit_non_zero_and_say_why(workspace, tmp_
     assert bad_country.returncode == 2 and "invalid options" in bad_country.stderr
     bad_workspace = contacts("export", "--workspace", "not a workspace")
     assert bad_workspace.returncode == 2 and "workspaceId" in bad_workspace.stderr
+
+
+def test_an_index_older_than_its_mapping_file_is_named_then_upgraded(app):
+    """A contacts index created before externalId and the phones list existed (strict:
+    it refuses writes that carry them): init-indices names it and what it lacks,
+    --upgrade reindexes it with no downtime to the file's version."""
+    client = app.extensions["opensearch"]
+    prefix = f"{app.config['INDEX_PREFIX']}upg-{uuid.uuid4().hex[:6]}-"
+    names = IndexNames(prefix, "contacts")
+    old = load_definition("contacts")
+    for field in ("externalId", "phones"):
+        del old["mappings"]["properties"][field]
+    client.indices.create(index=names.version(1), body=old)
+    point_aliases(client, names, names.version(1))
+    env = {**os.environ, "INDEX_PREFIX": prefix}
+    try:
+        named = subprocess.run(
+            [str(CONTACTS), "init-indices"], capture_output=True, text=True, timeout=120, env=env
+        )
+        assert named.returncode == 0, named.stderr
+        [line] = [x for x in named.stdout.splitlines() if f"{prefix}contacts ->" in x]
+        assert "lacks" in line and "externalId" in line and "phones" in line, line
+        assert "--upgrade" in named.stderr and "contacts" in named.stderr
+        assert current_index(client, names) == names.version(1)
+        upgraded = subprocess.run(
+            [str(CONTACTS), "init-indices", "--upgrade"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert current_index(client, names) == names.version(2)
+        assert outdated_fields(client, prefix, "contacts") == []
+    finally:
+        drop_all(client, prefix)

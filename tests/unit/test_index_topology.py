@@ -66,3 +66,16 @@ def test_wait_for_active_shards_is_passed_through():
 def test_bad_layouts_fail_at_startup(env):
     with pytest.raises(ValueError):
         index_topology("contacts", env)
+
+
+def test_missing_fields_names_what_the_file_adds_at_any_depth():
+    wanted = {
+        "properties": {
+            "phone": {"type": "keyword"},
+            "phones": {"properties": {"number": {"type": "keyword"}, "type": {}}},
+            "name": {"properties": {"first": {}, "last": {}}},
+        }
+    }
+    live = {"properties": {"phone": {}, "name": {"properties": {"first": {}}}}}
+    assert indices.missing_fields(wanted, live) == ["phones", "name.last"]
+    assert indices.missing_fields(wanted, wanted) == []
