@@ -142,9 +142,9 @@ class BatchService:
         self, workspace_id: str, key: str, items: list, *, refresh: str | None = None
     ) -> dict:
         batch = Batch(items)
-        pending, loaded = {}, {}
+        pending = {}
         for index in range(len(items)):
-            data = loaded[index] = batch.load(index, ITEM_SCHEMAS["upsert"])
+            data = batch.load(index, ITEM_SCHEMAS["upsert"])
             if data is None:
                 continue
             if not data.get(key):
@@ -165,9 +165,13 @@ class BatchService:
             for index, changes in todo.items():
                 found = held[changes[key]]
                 if found.holder is None:
-                    # Built from the item as loaded: prepare_new normalizes it once.
+                    # From the fields normalized while loading: phones are parsed once.
                     contact = batch.attempt(
-                        index, None, lambda d=loaded[index]: self._new(workspace_id, d)
+                        index,
+                        None,
+                        lambda c=changes: self.contacts.new_contact(
+                            {**c, "workspaceId": workspace_id}
+                        ),
                     )
                     if contact is not None:
                         contact["id"] = found.free_id or new_contact_id()

@@ -167,7 +167,10 @@ class ContactService:
         return self.prepare_new(data, default_country)
 
     def prepare_new(self, data: dict, default_country: str | None = None) -> dict:
-        prepared = prepare_fields(data, default_country or self.default_country)
+        return self.new_contact(prepare_fields(data, default_country or self.default_country))
+
+    def new_contact(self, prepared: dict) -> dict:
+        """A new contact from fields prepare_fields already normalized (with workspaceId)."""
         now = utc_now()
         contact = {f: prepared.get(f) for f in (*OPTIONAL_FIELDS, *KEY_FIELDS)}
         contact.update(phone=None, email=None)
