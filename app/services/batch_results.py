@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from marshmallow import Schema
 from marshmallow import ValidationError as SchemaValidationError
 
 from app.errors import ApiError, NotFound, ValidationError
@@ -71,15 +70,16 @@ class Batch:
             "error": error_body(error),
         }
 
-    def load(self, index: int, schema: Schema) -> dict | None:
-        """The item validated by `schema`, or None (and the item is `invalid`)."""
+    def load(self, index: int, load: Callable[[dict], dict]) -> dict | None:
+        """The item validated by `load` (a schema's load), or None (and the item is
+        `invalid`)."""
         raw = self.items[index]
         if not isinstance(raw, dict):
             message = "Each item must be a JSON object."
             self.invalid(index, ValidationError(message, [{"field": "body", "message": message}]))
             return None
         try:
-            return schema.load(raw)
+            return load(raw)
         except SchemaValidationError as exc:
             self.invalid(index, ValidationError.from_messages(exc.messages))
             return None

@@ -24,6 +24,7 @@ from app.errors import (
 )
 from app.phones import normalize, to_e164
 from app.schemas.contacts import ContactCreateSchema
+from app.schemas.loaders import compile_loader
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
 from app.search.indices import IndexNames
@@ -32,8 +33,9 @@ from app.services.changes import NO_CHANGES, ChangeLog, contact_entries
 from app.services.keys import ContactKeys
 from app.services.paging import decode_cursor, more_after, probe_size, require_window
 
-# Built once: a schema instance per row costs more than validating the row (imports).
-CREATE_SCHEMA = ContactCreateSchema()
+# Built once, precompiled from the schema (app/schemas/loaders.py): import rows and
+# scripts get the schema's exact results at a fraction of its per-row cost.
+LOAD_CREATE = compile_loader(ContactCreateSchema)
 OPTIONAL_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
 KEY_FIELDS = ("externalId", "source")  # optional too; the external id is unique
 # Concurrent PATCHes of one contact retry the read-merge-write this many times.
@@ -161,7 +163,7 @@ class ContactService:
     def validate_new(self, payload: dict, default_country: str | None = None) -> dict:
         """Full validation of a raw create payload (what import and scripts call)."""
         try:
-            data = CREATE_SCHEMA.load(payload)
+            data = LOAD_CREATE(payload)
         except SchemaValidationError as exc:
             raise ValidationError.from_messages(exc.messages) from exc
         return self.prepare_new(data, default_country)
