@@ -15,6 +15,8 @@ from phonenumbers import timezone as phone_timezones
 from phonenumbers.phonemetadata import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
+from app import nanp
+
 _PARSE_ERRORS = {
     NumberParseException.INVALID_COUNTRY_CODE: "INVALID_COUNTRY_CODE",
     NumberParseException.NOT_A_NUMBER: "NOT_A_NUMBER",
@@ -47,19 +49,8 @@ CANONICAL_MEMO = 65_536
 # matches that region's general pattern and any of its number types; it looks each pattern
 # up in `re`'s cache on every call, which was most of a bulk DNC check's time
 # (docs/performance.md). The same steps on patterns compiled once:
-# tests/unit/test_phones.py compares both on many numbers.
-_TYPE_DESCS = (
-    "premium_rate",
-    "toll_free",
-    "shared_cost",
-    "voip",
-    "personal_number",
-    "pager",
-    "uan",
-    "voicemail",
-    "fixed_line",
-    "mobile",
-)
+# tests/unit/test_phones.py compares both on many numbers. They answer until the digit
+# trie of app/nanp.py (the same answer, about 20x faster) is built in the background.
 
 
 def _matcher(desc):
@@ -72,7 +63,7 @@ def _matcher(desc):
 def _region_rules(region: str):
     metadata = PhoneMetadata.metadata_for_region(region)
     leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
-    types = tuple(m for m in (_matcher(getattr(metadata, d)) for d in _TYPE_DESCS) if m)
+    types = tuple(m for m in (_matcher(getattr(metadata, d)) for d in nanp.TYPE_DESCS) if m)
     return leading, _matcher(metadata.general_desc), types
 
 
@@ -91,6 +82,15 @@ def _has_type(national: str, general, types) -> bool:
 
 
 def _valid_nanp(national: str) -> bool:
+    """phonenumbers.is_valid_number(+1 `national`), `national` ten digits, the first 2-9:
+    the compiled trie of app/nanp.py once it is built, these patterns until then."""
+    known = nanp.valid_national(national)
+    if known is not None:
+        return known
+    return _valid_nanp_by_patterns(national)
+
+
+def _valid_nanp_by_patterns(national: str) -> bool:
     """phonenumbers.is_valid_number(+1 `national`), `national` without leading zeros."""
     for leading, general, types in _NANP_RULES:
         if leading is not None:
