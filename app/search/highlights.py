@@ -49,14 +49,24 @@ def _fold(text: str) -> str:
 _fold_memo = functools.lru_cache(maxsize=FOLD_MEMO_ENTRIES)(_fold)
 
 
-def _tokens(value: str) -> list[tuple[int, int, str]]:
+def _tokens(value: str) -> tuple[tuple[int, int, str], ...]:
     """(start, end, folded token) with offsets into the original value (the first few)."""
+    if len(value) > MAX_MEMO_KEY_CHARS:
+        return _scan_tokens(value)
+    return _tokens_memo(value)
+
+
+def _scan_tokens(value: str) -> tuple[tuple[int, int, str], ...]:
     found = []
     for match in _TOKEN.finditer(value):
         found.append((match.start(), match.end(), fold(match.group())))
         if len(found) == MAX_TOKENS_PER_FIELD:
             break
-    return found
+    return tuple(found)
+
+
+# First names, last names and companies repeat across hits and requests.
+_tokens_memo = functools.lru_cache(maxsize=FOLD_MEMO_ENTRIES)(_scan_tokens)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
@@ -116,11 +126,16 @@ def _fuzzy_span(word: str, token: str, is_last: bool) -> int | None:
     return None
 
 
-def _joined_spans(tokens: list[tuple[int, int, str]], words: list[str]) -> list:
+def _joined_spans(tokens: tuple[tuple[int, int, str], ...], words: tuple[str, ...]) -> list:
     """A word typed joined ("vanderberg", "obrien") over the run of tokens it spells."""
     spans = []
+    if len(tokens) < 2:
+        return spans
     for word in words:
         for i in range(len(tokens)):
+            # A run spells the word only if its first token starts it: skip the joins.
+            if not word.startswith(tokens[i][2]):
+                continue
             for j in range(i + 2, min(i + JOINED_RUN, len(tokens)) + 1):
                 if "".join(t[2] for t in tokens[i:j]) == word:
                     spans.append((tokens[i][0], tokens[j - 1][1]))
@@ -161,13 +176,8 @@ def highlights(contact: dict, parsed: ParsedQuery) -> list[dict]:
     """[{"field", "value", "spans": [{"start", "end"}]}] for each field the query matched."""
     if parsed.is_empty:
         return []
+    words, joined_words, digit_strings = _plan(parsed)
     result = []
-    last = len(parsed.words) - 1
-    words = [
-        (word, i == last)
-        for i, raw in enumerate(parsed.words)
-        for word in _TOKEN.findall(fold(raw))
-    ][:MAX_QUERY_PARTS]
     for field in TEXT_FIELDS:
         value = contact.get(field)
         if not value:
@@ -181,16 +191,30 @@ def highlights(contact: dict, parsed: ParsedQuery) -> list[dict]:
                     # Folding may lengthen a letter (ß -> ss): stay inside the token.
                     spans.append((start, min(start + size, end)))
         if not spans:
-            spans = _joined_spans(tokens, [word for word, _ in words])
+            spans = _joined_spans(tokens, joined_words)
         if spans:
             result.append({"field": field, "value": value, "spans": _merge(spans)})
-    digit_strings = parsed.phone or tuple(
-        d
-        for w in parsed.words
-        if len(d := re.sub(r"\D", "", w)) >= 3 and not re.search(r"[^\W\d_]", w)
-    )
     if contact.get("phone") and digit_strings:
         spans = _phone_spans(contact["phone"], digit_strings)
         if spans:
             result.append({"field": "phone", "value": contact["phone"], "spans": _merge(spans)})
     return result
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(parsed: ParsedQuery) -> tuple[tuple, tuple[str, ...], tuple[str, ...]]:
+    """What every hit of one query is compared with, worked out once per query (a page
+    has up to 100 hits; as-you-type sends the same query from many clients): the folded
+    query words (flagged when last), the same for joined runs, and the phone digits."""
+    last = len(parsed.words) - 1
+    words = tuple(
+        (word, i == last)
+        for i, raw in enumerate(parsed.words)
+        for word in _TOKEN.findall(fold(raw))
+    )[:MAX_QUERY_PARTS]
+    digit_strings = parsed.phone or tuple(
+        d
+        for w in parsed.words
+        if len(d := re.sub(r"\D", "", w)) >= 3 and not re.search(r"[^\W\d_]", w)
+    )
+    return words, tuple(word for word, _ in words), digit_strings

@@ -1,0 +1,192 @@
+"""The highlighter as it was before its per-query plan, token memo and joined-run
+pre-filter (app/search/highlights.py at 2b2f156): the slow path that
+tests/unit/test_highlights_equivalence.py holds the fast one equal to. Do not edit."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+from app.search.queries import FUZZY_PREFIX_LENGTH, MIN_FUZZY_PREFIX, ParsedQuery, fuzziness_for
+
+TEXT_FIELDS = ("firstName", "lastName", "company", "email")
+_TOKEN = re.compile(r"[^\W_]+")
+# asciifolding maps these letters to more than the base letter NFKD leaves.
+_SPECIAL = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d"})
+
+
+# Bounds on the work and memory one search may cost. Highlighting is cosmetic: past
+# these, a token or word is matched exactly or as a prefix, never fuzzily.
+MAX_FUZZY_CHARS = 32  # typo matching compares words of at most this many characters
+MAX_TOKENS_PER_FIELD = 32  # a 200-character name of one-letter words is not 100 tokens
+MAX_QUERY_PARTS = 16  # sub-words of the query ("a_b_c" splits) considered at all
+JOINED_RUN = 3  # a word typed joined may spell this many tokens ("van der berg")
+# Memo keys are at most MAX_MEMO_KEY_CHARS long and the memos at most this many
+# entries (~300 bytes each): a few MB per worker, whatever the queries and names.
+MAX_MEMO_KEY_CHARS = 64
+FOLD_MEMO_ENTRIES = 16_384
+SPAN_MEMO_ENTRIES = 32_768
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents, one output character per input character where possible."""
+    if len(text) > MAX_MEMO_KEY_CHARS:
+        return _fold(text)  # long text is rare: folding it again beats holding it
+    return _fold_memo(text)
+
+
+def _fold(text: str) -> str:
+    text = text.lower().translate(_SPECIAL)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_fold_memo = functools.lru_cache(maxsize=FOLD_MEMO_ENTRIES)(_fold)
+
+
+def _tokens(value: str) -> list[tuple[int, int, str]]:
+    """(start, end, folded token) with offsets into the original value (the first few)."""
+    found = []
+    for match in _TOKEN.finditer(value):
+        found.append((match.start(), match.end(), fold(match.group())))
+        if len(found) == MAX_TOKENS_PER_FIELD:
+            break
+    return found
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (transpositions count as one), capped at limit+1.
+
+    Only the diagonal band of width 2*limit+1 can hold a distance within the limit, so
+    only that band is computed, and a row whose every cell is past the limit stops the
+    walk: O(len * limit) instead of O(len_a * len_b).
+    """
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    over = limit + 1
+    width = len(b) + 1
+    previous2: list[int] = []
+    previous = [j if j <= limit else over for j in range(width)]
+    for i in range(1, len(a) + 1):
+        current = [over] * width
+        if i <= limit:
+            current[0] = i
+        low, high = max(1, i - limit), min(len(b), i + limit)
+        for j in range(low, high + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                value = min(value, previous2[j - 2] + 1)
+            current[j] = min(value, over)
+        if min(current[max(0, low - 1) : high + 1]) > limit:
+            return over
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+def _word_span(word: str, token: str, *, is_last: bool) -> int | None:
+    """Length of the token matched by the word (its prefix or all of it), or None."""
+    if token == word:
+        return len(token)
+    if token.startswith(word):
+        return len(word)
+    if token[:FUZZY_PREFIX_LENGTH] != word[:FUZZY_PREFIX_LENGTH]:
+        return None  # the query never forgives a typo in the first letters either
+    if len(word) > MAX_FUZZY_CHARS or len(token) > MAX_FUZZY_CHARS + 2:
+        return None
+    return _fuzzy_span(word, token, is_last)
+
+
+# Names and companies repeat across hits and pages: a word meets the same tokens again and
+# again, so the edit-distance work is memoized. Keys are bounded by MAX_FUZZY_CHARS.
+@functools.lru_cache(maxsize=SPAN_MEMO_ENTRIES)
+def _fuzzy_span(word: str, token: str, is_last: bool) -> int | None:
+    edits = fuzziness_for(word)
+    if edits and edit_distance(word, token, edits) <= edits:
+        return len(token)
+    if edits and is_last and len(word) >= MIN_FUZZY_PREFIX:
+        for size in range(max(1, len(word) - edits), min(len(token), len(word) + edits) + 1):
+            if edit_distance(word, token[:size], edits) <= edits:
+                return size
+    return None
+
+
+def _joined_spans(tokens: list[tuple[int, int, str]], words: list[str]) -> list:
+    """A word typed joined ("vanderberg", "obrien") over the run of tokens it spells."""
+    spans = []
+    for word in words:
+        for i in range(len(tokens)):
+            for j in range(i + 2, min(i + JOINED_RUN, len(tokens)) + 1):
+                if "".join(t[2] for t in tokens[i:j]) == word:
+                    spans.append((tokens[i][0], tokens[j - 1][1]))
+    return spans
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[dict]:
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [{"start": s, "end": e} for s, e in merged]
+
+
+def _phone_spans(phone: str, digit_strings: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Spans in the E.164 string for digits that match its start (after any country
+    code) or its end."""
+    positions = [i for i, ch in enumerate(phone) if ch.isdigit()]
+    stored = "".join(phone[i] for i in positions)
+    spans = []
+    for digits in digit_strings:
+        if len(digits) > len(stored):
+            continue
+        if stored.endswith(digits):
+            first = positions[len(stored) - len(digits)]
+            spans.append((first, positions[-1] + 1))
+        else:
+            at = stored.find(digits)
+            # A prefix of the E.164 digits or of the national number behind the country code.
+            if 0 <= at <= 3:
+                spans.append((positions[at], positions[at + len(digits) - 1] + 1))
+    return spans
+
+
+def highlights(contact: dict, parsed: ParsedQuery) -> list[dict]:
+    """[{"field", "value", "spans": [{"start", "end"}]}] for each field the query matched."""
+    if parsed.is_empty:
+        return []
+    result = []
+    last = len(parsed.words) - 1
+    words = [
+        (word, i == last)
+        for i, raw in enumerate(parsed.words)
+        for word in _TOKEN.findall(fold(raw))
+    ][:MAX_QUERY_PARTS]
+    for field in TEXT_FIELDS:
+        value = contact.get(field)
+        if not value:
+            continue
+        spans = []
+        tokens = _tokens(value)
+        for start, end, token in tokens:
+            for word, is_last in words:
+                size = _word_span(word, token, is_last=is_last)
+                if size:
+                    # Folding may lengthen a letter (ß -> ss): stay inside the token.
+                    spans.append((start, min(start + size, end)))
+        if not spans:
+            spans = _joined_spans(tokens, [word for word, _ in words])
+        if spans:
+            result.append({"field": field, "value": value, "spans": _merge(spans)})
+    digit_strings = parsed.phone or tuple(
+        d
+        for w in parsed.words
+        if len(d := re.sub(r"\D", "", w)) >= 3 and not re.search(r"[^\W\d_]", w)
+    )
+    if contact.get("phone") and digit_strings:
+        spans = _phone_spans(contact["phone"], digit_strings)
+        if spans:
+            result.append({"field": "phone", "value": contact["phone"], "spans": _merge(spans)})
+    return result
