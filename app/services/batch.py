@@ -9,8 +9,9 @@ The contract:
   app/services/keys.py). Items that lose a race are planned again and sent in one more
   bulk, at most UPDATE_RETRIES times; an item still conflicting then is `invalid`
   (409, retry it). Besides it, only what every contact write pays: the change feed's
-  record of the stored writes (app/services/changes.py; announced before the bulk) and,
-  rarely, the DNC flag correction of settle_dnc_flags.
+  record of the stored writes (app/services/changes.py; announced before the bulk;
+  recorded from the documents the bulk stored, at the versions it answered, unless a
+  later write moved them) and, rarely, the DNC flag correction of settle_dnc_flags.
 - Updates are compare-and-set on the version read (if_seq_no/if_primary_term), like
   ContactService.update; creates use `op_type=create`, under the key's slot id when the
   contact has an external id (create) or the upsert key (upsert): two calls upserting the
@@ -42,7 +43,7 @@ from app.schemas.batch import (
 from app.schemas.loaders import compile_loader
 from app.search.documents import utc_now
 from app.services.batch_results import Batch, DuplicateItem, Write, changed, refused
-from app.services.changes import contact_entries
+from app.services.changes import Written, contact_entries
 from app.services.contacts import (
     UPDATE_RETRIES,
     ContactService,
@@ -385,6 +386,7 @@ class BatchService:
             body=body, refresh=refresh or "false", request_timeout=BULK_TIMEOUT_SECONDS
         )
         retry, saved, recorded, overloaded = [], [], [], False
+        written: Written = {}  # what the feed can record without reading it back
         for write, entry, item in zip(writes, entries, reply["items"], strict=True):
             info = next(iter(item.values()))
             status = info.get("status", 500)
@@ -393,6 +395,8 @@ class BatchService:
                 recorded.append(entry)
                 if write.contact is not None:
                     saved.append(write.contact)
+                    version = (info.get("_index"), info.get("_seq_no"), info.get("_primary_term"))
+                    written[write.action["_id"]] = (*version, write.action["_source"])
             elif status == 404 and write.status == "deleted":
                 batch.done(write.index, "not_found", id_=write.action["_id"])
             elif status in RETRYABLE:
@@ -401,5 +405,5 @@ class BatchService:
             else:
                 batch.invalid(write.index, refused(info), write.action["_id"])
         self.contacts.settle_dnc_flags(workspace_id, saved)
-        self.contacts.changes.commit(workspace_id, change, recorded)
+        self.contacts.changes.commit(workspace_id, change, recorded, written=written)
         return retry, overloaded

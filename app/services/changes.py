@@ -21,7 +21,11 @@ loses its memory. How:
   current source, or a tombstone when it is gone; a number's current listing).
   Whatever order two writers of one record interleave in, the higher number carries
   the later state: a follower that applies changes in order ends where the store is.
-  The price is one real-time multi-get per write.
+  The price is one real-time multi-get per write. A writer that knows what it stored
+  (a batch: each item's document and the version the engine gave it) passes it as
+  `written`; the multi-get then fetches versions only, and a record still at the
+  version written is recorded from the known document (the same state: nothing wrote
+  it since); any other is read in full, as before.
 - **Acknowledged means recorded.** The write answers only after its change document is
   stored. When it cannot be (OpenSearch refuses, Redis is gone) the write answers 503
   and its in-flight member stays, with the ids it touched. A member older than
@@ -71,6 +75,8 @@ RECORD_ATTEMPTS = 3
 CONTACT_OPS = ("created", "updated", "deleted")
 DNC_OPS = ("added", "updated", "removed", "expired")
 UNRECORDED = "The change could not be recorded; retry the request."
+# What a writer stored, by contact id: (index, seq_no, primary_term, document).
+Written = dict[str, tuple[str, int, int, dict]]
 # What a DNC change shows of the entry, besides its number or prefix and `listed`.
 DNC_FIELDS = ("reason", "source", "scope", "channel", "expiresAt")
 
@@ -93,7 +99,7 @@ class _NoChanges:
     def begin(self, workspace_id, entries, kind="contact"):
         return None
 
-    def commit(self, workspace_id, token, entries, kind="contact"):
+    def commit(self, workspace_id, token, entries, kind="contact", written=None):
         return None
 
     def withdraw(self, workspace_id, token):
@@ -145,8 +151,12 @@ class ChangeLog:
         token: str | None,
         entries: list[list],
         kind: str = "contact",
+        written: Written | None = None,
     ) -> None:
         """Take numbers for a stored write, store its change documents, leave the set.
+
+        `written`: contact id -> (index, seq_no, primary_term, document) of what this
+        write stored, when the writer knows it (see the module docstring).
 
         Retried briefly (the engine refuses work under load); then 503: the member stays,
         and a reader settles it after CHANGES_SETTLE_SECONDS."""
@@ -156,7 +166,7 @@ class ChangeLog:
             return
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                self._record(workspace_id, token, entries, kind)
+                self._record(workspace_id, token, entries, kind, written)
                 return
             except Exception as exc:  # a refusal under load, an outage: retried, then 503
                 if attempt + 1 < RECORD_ATTEMPTS:
@@ -165,13 +175,20 @@ class ChangeLog:
                 log.warning("change not recorded for %s: %r", workspace_id, exc)
                 raise ServiceUnavailable(UNRECORDED) from exc
 
-    def _record(self, workspace_id: str, token: str, entries: list[list], kind: str) -> None:
+    def _record(
+        self,
+        workspace_id: str,
+        token: str,
+        entries: list[list],
+        kind: str,
+        written: Written | None = None,
+    ) -> None:
         """Idempotent: a retry (or a settler) gets the same numbers and the same ids."""
         first = self._numbers(workspace_id, token, len(entries))
         if kind == "dnc":
             docs = self._dnc_documents(workspace_id, first, entries)
         else:
-            docs = self._contact_documents(workspace_id, first, entries)
+            docs = self._contact_documents(workspace_id, first, entries, written)
         self._store(workspace_id, docs)
         self.sequence.finish(workspace_id, token)
 
@@ -205,10 +222,14 @@ class ChangeLog:
         return first
 
     def _contact_documents(
-        self, workspace_id: str, first: int, entries: list[list]
+        self, workspace_id: str, first: int, entries: list[list], written: Written | None = None
     ) -> list[tuple[int, dict]]:
         """State read back after the numbers were taken (see the module docstring)."""
-        current = self._read_contacts(workspace_id, [e[0] for e in entries])
+        ids = [e[0] for e in entries]
+        if written:
+            current = self._read_unless_written(workspace_id, ids, written)
+        else:
+            current = self._read_contacts(workspace_id, ids)
         now, docs = utc_now(), []
         for offset, (contact_id, op, external_id) in enumerate(entries):
             state = current.get(contact_id)
@@ -255,6 +276,35 @@ class ChangeLog:
                 (first + offset, {"type": f"dnc.{op}", "phone": phone, "data": data, "at": now})
             )
         return docs
+
+    def _read_unless_written(
+        self, workspace_id: str, ids: list[str], written: Written
+    ) -> dict[str, dict]:
+        """The current state of each contact: the document the writer stored when the
+        record is still at the version it wrote (real-time versions, no sources), else
+        read in full. The index takes part in the match: during a reindex the read alias
+        may name another index, whose versions say nothing of this write."""
+        result = self.client.mget(
+            index=self.contacts.read,
+            body={"docs": [{"_id": i, "routing": workspace_id} for i in ids]},
+            realtime=True,
+            _source="false",
+        )
+        found, stale = {}, []
+        for doc in result["docs"]:
+            if doc.get("error"):
+                raise ServiceUnavailable(f"{UNRECORDED} ({doc['error'].get('type')})")
+            if not doc.get("found"):
+                continue
+            known = written.get(doc["_id"])
+            version = (doc.get("_index"), doc.get("_seq_no"), doc.get("_primary_term"))
+            if known and known[:3] == version and known[3].get("workspaceId") == workspace_id:
+                found[doc["_id"]] = from_source(known[3])
+            else:
+                stale.append(doc["_id"])
+        if stale:
+            found.update(self._read_contacts(workspace_id, stale))
+        return found
 
     def _read_contacts(self, workspace_id: str, ids: list[str]) -> dict[str, dict]:
         result = self.client.mget(
