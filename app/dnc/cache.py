@@ -53,6 +53,15 @@ earlier. The guarantee reads, for rules: from the moment an add of an entry is
 acknowledged until its removal begins or its expiry passes, every check of a number it
 covers (in its scope and channel) says "listed" or fails.
 
+Stamps. Every write script run on a workspace's numbers (an add, an update, a removal,
+a settle, on either generation) moves the `epoch` field of its meta hash, and a check
+answers "<run_id>:<gen>:<epoch>" beside its flags. A stamp therefore names one state of
+the workspace's numbers on one server run and one live generation: whatever a check read
+from the record about a listed number after seeing stamp S stays true while checks still
+see S (app/services/dnc_checks.py keeps listed numbers' entries that way). A record
+change whose cache step failed leaves the number marked until the reconciler settles it,
+which moves the epoch too.
+
 Every key carries the workspace as a hash tag, so each script touches one slot.
 """
 
@@ -80,15 +89,18 @@ NOT_LISTED, LISTED, PENDING = 0, 1, 2
 # round trip carrying only the numbers. They share the meta key's hash tag, hence its
 # cluster slot, which is what lets a script touch keys it did not declare.
 # KEYS: meta, marks, bulk, rule lengths, version. ARGV: bucket key base, campaign,
-# channel, then `n`s.
+# channel, then the `n`s in one argument, separated by spaces.
 # Reply: {0} when the cache may not be trusted, else {1, now ms, version, number of rule
-# lengths, flag...} with
-# flag 1 = listed, 0 = not listed, 2 = not listed in the cache but a write is in flight:
-# ask the record. Rule entries (app/dnc/rules.py) are looked up only when any exist:
+# lengths, flags, stamp} with flags one digit per number, in order:
+# 1 = listed, 0 = not listed, 2 = not listed in the cache but a write is in flight:
+# ask the record; the stamp is "<run_id>:<gen>:<epoch>" (see Stamps above). One argument
+# and one string each way: packing a thousand arguments and parsing a thousand replies
+# cost the client more than the script's own work (docs/performance.md).
+# Rule entries (app/dnc/rules.py) are looked up only when any exist:
 # one HMGET per number over its prefixes of the lengths present, and the expiry is
 # compared with this server's clock, so every process agrees on when an entry ends.
 _CHECK = """
-local m = redis.call('HMGET', KEYS[1], 'gen', 'bits', 'runid')
+local m = redis.call('HMGET', KEYS[1], 'gen', 'bits', 'runid', 'epoch')
 if not m[1] then return {0} end
 local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
 if m[3] ~= runid then return {0} end
@@ -102,9 +114,8 @@ local base = ARGV[1] .. m[1] .. ':'
 local rules = base .. 'rules'
 local campaign, channel = ARGV[2], ARGV[3]
 local size = 2 ^ tonumber(m[2])
-local out = {1, string.format('%.0f', now), redis.call('GET', KEYS[5]) or '0', #lens}
-for i = 4, #ARGV do
-  local s = ARGV[i]
+local out = {}
+for s in string.gmatch(ARGV[4], '%d+') do
   local n = tonumber(s)
   local bucket = n % size
   local member = string.format('%.0f', (n - bucket) / size)
@@ -139,9 +150,10 @@ for i = 4, #ARGV do
   if flag == 0 and (pending or (marked and redis.call('HEXISTS', KEYS[2], s) == 1)) then
     flag = 2
   end
-  out[i + 1] = flag
+  out[#out + 1] = flag
 end
-return out
+return {1, string.format('%.0f', now), redis.call('GET', KEYS[5]) or '0', #lens,
+  table.concat(out), runid .. ':' .. m[1] .. ':' .. (m[4] or '0')}
 """
 
 # KEYS: the workspace's meta key. The script reads no key, but declaring it routes the
@@ -155,6 +167,7 @@ _RUN_ID = "return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')"
 #   add:    SADD everywhere; clear N's mark if it is `mark`, re-mark N if another
 #           writer's mark is there; drop `mark` from the bulk marks.
 #   remove: only for the `n`s whose mark is still `mark`: SREM everywhere, clear it.
+#   both:   move the workspace's epoch (see Stamps).
 # Reply: the change of the live member count, or -1 when the layout moved.
 _WRITE = """
 local meta = redis.call('HMGET', KEYS[1], 'gen', 'building')
@@ -190,6 +203,7 @@ for j = 1, nnum do
   end
 end
 if add then redis.call('HDEL', KEYS[4], mark) end
+redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[1], 'bcount', built) end
 if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[1], 'count', live) end
 return live
@@ -253,6 +267,7 @@ class CacheAnswer:
     now_ms: int
     version: int
     rules: bool  # rule entries may exist
+    stamp: str = ""  # moves with every write of a number (see the module's Stamps)
 
 
 @dataclass(frozen=True)
@@ -395,11 +410,18 @@ class DncCache(RuleCache):
                 self.rule_lengths_key(workspace_id),
                 self.version_key(workspace_id),
             ],
-            args=[f"{self._base(workspace_id)}:", campaign, channel, *(p[1:] for p in phones)],
+            args=[
+                f"{self._base(workspace_id)}:",
+                campaign,
+                channel,
+                " ".join(p[1:] for p in phones),
+            ],
         )
         if result[0] == 0:
             return None
-        return CacheAnswer(result[4:], int(result[1]), int(result[2]), result[3] > 0)
+        flags = [digit - 48 for digit in result[4]]  # b"0120" -> [0, 1, 2, 0]
+        stamp = result[5].decode()
+        return CacheAnswer(flags, int(result[1]), int(result[2]), result[3] > 0, stamp)
 
     def members(self, workspace_id: str) -> set[str] | None:
         """Every number of the live generation (the reconciler's side of the comparison);

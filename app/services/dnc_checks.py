@@ -12,6 +12,11 @@ only checks that name it, and `all`-channel entries match every channel. The con
 Evidence. A listed number's answer names the entry that matched (the most specific one:
 app/dnc/rules.py `specificity`), read from the record after the flag was decided; it is
 a courtesy, so a record that cannot answer leaves it null and never changes the flag.
+Dialers check the same listed numbers again and again, and that read was most of a
+listed number's check (docs/performance.md): `EntryMemo` keeps each process's reads of
+plain numbers' entries under the cache stamp the check saw (app/dnc/cache.py, Stamps),
+and serves one only to a check that sees the same stamp, so a write of any number of
+the workspace retires them all. Flags never come from it.
 `meta.version` counts the list's changes (app/dnc/cache.py; null when the cache did not
 answer) and `meta.checkedAt` is the clock the expiry was compared with.
 """
@@ -19,6 +24,7 @@ answer) and `meta.checkedAt` is the clock the expiry was compared with.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -35,22 +41,52 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Entries kept per process (about 1 KB each): the listed numbers dialers re-check most.
+ENTRY_MEMO_SIZE = 20_000
+
+
+class EntryMemo:
+    """Plain numbers' record entries, each under the cache stamp it was read at."""
+
+    def __init__(self, size: int = ENTRY_MEMO_SIZE) -> None:
+        self.size = size
+        self._items: dict[tuple[str, str], tuple[str, dict]] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, workspace_id: str, stamp: str, phones: Sequence[str]) -> dict[str, dict]:
+        found = {}
+        for phone in phones:
+            item = self._items.get((workspace_id, phone))
+            if item is not None and item[0] == stamp:
+                found[phone] = item[1]
+        return found
+
+    def put_many(self, workspace_id: str, stamp: str, entries: dict[str, dict]) -> None:
+        with self._lock:
+            for phone, entry in entries.items():
+                self._items.pop((workspace_id, phone), None)  # re-insert as the newest
+                self._items[workspace_id, phone] = (stamp, entry)
+            while len(self._items) > self.size:  # drop the oldest reads first
+                del self._items[next(iter(self._items))]
+
 
 class Membership:
     """Listed flags of E.164 numbers, where they came from, and what was read on the way."""
 
-    def __init__(self, flags, source, entries, now_ms, version, rules) -> None:
+    def __init__(self, flags, source, entries, now_ms, version, rules, stamp="") -> None:
         self.flags: list[bool] = flags
         self.source: str = source  # "cache" or "opensearch"
         self.entries: dict[str, dict] | None = entries  # matches read from the record
         self.now_ms: int = now_ms
         self.version: int | None = version
         self.rules: bool = rules  # rule entries may exist (look them up for evidence)
+        self.stamp: str = stamp  # the cache's stamp ("" when the cache did not answer)
 
 
 class DncChecks:
     def __init__(self, dnc: DncService) -> None:
         self.dnc = dnc
+        self.entries = EntryMemo()
 
     def membership(
         self, workspace_id: str, phones: Sequence[str], campaign: str = "", channel: str = "calls"
@@ -80,7 +116,9 @@ class DncChecks:
         observability.record_dnc_cache(hits=len(phones) - len(pending), misses=len(pending))
         if not pending:
             listed = [flag == LISTED for flag in flags]
-            return Membership(listed, "cache", None, answer.now_ms, answer.version, answer.rules)
+            return Membership(
+                listed, "cache", None, answer.now_ms, answer.version, answer.rules, answer.stamp
+            )
         # A write is in flight on these numbers: the record decides them.
         entries = dnc.rules.record_matches(
             workspace_id, pending, campaign, channel, answer.now_ms - CLOCK_GRACE_MS
@@ -169,9 +207,21 @@ class DncChecks:
         """The entries behind listed flags the cache decided (a courtesy: never fails)."""
         try:
             if not found.rules:  # no rule entries: the numbers' own entries
-                return self.dnc.lookup(workspace_id, phones)
+                return self._plain_entries(workspace_id, phones, found.stamp)
             return self.dnc.rules.record_matches(
                 workspace_id, phones, campaign, channel, found.now_ms - CLOCK_GRACE_MS
             )
         except ServiceUnavailable:
             return {}
+
+    def _plain_entries(self, workspace_id: str, phones: list[str], stamp: str) -> dict:
+        """The numbers' own entries: remembered ones read under this stamp, the rest read
+        from the record (real time) after the stamp was taken, and remembered under it."""
+        known = self.entries.get_many(workspace_id, stamp, phones) if stamp else {}
+        missing = [p for p in phones if p not in known]
+        if missing:
+            read = self.dnc.lookup(workspace_id, missing)
+            if stamp:
+                self.entries.put_many(workspace_id, stamp, read)
+            known.update(read)
+        return known
