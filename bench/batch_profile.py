@@ -5,11 +5,12 @@ python -m bench.batch_profile [--calls 3] [--per-call 1000]
 No HTTP and no gunicorn: the BatchService the API uses (built by app.wiring from the
 configured engine and Redis, under a scratch `bench-` prefix) upserts `--per-call`
 contacts by externalId `--calls` times as new contacts, then the same keys again with a
-changed field (updates), under cProfile. Prints, per phase, the wall time per call and
-the cumulative time of the steps the batch path is made of, beside the engine's own
-bulk time in the same call. A fixed workload, so a before/after of a change to the
-batch path is a comparison of two runs of this command (noisy on a shared machine:
-compare the shares, and run it twice).
+changed field (updates): once unprofiled (wall time, and this process's CPU time per
+call: the Python cost, which the engine's own work in its own process does not count),
+then on fresh keys under cProfile, for the cumulative time of the steps the batch path
+is made of, beside the engine's bulk time in the same call. A fixed workload: a
+before/after of a change to the batch path is two runs of this command, one on each
+tree (noisy on a shared machine: compare the CPU figures, and alternate the runs).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ STEPS = (
     ("to_document", "app/search/documents.py", "to_document"),
     ("DNC annotate", "app/services/contacts.py", "settle_dnc_flags"),
     ("change feed commit", "app/services/changes.py", "commit"),
+    ("  read back in full", "app/services/changes.py", "_read_contacts"),
+    ("  versions only", "app/services/changes.py", "_read_unless_written"),
     ("engine bulk (contacts + changes)", "opensearchpy/client/__init__.py", "bulk"),
 )
 
@@ -47,14 +50,89 @@ def step_times(profile: cProfile.Profile) -> dict[str, float]:
     return found
 
 
+def best_of(repeats: int, work) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def python_steps(per_call: int) -> None:
+    """The batch path's Python steps, no I/O, old way against new way, best of 5 runs.
+
+    The feed's step is the client side of its read-back: decoding the engine's multi-get
+    reply (every stored document, or versions only) and building the contact states."""
+    import orjson
+
+    from app.schemas.batch import UpsertItemSchema
+    from app.schemas.loaders import compile_loader
+    from app.search.documents import from_source, to_document
+    from app.services.contacts import ContactService, prepare_fields
+    from devtools.fakedata import contacts
+
+    items = [
+        {**c, "externalId": f"crm-{n}", "source": "bench"}
+        for n, c in enumerate(contacts(per_call, seed=18))
+    ]
+    schema, compiled = UpsertItemSchema(), compile_loader(UpsertItemSchema)
+    build = ContactService.new_contact
+    docs = [
+        to_document(build(None, {**prepare_fields(i, "US"), "workspaceId": "ws_b"})) for i in items
+    ]
+    full = orjson.dumps(
+        {
+            "docs": [
+                {"_id": str(n), "found": True, "_seq_no": n, "_source": d}
+                for n, d in enumerate(docs)
+            ]
+        }
+    )
+    versions = orjson.dumps(
+        {"docs": [{"_id": str(n), "found": True, "_seq_no": n} for n in range(len(docs))]}
+    )
+    rows = [
+        (
+            "item validation",
+            lambda: [schema.load(i) for i in items],
+            lambda: [compiled(i) for i in items],
+        ),
+        (
+            "feed state of written contacts",
+            lambda: [from_source(d["_source"]) for d in orjson.loads(full)["docs"]],
+            lambda: [from_source(docs[int(d["_id"])]) for d in orjson.loads(versions)["docs"]],
+        ),
+    ]
+    print(f"\nPython steps of one {per_call}-item upsert, no I/O (best of 5)")
+    print(f"  {'step':34} {'before':>8} {'after':>8}")
+    for label, before, after in rows:
+        print(f"  {label:34} {best_of(5, before):7.3f}s {best_of(5, after):7.3f}s")
+
+
+def report(phase: str, profiled: bool, args, wall: float, cpu: float, profile) -> None:
+    mode = "under cProfile" if profiled else "unprofiled"
+    print(f"\n{phase}: {args.calls} calls of {args.per_call} items, {mode}")
+    print(f"  {'wall per call':34} {wall / args.calls:7.3f} s")
+    print(f"  {'Python CPU per call':34} {cpu / args.calls:7.3f} s")
+    if profiled:
+        for label, seconds in step_times(profile).items():
+            print(f"  {label:34} {seconds / args.calls:7.3f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--per-call", type=int, default=1_000)
+    parser.add_argument("--steps-only", action="store_true", help="only the no-I/O steps")
     args = parser.parse_args()
+    # Before anything imports app.config: the settings are read from the environment.
     run = secrets.token_hex(3)
     os.environ["INDEX_PREFIX"] = prefix = f"bench-batchprof-{run}-"
     os.environ["REDIS_KEY_PREFIX"] = f"bench:{run}:"
+    python_steps(args.per_call)
+    if args.steps_only:
+        return
 
     from app import create_app
     from app.config import Config
@@ -67,32 +145,36 @@ def main() -> None:
     drop_all(client, prefix)
     ensure_all(client, prefix)
     workspace = "ws_bench_profile"
-    people = list(contacts(args.calls * args.per_call, seed=18))
+    people = list(contacts(2 * args.calls * args.per_call, seed=18))
     try:
         with app.app_context():
             batch = wiring.batch
             batch.upsert(workspace, "externalId", [{"externalId": "warm", "firstName": "W"}])
-            for phase in ("created", "updated"):
-                profile, wall = cProfile.Profile(), 0.0
-                for call in range(args.calls):
-                    chunk = people[call * args.per_call : (call + 1) * args.per_call]
-                    items = [
-                        {**c, "externalId": f"crm-{call}-{n}", "source": "bench"}
-                        for n, c in enumerate(chunk)
-                    ]
-                    if phase == "updated":
-                        items = [{**item, "notes": "synced again"} for item in items]
-                    started = time.perf_counter()
-                    profile.enable()
-                    result = batch.upsert(workspace, "externalId", items)
-                    profile.disable()
-                    wall += time.perf_counter() - started
-                    if result["summary"][phase] != len(items):
-                        raise RuntimeError(f"expected every item {phase}: {result['summary']}")
-                print(f"\n{phase}: {args.calls} calls of {args.per_call} items")
-                print(f"  {'wall per call (profiled)':34} {wall / args.calls:7.3f} s")
-                for label, seconds in step_times(profile).items():
-                    print(f"  {label:34} {seconds / args.calls:7.3f} s")
+            # Unprofiled first (wall and this process's CPU: the Python the engine waits
+            # for), then the same workload on fresh keys under cProfile for the breakdown.
+            for profiled in (False, True):
+                offset = args.calls if profiled else 0
+                for phase in ("created", "updated"):
+                    profile, wall, cpu = cProfile.Profile(), 0.0, 0.0
+                    for call in range(offset, offset + args.calls):
+                        chunk = people[call * args.per_call : (call + 1) * args.per_call]
+                        items = [
+                            {**c, "externalId": f"crm-{call}-{n}", "source": "bench"}
+                            for n, c in enumerate(chunk)
+                        ]
+                        if phase == "updated":
+                            items = [{**item, "notes": "synced again"} for item in items]
+                        started, cpu_started = time.perf_counter(), time.process_time()
+                        if profiled:
+                            profile.enable()
+                        result = batch.upsert(workspace, "externalId", items)
+                        if profiled:
+                            profile.disable()
+                        wall += time.perf_counter() - started
+                        cpu += time.process_time() - cpu_started
+                        if result["summary"][phase] != len(items):
+                            raise RuntimeError(f"expected all {phase}: {result['summary']}")
+                    report(phase, profiled, args, wall, cpu, profile)
     finally:
         drop_all(client, prefix)
 
