@@ -33,7 +33,7 @@ from app import observability
 from app.dnc.cache import LISTED, PENDING
 from app.dnc.rules import iso_of_ms
 from app.errors import ServiceUnavailable
-from app.phones import canonical, validation_errors
+from app.phones import canonical_many, validation_errors
 from app.services.dnc_rules import CLOCK_GRACE_MS, entry_of
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class DncChecks:
         dnc = self.dnc
         campaign, channel = campaign or "", channel or "calls"
         region = (country or dnc.default_country).upper()
-        normalized = [canonical(raw, region) for raw in raws]
+        normalized = canonical_many(raws, region)
         valid = list(dict.fromkeys(p for p in normalized if p))
         if valid:
             found = self.membership(workspace_id, valid, campaign, channel)

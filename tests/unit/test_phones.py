@@ -117,3 +117,39 @@ def test_the_quick_reasons_of_an_invalid_north_american_number_are_normalizes_re
     assert len(invalid) > 100
     for raw in [*invalid, "+1415555123", "415 555 1234x", "+44 20", "nope"]:
         assert validation_errors(raw) == normalize(raw).validationErrors, raw
+
+
+def test_a_batchs_normalization_is_each_numbers_normalization():
+    """canonical_many (the bulk check's fast path) against canonical, one by one."""
+    import random
+
+    from app import nanp
+    from app.phones import canonical, canonical_many
+
+    nanp.trie()  # the fast path answers only once the trie is built
+    rng = random.Random(16)
+    raws = [f"+1{rng.randrange(2 * 10**9, 10**10)}" for _ in range(20_000)]
+    raws += [f"+1{rng.randrange(10**10):010d}" for _ in range(2_000)]  # leading 0 and 1
+    raws += [
+        "+14155550123",
+        "+1415555012",
+        "+141555501234",
+        "+14155550123 ",
+        " +14155550123",
+        "+1 415 555 0123",
+        "tel:+14155550123",
+        "+１４１５５５５０１２３",  # fullwidth digits
+        "+١٤١٥٥٥٥٠١٢٣",  # Arabic-Indic digits
+        "+14155550l23",
+        "+1415555\x000123",
+        "(415) 555-0123",
+        "0014155550123",
+        "+442079460000",
+        "",
+        "+",
+        "+1" + "9" * 63,
+        "+1" + "4" * 5_000,
+        "ünïcødé",
+    ]
+    for region in ("US", "us", "GB", "DE"):
+        assert canonical_many(raws, region) == [canonical(raw, region) for raw in raws]
