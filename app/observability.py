@@ -99,6 +99,23 @@ EXPORT_ROWS = Counter("export_rows_total", "Contacts written to CSV exports.")
 access_log = logging.getLogger("app.access")
 
 
+# Labelled children by label values: `labels()` takes a lock and checks the values on
+# every call; a request observes three to eight of them. Bounded: a flood of odd methods
+# or routes falls back to `labels()` instead of growing this.
+_CHILDREN: dict[tuple, object] = {}
+_CHILDREN_MAX = 4096
+
+
+def _child(metric, *values: str):
+    key = (id(metric), *values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = metric.labels(*values)
+        if len(_CHILDREN) < _CHILDREN_MAX:
+            _CHILDREN[key] = child
+    return child
+
+
 # --- logging -------------------------------------------------------------------
 
 
@@ -153,7 +170,9 @@ def _finish_request(response: Response) -> Response:
         return response
     elapsed = time.perf_counter() - started
     route = request.url_rule.rule if request.url_rule else "unmatched"
-    HTTP_LATENCY.labels(request.method, route, str(response.status_code)).observe(elapsed)
+    _child(HTTP_LATENCY, request.method, route, str(response.status_code)).observe(elapsed)
+    if not access_log.isEnabledFor(logging.INFO):
+        return response  # the line would be dropped: do not build it
     principal = g.get("principal")
     access_log.info(
         "%s %s %s",
@@ -226,7 +245,7 @@ def instrument_opensearch(client) -> None:
             OPENSEARCH_ERRORS.labels(operation, error).inc()
             raise
         finally:
-            OPENSEARCH_LATENCY.labels(operation).observe(time.perf_counter() - started)
+            _child(OPENSEARCH_LATENCY, operation).observe(time.perf_counter() - started)
 
     transport.perform_request = observed
     transport._observed = True
@@ -240,7 +259,7 @@ def _observe_redis(command: str, call, *args, **kwargs):
         REDIS_ERRORS.labels(command, exc.__class__.__name__).inc()
         raise
     finally:
-        REDIS_LATENCY.labels(command).observe(time.perf_counter() - started)
+        _child(REDIS_LATENCY, command).observe(time.perf_counter() - started)
 
 
 def instrument_redis(client) -> None:
