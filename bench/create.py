@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,7 +28,10 @@ from bench.benchlib import (
 )
 from devtools.fakedata import contacts
 
-PREFIX = "bench-create-"
+# Per run: concurrent runs on one engine and Redis never share indices or feed sequences.
+RUN = secrets.token_hex(3)
+PREFIX = f"bench-create-{RUN}-"
+REDIS_PREFIX = f"bench-create:{RUN}:"
 WORKSPACE = "ws_benchcreate"
 
 
@@ -57,7 +61,9 @@ def main() -> None:
     headers = json_headers(mint([WORKSPACE], ttl=3600))
     rows = []
     with scratch_indices(PREFIX) as client:
-        with running_api(args.port, {"INDEX_PREFIX": PREFIX}) as base:
+        with running_api(
+            args.port, {"INDEX_PREFIX": PREFIX, "REDIS_KEY_PREFIX": REDIS_PREFIX}
+        ) as base:
             for body in bodies[:50]:  # warm-up: connections, JIT of the mapping, caches
                 http.request("POST", f"{base}/v1/contacts", body=json.dumps(body), headers=headers)
 

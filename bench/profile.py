@@ -175,14 +175,15 @@ def search_path(clients: int, seconds: float) -> dict:
             )
             assert r.status == 200, r.data[:200]
 
-        env = {"INDEX_PREFIX": bench_search.PREFIX}
+        env = {"INDEX_PREFIX": bench_search.PREFIX, "REDIS_KEY_PREFIX": bench_search.REDIS_PREFIX}
         return under_load(f"search{clients}", env, clients, seconds, lambda b: None, call)
     finally:
         drop_all(client, bench_search.PREFIX)
 
 
 def create_path(seconds: float) -> dict:
-    prefix, workspace = "bench-profile-create-", "ws_profilecreate"
+    run = secrets.token_hex(3)
+    prefix, workspace = f"bench-profile-create-{run}-", "ws_profilecreate"
     bodies = [{"workspaceId": workspace, **c} for c in contacts(20_000, seed=9)]
     http = urllib3.PoolManager(maxsize=16)
     headers = json_headers(mint([workspace], ttl=3600))
@@ -194,7 +195,8 @@ def create_path(seconds: float) -> dict:
         assert r.status == 201, r.data[:200]
 
     with scratch_indices(prefix):
-        return under_load("create", {"INDEX_PREFIX": prefix}, 8, seconds, lambda b: None, call)
+        env = {"INDEX_PREFIX": prefix, "REDIS_KEY_PREFIX": f"bench-profile-create:{run}:"}
+        return under_load("create", env, 8, seconds, lambda b: None, call)
 
 
 def dnc_path(seconds: float) -> dict:
