@@ -18,15 +18,35 @@ class BloomFilter:
         self.hashes = max(1, round(bits / capacity * math.log(2)))
         self.bits = bytearray((bits + 7) // 8)
 
-    def _positions(self, key: str):
+    def _positions(self, key: str) -> list[int]:
         digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
-        first, second = int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
-        # Kirsch-Mitzenmacher: k positions from two independent hashes.
-        return ((first + i * second) % self.size for i in range(self.hashes))
+        size = self.size
+        # Kirsch-Mitzenmacher: k positions from two independent hashes (reduced first:
+        # the same positions, computed on small integers).
+        first = int.from_bytes(digest[:8], "little") % size
+        second = int.from_bytes(digest[8:], "little") % size
+        return [(first + i * second) % size for i in range(self.hashes)]
 
     def add(self, key: str) -> None:
-        for position in self._positions(key):
-            self.bits[position >> 3] |= 1 << (position & 7)
+        self._set(self._positions(key))
 
     def __contains__(self, key: str) -> bool:
-        return all(self.bits[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
+        return self._all_set(self._positions(key))
+
+    def add_all(self, keys) -> bool:
+        """Add every key; whether any of them was (maybe) seen before this call. One hash
+        per key (`in` then `add` would hash each twice)."""
+        positions = [self._positions(key) for key in keys]
+        seen = any(self._all_set(p) for p in positions)
+        for p in positions:
+            self._set(p)
+        return seen
+
+    def _set(self, positions: list[int]) -> None:
+        bits = self.bits
+        for position in positions:
+            bits[position >> 3] |= 1 << (position & 7)
+
+    def _all_set(self, positions: list[int]) -> bool:
+        bits = self.bits
+        return all(bits[p >> 3] & (1 << (p & 7)) for p in positions)

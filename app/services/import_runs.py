@@ -21,6 +21,7 @@ from app.imports import RowConverter, RowProblem
 from app.imports.bloom import BloomFilter
 from app.search.documents import from_source, utc_now
 from app.search.indices import IndexNames
+from app.services.changes import Written
 from app.services.contacts import ContactService
 
 # Rows written since the last refresh are remembered exactly; a refresh every few chunks
@@ -29,7 +30,6 @@ REFRESH_EVERY_CHUNKS = 8
 MERGED_TEXT_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
 
 
-# Built once: constructing a marshmallow schema costs more than loading a row with it.
 def row_contact_id(import_id: str, line: int) -> str:
     """The id a row's new contact gets: the same on every attempt of the import."""
     digest = hashlib.sha256(f"{import_id}:{line}".encode()).digest()[:16]
@@ -133,8 +133,11 @@ def merge_into(contact: dict, row_contact: dict) -> dict:
 class ImportRun:
     """Drives the rows of one import through validation, dedupe and bulk indexing.
 
-    Validation of chunk N+1 overlaps the bulk request of chunk N (one sender thread):
-    Python's CPU work and the engine's indexing run side by side.
+    Validation of chunk N+1 overlaps the writing of chunk N (one sender thread): its
+    bulk request, the DNC flag re-read and the change feed's record, so Python's CPU
+    work and the engine's run side by side. One writer thread keeps the chunks' records
+    in file order and bounds memory to two chunks; the feed records each chunk from the
+    documents its bulk stored, at the versions the engine answered (app/services/changes.py).
     """
 
     def __init__(
@@ -186,7 +189,7 @@ class ImportRun:
                 if planned.actions and not self.dry_run:
                     entries = change_entries(planned.actions)
                     planned.change = self.contacts.changes.begin(self.workspace_id, entries)
-                    future = sender.submit(self._send, list(planned.actions.values()))
+                    future = sender.submit(self._write, planned)
                 self._settle()
                 self._pending = (future, planned, self._chunk_no)
                 if self._chunk_no - self._refreshed_no > REFRESH_EVERY_CHUNKS:
@@ -203,9 +206,24 @@ class ImportRun:
         if chunk:
             yield chunk
 
-    def _send(self, actions: list[dict]) -> dict[str, str | None]:
-        """Bulk-index; the error of each failed action by id (None when it succeeded)."""
+    def _write(self, planned: Planned) -> dict[str, str | None]:
+        """Bulk-index a chunk, then what every contact write does after its write: the
+        DNC flags re-read and the change feed's record. The error of each failed action
+        by id (None when it succeeded)."""
+        failures, written = self._send(list(planned.actions.values()))
+        stored = {i: a for i, a in planned.actions.items() if failures.get(i) is None}
+        self.contacts.settle_dnc_flags(self.workspace_id, [a["_source"] for a in stored.values()])
+        self.contacts.changes.commit(
+            self.workspace_id, planned.change, change_entries(stored), written=written
+        )
+        return failures
+
+    def _send(self, actions: list[dict]) -> tuple[dict[str, str | None], Written]:
+        """Bulk-index: the error of each failed action by id (None when it succeeded), and
+        what each stored action wrote (index, seq_no, primary_term, document)."""
+        sources = {action["_id"]: action["_source"] for action in actions}
         results: dict[str, str | None] = {}
+        written: Written = {}
         for ok, item in helpers.streaming_bulk(
             self.client,
             actions,
@@ -217,7 +235,10 @@ class ImportRun:
         ):
             info = next(iter(item.values()))
             results[info["_id"]] = None if ok else _bulk_error(info)
-        return results
+            if ok:
+                version = (info.get("_index"), info.get("_seq_no"), info.get("_primary_term"))
+                written[info["_id"]] = (*version, sources[info["_id"]])
+        return results, written
 
     def _settle(self) -> None:
         """Wait for the chunk in flight and hand its outcomes to the caller."""
@@ -227,15 +248,6 @@ class ImportRun:
         self._pending = None
         self._settled_no = number
         failures = future.result() if future else {}
-        if future:
-            saved = [
-                action["_source"]
-                for action_id, action in planned.actions.items()
-                if failures.get(action_id) is None
-            ]
-            self.contacts.settle_dnc_flags(self.workspace_id, saved)
-            stored = {i: a for i, a in planned.actions.items() if failures.get(i) is None}
-            self.contacts.changes.commit(self.workspace_id, planned.change, change_entries(stored))
         outcomes = []
         for row, outcome, action_id in planned.outcomes:
             error = failures.get(action_id) if action_id else None
@@ -259,19 +271,18 @@ class ImportRun:
             self.contacts.prepare_bulk(self.workspace_id, planned.actions.values(), self.dry_run)
             return planned
 
-        keys = {key for row in valid for key in self._keys(row.contact)}
+        keys_of = {row.line: self._keys(row.contact) for row in valid}  # once per row
+        keys = {key for row_keys in keys_of.values() for key in row_keys}
         if self.policy == "update" and any(key in self.recent for key in keys):
             # Updating a contact this file wrote moments ago needs its current version.
             self._refresh()
         existing = self._lookup(keys) if keys else {}
         in_chunk: dict[str, str] = {}  # key -> id of the action that carries it
         for row in valid:
-            row_keys = self._keys(row.contact)
+            row_keys = keys_of[row.line]
             own_id = row_contact_id(self.import_id, row.line)
             target = next((in_chunk[k] for k in row_keys if k in in_chunk), None)
-            in_file = any(k in self.file_keys for k in row_keys)
-            for key in row_keys:
-                self.file_keys.add(key)
+            in_file = self.file_keys.add_all(row_keys)
             if target is not None:
                 row.duplicate, row.duplicate_of = "inFile", target
             if target is None:
