@@ -57,6 +57,12 @@ def _compile_schema(schema: Schema) -> Check | None:
     hooks = {tag for tag, registered in schema._hooks.items() if registered}
     if hooks - {"validates_schema"} or schema.unknown != RAISE:
         return None
+    # Schema-wide rules (e.g. "tags cannot be null") run on the loaded result, as in load;
+    # one that wants the raw input or many items at once is not mirrored.
+    validators = schema._hooks["validates_schema"]
+    if any(many or options.get("pass_original") for _, many, options in validators):
+        return None
+    schema_checks = tuple(getattr(schema, name) for name, *_ in validators)
     plan = []
     for name, field in schema.load_fields.items():
         check = _field_check(field)
@@ -66,8 +72,6 @@ def _compile_schema(schema: Schema) -> Check | None:
         plan.append((key, name, check, field.required, field.load_default, field.allow_none))
     plan = tuple(plan)
     known = frozenset(key for key, *_ in plan)
-    # Schema-wide rules (e.g. "tags cannot be null") run on the loaded result, as in load.
-    schema_checks = tuple(getattr(schema, name) for name, *_ in schema._hooks["validates_schema"])
 
     def check_schema(item: Any) -> dict:
         if type(item) is not dict or not known.issuperset(item):

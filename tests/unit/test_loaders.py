@@ -10,7 +10,12 @@ import pytest
 from marshmallow import ValidationError
 
 from app.schemas import loaders
-from app.schemas.batch import CreateItemSchema, UpdateItemSchema, UpsertItemSchema
+from app.schemas.batch import (
+    CreateItemSchema,
+    RefItemSchema,
+    UpdateItemSchema,
+    UpsertItemSchema,
+)
 from app.schemas.contacts import ContactCreateSchema, ContactUpdateSchema
 from devtools.fakedata import contacts
 
@@ -222,3 +227,16 @@ def test_an_invalid_item_raises_the_schemas_own_messages():
         "tags": {0: ["Length must be between 1 and 64."]},
         "bogus": ["Unknown field."],
     }
+
+
+def test_the_reference_loader_answers_what_the_schema_answers():
+    schema, load = RefItemSchema(), loaders.compile_loader(RefItemSchema)
+    rng = random.Random(7)
+    items = [{"id": "contact_abc"}, {"externalId": "crm-1"}, {"id": "a", "externalId": "b"}, {}]
+    for _ in range(2_000):
+        item = dict(rng.choice(items[:2]))
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            item[rng.choice(["id", "externalId", "other"])] = rng.choice(HOSTILE)
+        items.append(item if rng.random() < 0.98 else rng.choice(HOSTILE))
+    for item in items:
+        assert outcome(load, item) == outcome(schema.load, item), item
