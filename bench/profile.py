@@ -1,6 +1,7 @@
 """Sample the running API with py-spy under a bounded benchmark load, one hot path at a time.
 
 python -m bench.profile [--paths search1 search8 create dnc import] [--seconds 20]
+python -m bench.profile --in-process 300   (CPU per request, no gunicorn, no sampling)
 
 Each path starts gunicorn (gunicorn.conf.py, 2 workers) on a free 127.0.0.1 port, drives
 it for `--seconds` with the same requests as its benchmark, and meanwhile runs
@@ -32,7 +33,15 @@ import urllib3
 from app.cli.tokens import mint
 from app.config import Config
 from app.search.indices import drop_all, ensure_all
-from bench.benchlib import RESULTS, ROOT, api_process, free_port, json_headers, scratch_indices
+from bench.benchlib import (
+    BENCH_SCOPES,
+    RESULTS,
+    ROOT,
+    api_process,
+    free_port,
+    json_headers,
+    scratch_indices,
+)
 from devtools.fakedata import contacts
 
 # Groups a sample is charged to: the group of its deepest frame that belongs to one (so a
@@ -274,6 +283,61 @@ def import_path(rows: int) -> dict:
     return result
 
 
+def in_process(requests: int) -> dict:
+    """CPU and wall milliseconds per request of search and create through the Flask app in
+    this process (no gunicorn, no py-spy): a fixed workload, so two trees or two settings
+    compare within a few percent even on a busy machine, where rates do not."""
+    from app import create_app
+    from bench import search as bench_search
+
+    run = secrets.token_hex(3)
+    settings = type(
+        "InProcess",
+        (Config,),
+        {
+            "INDEX_PREFIX": f"bench-inproc-{run}-",
+            "REDIS_KEY_PREFIX": f"bench-inproc:{run}:",
+            "LOG_LEVEL": "WARNING",
+            # On (their Redis call is part of each request), never refusing this workload.
+            "RATE_LIMITS": ",".join(f"{scope}=100000000/60" for scope in BENCH_SCOPES),
+        },
+    )
+    app = create_app(settings)
+    engine, store = app.extensions["opensearch"], app.extensions["redis"]
+    workspace = "ws_inprocess"
+    headers = json_headers(mint([workspace], ttl=3600))
+    client = app.test_client()
+    rows = [{"workspaceId": workspace, **c} for c in contacts(420 + requests, seed=5)]
+    ensure_all(engine, settings.INDEX_PREFIX)
+    try:
+        for body in rows[:400]:
+            assert client.post("/v1/contacts", json=body, headers=headers).status_code == 201
+        engine.indices.refresh(index=f"{settings.INDEX_PREFIX}*")
+        queries = bench_search.query_mix(rows[:400], requests, seed=4)
+        queries = [{k: v for k, v in q.items() if not k.startswith("_")} for q in queries]
+        result = {}
+        for name, path, warm, bodies, status in (
+            ("search", "/v1/contacts/search", queries[:20], queries, 200),
+            ("create", "/v1/contacts", rows[400:420], rows[420:], 201),
+        ):
+            for body in warm:  # memos, connections
+                client.post(path, data=json.dumps(body), headers=headers)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for body in bodies:
+                response = client.post(path, data=json.dumps(body), headers=headers)
+                assert response.status_code == status, response.data[:200]
+            result[name] = {
+                "requests": len(bodies),
+                "cpu_ms_per_request": round((time.process_time() - cpu) * 1000 / len(bodies), 2),
+                "wall_ms_per_request": round((time.perf_counter() - wall) * 1000 / len(bodies), 2),
+            }
+        return result
+    finally:
+        drop_all(engine, settings.INDEX_PREFIX)
+        for key in store.scan_iter(f"{settings.REDIS_KEY_PREFIX}*", count=1000):
+            store.delete(key)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -283,7 +347,16 @@ def main() -> None:
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--wall", action="store_true", help="also sample threads off the GIL")
     parser.add_argument("--summarize", action="store_true", help="only re-read the raw files")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        metavar="REQUESTS",
+        help="no profiler: CPU ms per search and create request through the app in-process",
+    )
     args = parser.parse_args()
+    if args.in_process:
+        print(json.dumps(in_process(args.in_process), indent=2))
+        return
     RESULTS.mkdir(exist_ok=True)
     global GIL_ONLY
     GIL_ONLY = not args.wall
