@@ -8,6 +8,7 @@ import threading
 
 from app import services
 from app.errors import ServiceUnavailable
+from tests.conftest import bearer
 
 NUMBER = "+14155550142"
 
@@ -177,3 +178,22 @@ def test_checks_racing_updates_never_show_a_reason_older_than_the_last_acknowled
             thread.join(timeout=60)
     assert violations == []
     assert check(client, workspace, auth)["data"]["reason"] == "24"
+
+
+def test_remembered_entries_never_cross_workspaces(app, client, monkeypatch):
+    """Two workspaces list the same number: each check answers its own workspace's
+    entry, from the memo too, and a token for one cannot read the other's."""
+    first, second = (f"ws_memo{n}{random.randrange(10**9)}" for n in (1, 2))
+    auth_first, auth_second = bearer(first), bearer(second)
+    add(client, first, auth_first, reason="first workspace")
+    add(client, second, auth_second, reason="second workspace")
+    live_cache(app, first)
+    live_cache(app, second)
+    for _ in range(2):  # the second round is answered from the memo
+        assert check(client, first, auth_first)["data"]["reason"] == "first workspace"
+        assert check(client, second, auth_second)["data"]["reason"] == "second workspace"
+    record_unreadable(app, monkeypatch)
+    assert check(client, second, auth_second)["data"]["match"]["workspaceId"] == second
+    query = {"workspaceId": second, "phone": NUMBER}
+    foreign = client.get("/v1/dnc/check", query_string=query, headers=auth_first)
+    assert foreign.status_code == 403 and "second workspace" not in foreign.get_data(True)
