@@ -30,6 +30,7 @@ the patterns themselves (app/phones.py).
 
 from __future__ import annotations
 
+import os
 import re._constants as sre
 import re._parser as sre_parse
 import threading
@@ -248,7 +249,10 @@ def build():
 
 
 _ROOT = None
-_STARTED = threading.Event()
+# The process whose first call started the build: a child forked before the build ended
+# (a work horse, a preloading server) has no builder thread and starts its own. No lock:
+# a fork could copy it held; two racing first calls build twice, harmlessly.
+_BUILDING_IN: int | None = None
 
 
 def _build_root() -> None:
@@ -267,10 +271,11 @@ def valid_national(national: str) -> bool | None:
     """phonenumbers.is_valid_number of "+1" + `national` (ten ASCII digits, the first
     2-9), or None until the trie is built: the first call starts its build in a daemon
     thread, so no request waits for it, and the caller answers with the patterns."""
+    global _BUILDING_IN
     node = _ROOT
     if node is None:
-        if not _STARTED.is_set():
-            _STARTED.set()
+        if _BUILDING_IN != os.getpid():
+            _BUILDING_IN = os.getpid()
             threading.Thread(target=_build_root, name="nanp-trie", daemon=True).start()
         return None
     for ch in national:

@@ -93,3 +93,20 @@ def test_numbers_in_e164_get_the_librarys_answer_before_and_after_the_build(root
 def test_a_pattern_construct_it_does_not_read_is_refused_not_guessed(pattern):
     with pytest.raises(nanp.Unsupported):
         nanp._flatten(sre_parse.parse(pattern))
+
+
+def test_a_process_forked_before_the_build_ended_builds_its_own_trie(monkeypatch):
+    """The builder thread does not survive a fork: a child that inherited "building" from
+    its parent's pid starts a build of its own instead of answering None forever."""
+    import os
+    import time
+
+    monkeypatch.setattr(nanp, "_ROOT", None)
+    monkeypatch.setattr(nanp, "_BUILDING_IN", os.getpid() + 1)  # the parent's pid
+    assert nanp.valid_national("4155550123") is None
+    assert nanp._BUILDING_IN == os.getpid()
+    deadline = time.monotonic() + 60
+    while nanp._ROOT is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for national in ("4155550123", "2005550123", "9005550100", "6495550100"):
+        assert nanp.valid_national(national) is library(national), national
