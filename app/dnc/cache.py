@@ -59,8 +59,8 @@ answers "<run_id>:<gen>:<epoch>" beside its flags. A stamp therefore names one s
 the workspace's numbers on one server run and one live generation: whatever a check read
 from the record about a listed number after seeing stamp S stays true while checks still
 see S (app/services/dnc_checks.py keeps listed numbers' entries that way). A record
-change whose cache step failed leaves the number marked until the reconciler settles it,
-which moves the epoch too.
+change whose cache step failed leaves its mark until the reconciler settles the number
+(a write script) or clears the bulk mark (`clear_bulk_mark`), and both move the epoch.
 
 Every key carries the workspace as a hash tag, so each script touches one slot.
 """
@@ -258,6 +258,15 @@ if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
+# KEYS: bulk, meta. ARGV: mark. Clears a bulk write's mark nobody replaced and moves the
+# epoch (see Stamps): a bulk write that died before its cache step may have changed
+# entries of numbers the cache already held, which no settle step touches.
+_CLEAR_BULK = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'epoch', 1) end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+
 
 @dataclass(frozen=True)
 class CacheAnswer:
@@ -335,6 +344,7 @@ class DncCache(RuleCache):
         self._begin = client.register_script(_BEGIN)
         self._flip = client.register_script(_FLIP)
         self._clear_if = client.register_script(_CLEAR_IF)
+        self._clear_bulk = client.register_script(_CLEAR_BULK)
         self._run_id = client.register_script(_RUN_ID)
         self.register_rule_scripts(client)
 
@@ -483,7 +493,9 @@ class DncCache(RuleCache):
         return self._apply("add", workspace_id, list(phones), new_mark())
 
     def clear_bulk_mark(self, workspace_id: str, mark: str) -> None:
-        self._clear_if(keys=[self.bulk_key(workspace_id)], args=[mark, mark])
+        self._clear_bulk(
+            keys=[self.bulk_key(workspace_id), self.meta_key(workspace_id)], args=[mark]
+        )
 
     def _apply(self, op: str, workspace_id: str, phones: list[str], mark: str) -> int:
         """One script: the change in every generation present, and the marks' bookkeeping."""

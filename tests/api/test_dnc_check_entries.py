@@ -197,3 +197,34 @@ def test_remembered_entries_never_cross_workspaces(app, client, monkeypatch):
     query = {"workspaceId": second, "phone": NUMBER}
     foreign = client.get("/v1/dnc/check", query_string=query, headers=auth_first)
     assert foreign.status_code == 403 and "second workspace" not in foreign.get_data(True)
+
+
+def test_a_bulk_update_whose_cache_step_failed_shows_once_the_reconciler_cleared_it(
+    app, client, workspace, auth, monkeypatch
+):
+    """An import that only re-lists listed numbers with a new reason changes no cache
+    member: when its cache step fails, the reconciler finds nothing to settle and only
+    clears the bulk mark; that must retire the remembered entries too."""
+    add(client, workspace, auth, reason="first")
+    live_cache(app, workspace)
+    assert check(client, workspace, auth)["data"]["reason"] == "first"
+    with app.app_context():
+        service = services.dnc()
+
+    def fail(*args, **kwargs):
+        raise ConnectionError("Redis went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service.cache, "finish_add", fail)
+        with app.app_context():
+            try:
+                service.add_many(workspace, [NUMBER], reason="imported", source="import")
+            except ServiceUnavailable:
+                pass
+            else:
+                raise AssertionError("the import was acknowledged without its cache step")
+    assert check(client, workspace, auth)["data"]["dnc"] is True
+    with app.app_context():
+        report = services.dnc_reconciler().reconcile(workspace, grace=0, bulk_grace=0)
+    assert report["full"] is True and report["missing"] == report["extra"] == 0
+    assert check(client, workspace, auth)["data"]["reason"] == "imported"
