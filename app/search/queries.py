@@ -3,9 +3,11 @@
 Scoring is deliberately *not* BM25. Every way a word can match is wrapped in
 `constant_score` with a fixed weight, so the order of results depends on how a word
 matched (exact, prefix, typo) and where (name, company, email, phone), never on how
-rare a name is in a workspace (one bounded exception, RARITY, breaks ties only in the
-broadened pass). That makes "exact beats prefix beats typo" hold for every workspace,
-and the ties fall to the deterministic sort (updatedAt, then id).
+rare a name is in a workspace. That makes "exact beats prefix beats typo" hold for every
+workspace, and the ties fall to the deterministic sort (updatedAt, then id). Two bounded
+tie-breaks reorder contacts whose scores are otherwise equal, and nothing else: RARITY
+(the rarer word, broadened "first last" only) and LONE_NAME (a one-word query prefers a
+contact whose name is that one word).
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ INITIAL = 0.1  # a stored initial ("J. Thornton") for a typed name, beside other
 # words add less than 2 * 22 * 0.001 = 0.044: below the smallest step between two sums
 # of the weights here (0.1), so it reorders contacts that tie and nothing else.
 RARITY = 0.001
+# A tie-break of a one-word query: a contact with a first or a last name but not both
+# ("Caitlin", "Durr") before the contacts whose name has a word the query lacks
+# ("Caitlin Clarke", "Brooke Durbridge"), whichever way the word matched (exact, prefix,
+# typo, guess): the query is more nearly the whole name. Below every step between two
+# sums of the weights (0.1), like RARITY; the two never meet (RARITY needs two words).
+LONE_NAME = 0.01
 
 # Names are what people search for; a company hit is a little weaker (many contacts
 # share a company), an email hit weaker still (local parts are often initials).
@@ -341,8 +349,20 @@ def build_text_query(parsed: ParsedQuery, *, broaden: bool = False) -> dict | No
     # tiers keep their order inside it, but literally (no guesses) and with at most one
     # edit per word: the stray space was the slip, and a longer joined word must not buy
     # two edits ('"john" AND smith' is not Johnny Smithers).
-    readings = [_words_query(words, broaden=False, max_edits=1) for words in rejoined]
+    # A reading of two words is relaxed like a typed "first last" (one of the two may be
+    # wholly wrong: "jord an blake" for Jordan Thaba), still without guesses, as long as
+    # the joined word matches: the stray space is the reading's premise ('"john" AND
+    # smith' reads "johnand smith", which must not find every Smith).
+    readings = [
+        _words_query(words, broaden=False, max_edits=1, anchor=_joined_at(parsed.words, words))
+        for words in rejoined
+    ]
     return {"dis_max": {"queries": [as_typed, *readings], "tie_breaker": 0.0}}
+
+
+def _joined_at(words: tuple[str, ...], reading: tuple[str, ...]) -> int:
+    """The position of the joined word in a reading of words (the first that differs)."""
+    return next(i for i, (a, b) in enumerate(zip(words, reading, strict=False)) if a != b)
 
 
 def joined_readings(words: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -363,11 +383,31 @@ def joined_readings(words: tuple[str, ...]) -> list[tuple[str, ...]]:
     return readings
 
 
-def _words_query(words: tuple[str, ...], *, broaden: bool, max_edits: int = 2) -> dict:
+def _lone_name() -> dict:
+    """Contacts with exactly one of the two name fields (see LONE_NAME)."""
+    return {
+        "bool": {
+            "should": [
+                {"bool": {"filter": [{"exists": {"field": has}}],
+                          "must_not": [{"exists": {"field": lacks}}]}}
+                for has, lacks in (("firstName", "lastName"), ("lastName", "firstName"))
+            ],
+            "minimum_should_match": 1,
+        }
+    }  # fmt: skip
+
+
+def _words_query(
+    words: tuple[str, ...], *, broaden: bool, max_edits: int = 2, anchor: int | None = None
+) -> dict:
+    """All the words, each matched some way. A "first last" query lets one of its two
+    words go unmatched when broadened, or, given an anchor (a word position), the word
+    that is not the anchor."""
     last = len(words) - 1
     initials = broaden and len(words) > 1
     must = []
-    for group in particle_groups(words):
+    groups = particle_groups(words)
+    for group in groups:
         word_queries = [
             build_word_query(
                 words[i], is_last=i == last, broaden=broaden, initials=initials, max_edits=max_edits
@@ -386,20 +426,30 @@ def _words_query(words: tuple[str, ...], *, broaden: bool, max_edits: int = 2) -
             for field in ("firstName", "lastName")
         ]
         must.append({"dis_max": {"queries": [{"bool": {"must": word_queries}}, *together]}})
-    relaxed = broaden and len(must) == RELAXED_WORDS
+    relaxed = (broaden or anchor is not None) and len(must) == RELAXED_WORDS
+    optional = []
     if relaxed:
         # "first last" with one of the two wholly wrong (another first name, a garbled
         # surname): either may match alone, and a contact matching both still ranks
         # first (the scores add). Longer queries keep every word: their words are more
         # often deliberate ('"john" AND smith' must not find John Smith).
         both = _scored({"bool": {"must": must}}, BOTH_WORDS_BONUS)
-        must = [{"bool": {"should": [*must, both], "minimum_should_match": 1}}]
+        if anchor is None:
+            must = [{"bool": {"should": [*must, both], "minimum_should_match": 1}}]
+        else:
+            # The same scores, but the anchor's group must match.
+            at = next(n for n, group in enumerate(groups) if anchor in group)
+            optional = [both, *(query for n, query in enumerate(must) if n != at)]
+            must = [must[at]]
     text = " ".join(words)
     orders = dict.fromkeys([text, " ".join(reversed(words))])
     should = [_scored(_match("fullNameExact", name), FULL_NAME_BONUS) for name in orders]
+    should += optional
     if relaxed:
         should += _rarity_tie_breaks(words)
     should.append(_scored(_match("fullName", text), ALL_IN_NAME_BONUS))
+    if len(words) == 1 and _name_word(words[0]):
+        should.append(_scored(_lone_name(), LONE_NAME))
     if len(words) > 1:
         # fullName is copied from two values, and the engine puts a position gap of 100
         # between them (a last name starts 101 positions after the first name's last

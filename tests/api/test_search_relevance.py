@@ -56,6 +56,12 @@ PEOPLE = {
     "sean_oneill": ("Sean", "O'Neill", None, None, None),
     "lena_harper_collins": ("Lena", "Harper-Collins", None, None, None),
     "p_thornton": ("P.", "Thornton", None, None, None),
+    # One-word names (a blank first or last name) beside two-word names sharing a word.
+    "caitlin": ("Caitlin", None, None, None, None),
+    "caitlin_clarke": ("Caitlin", "Clarke", None, None, None),
+    "durr": (None, "Durr", None, None, None),
+    "brooke_durbridge": ("Brooke", "Durbridge", None, None, None),
+    "clarkson": (None, "Clarkson", None, None, None),
 }
 
 # (query, expected first hit (a key or a set of keys), keys that must rank in this
@@ -213,6 +219,14 @@ CASES = [
     # A name typed with a stray space.
     ("christo pher nolan", "christopher_nolan", [], []),
     ("jane d oe", "jane_doe", [], []),
+    # ... and one of the two words of the joined reading wholly wrong.
+    ("jord an wexford", {"jordan_michaels", "michael_jordan"}, [], []),
+    # One word matching equally well (typo, prefix, exact): the contact whose whole name
+    # it is first; a better way of matching still wins over a lone name.
+    ("caitkin", "caitlin", ["caitlin", "caitlin_clarke"], []),
+    ("caitlin", "caitlin", ["caitlin", "caitlin_clarke"], []),
+    ("dur", "durr", ["durr", "brooke_durbridge"], []),
+    ("clarke", "caitlin_clarke", ["caitlin_clarke", "clarkson"], []),
 ]
 
 

@@ -48,6 +48,63 @@ def test_word_query_orders_tiers_and_only_the_last_word_gets_typo_prefixes():
     assert queries.FUZZY * min(weights) > queries.FUZZY_PREFIX * max(weights)
 
 
+def _lone_name_clauses(text: str, *, broaden: bool = False) -> list[dict]:
+    query = queries.build_text_query(queries.parse_query(text), broaden=broaden)
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            score = node.get("constant_score")
+            if score and "exists" in json.dumps(score["filter"]):
+                found.append(score)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(query)
+    return found
+
+
+@pytest.mark.parametrize("broaden", [False, True])
+def test_a_one_word_name_query_breaks_ties_by_a_lone_name_and_by_nothing_more(broaden):
+    (clause,) = _lone_name_clauses("caitkin", broaden=broaden)
+    assert clause["boost"] == queries.LONE_NAME
+    # Exactly one of the two name fields: a nameless contact is not a lone name.
+    options = clause["filter"]["bool"]["should"]
+    assert {json.dumps(o["bool"]["filter"]) for o in options} == {
+        json.dumps([{"exists": {"field": f}}]) for f in ("firstName", "lastName")
+    }
+    # A tie-break only: below the smallest step between two sums of the weights.
+    assert queries.LONE_NAME < queries.INITIAL and queries.LONE_NAME < queries.FIRST_LETTER
+    for text in ("jane.doe@acme.io", "4155551234", "42"):
+        assert _lone_name_clauses(text, broaden=broaden) == []
+    # Two words as typed never; broadened, their reading joined into one word does.
+    assert len(_lone_name_clauses("caitlin clarke", broaden=broaden)) == int(broaden)
+
+
+def test_a_two_word_reading_of_a_stray_space_needs_its_joined_word_and_not_the_other():
+    query = queries.build_text_query(queries.parse_query("jord an wexford"), broaden=True)
+    as_typed, *readings = query["dis_max"]["queries"]
+    assert len(as_typed["bool"]["must"]) == 3  # as typed: every word must match
+    (reading,) = [r for r in readings if "jordan" in json.dumps(r["bool"]["must"])]
+    # "jordan wexford": the joined word must match; the other word and the bonus for
+    # both only add to the score, like a broadened "first last".
+    (must,) = reading["bool"]["must"]
+    assert "wexford" not in json.dumps(must)
+    bonus = [c["constant_score"] for c in reading["bool"]["should"] if "constant_score" in c]
+    assert queries.BOTH_WORDS_BONUS in {c["boost"] for c in bonus}
+    assert "wexford" in json.dumps(reading["bool"]["should"])
+    # Still literal: a reading never carries the guesses (sounds, nicknames).
+    assert "Sounds" not in json.dumps(readings)
+    # A reading whose joined word is not a name ("johnand smith*") needs that word.
+    (_, *hostile) = queries.build_text_query(
+        queries.parse_query('"john" AND smith*'), broaden=True
+    )["dis_max"]["queries"]
+    assert '"query": "johnand"' in json.dumps(hostile[0]["bool"]["must"])
+
+
 def test_user_text_never_reaches_query_string_syntax():
     body = queries.build_search_body(
         "ws_a", queries.parse_query('a:b OR "c" (d)'), {}, sort=None, size=5
