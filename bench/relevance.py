@@ -16,12 +16,14 @@ fake contacts, through the API at 1 and 8 clients and the identical request bodi
 straight against the engine at the same concurrency.
 
 python -m bench.relevance --label after [--json-out bench-results/relevance-after.json]
+python -m bench.relevance --id-seed 1   # reproducible contact ids (they break score ties)
 python -m bench.relevance --report before.json after.json   # markdown tables
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -164,8 +166,22 @@ def febrl_sets() -> list[tuple[str, list[dict], list[tuple[str, str, str]]]]:
     return sets
 
 
-def load(client: OpenSearch, workspaces: dict[str, list[dict]], fake: int) -> list[dict]:
+def id_maker(seed: int | None):
+    """New contact ids: the service's random ones, or seeded ones of the same shape.
+
+    Ids are the last key of the sort, so they order contacts whose scores tie: a seed
+    makes R@1 reproducible, and two seeds show how much of it is the luck of the ties."""
+    if seed is None:
+        return new_contact_id
+    rng = random.Random(seed)
+    return lambda: "contact_" + base64.urlsafe_b64encode(rng.randbytes(16)).decode().rstrip("=")
+
+
+def load(
+    client: OpenSearch, workspaces: dict[str, list[dict]], fake: int, id_seed: int | None = None
+) -> list[dict]:
     """One fresh index: every workspace's people, and `fake` contacts for latency."""
+    new_id = id_maker(id_seed)
     drop_all(client, PREFIX)
     names = IndexNames(PREFIX, "contacts")
     index = create_version(client, names, 1, overrides={"refresh_interval": "-1"})
@@ -177,7 +193,7 @@ def load(client: OpenSearch, workspaces: dict[str, list[dict]], fake: int) -> li
         for workspace, people in workspaces.items():
             for person in people:
                 contact = {
-                    "id": person.setdefault("id", new_contact_id()),
+                    "id": person.setdefault("id", new_id()),
                     "workspaceId": workspace,
                     "firstName": person["firstName"] or None,
                     "lastName": person["lastName"] or None,
@@ -325,11 +341,11 @@ def run(args) -> dict:
     workspaces[VARIANTS_WS] = variant_people
     client = engine(pool_size=32)
     started = time.perf_counter()
-    sample = load(client, workspaces, args.fake)
+    sample = load(client, workspaces, args.fake, args.id_seed)
     print(f"[bench_relevance] loaded in {time.perf_counter() - started:.0f} s")
     token = mint([*workspaces, LATENCY_WS], ttl=7200)
     env = {"INDEX_PREFIX": PREFIX, "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING"}
-    result = {"label": args.label, "fake_contacts": args.fake}
+    result = {"label": args.label, "fake_contacts": args.fake, "id_seed": args.id_seed}
     try:
         with running_api(args.port, env, workers=2) as base_url:
             result["relevance"] = relevance_rows(base_url, token, sets, variant_people, args.sample)
@@ -399,6 +415,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=1000, help="FEBRL queries per group")
     parser.add_argument("--port", type=int, default=8013)
     parser.add_argument("--keep", action="store_true", help="keep the index afterwards")
+    parser.add_argument("--id-seed", type=int, help="seeded contact ids (random by default)")
     parser.add_argument("--report", nargs=2, metavar=("BEFORE", "AFTER"))
     args = parser.parse_args()
     if args.report:
