@@ -9,24 +9,29 @@
    clients, into a fresh index made from the same mapping file (creates after the first
    phase, overwrites after the second), so both sides run under the same machine load.
 Both sides end with one refresh; the ratio is API docs/s over raw docs/s (issue 18's
-target: at least 0.7 at 4 clients). Indices use a `bench-` prefix and are deleted at the
-end; results go to bench-results/batch.json.
+target: at least 0.7 at 4 clients). `api_cpu_ms_per_doc` is the CPU time the API's
+processes (gunicorn and its workers, read from /proc) spent per document in the phase:
+the Python the engine shares the cores with, and the figure least moved by other load.
+Indices use a `bench-` prefix and are deleted at the end; results go to
+bench-results/batch.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import urllib3
 from opensearchpy import OpenSearch, helpers
 
 from app.cli.tokens import mint
 from app.search.indices import IndexNames, create_version, drop_all, ensure_all
-from bench.benchlib import engine, free_port, json_headers, print_table, running_api, write_result
+from bench.benchlib import api_process, engine, free_port, json_headers, print_table, write_result
 from devtools.fakedata import contacts
 
 WORKSPACE = "ws_bench_batch"
@@ -63,6 +68,23 @@ def api_phase(base: str, headers: dict, bodies: list[dict], clients: int, phase:
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(send, bodies))
     return time.perf_counter() - started
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        # After the command: state, ppid, ..., utime (14th field of the line), stime.
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def stored_documents(client: OpenSearch, index: str) -> list[tuple[str, dict]]:
@@ -104,12 +126,14 @@ def main() -> None:
         raw_index = create_version(client, IndexNames(raw_prefix, "contacts"), 1)
         env = {"INDEX_PREFIX": prefix, "REDIS_KEY_PREFIX": f"bench:{run}:"}
         contacts_index = IndexNames(prefix, "contacts")
-        with running_api(free_port(), env) as base:
+        with api_process(free_port(), env) as (base, process):
             # Each API phase is followed at once by its raw baseline on the documents it
             # stored, so both sides of a ratio run under the same load of the machine.
             for phase in ("created", "updated"):
                 bodies = calls(args.count, args.per_call, phase)
+                cpu = process_cpu(process.pid)
                 api = api_phase(base, headers, bodies, args.clients, phase)
+                cpu = process_cpu(process.pid) - cpu
                 client.indices.refresh(index=contacts_index.write)
                 docs = stored_documents(client, contacts_index.read)
                 raw = raw_phase(client, raw_index, docs, args.clients, args.per_call)
@@ -121,6 +145,7 @@ def main() -> None:
                         "per_call": args.per_call,
                         "api_s": round(api, 2),
                         "api_docs_per_s": round(args.count / api),
+                        "api_cpu_ms_per_doc": round(cpu * 1000 / args.count, 3),
                         "bulk_s": round(raw, 2),
                         "bulk_docs_per_s": round(len(docs) / raw),
                         "ratio": round((args.count / api) / (len(docs) / raw), 2),
