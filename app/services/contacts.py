@@ -198,16 +198,19 @@ class ContactService:
         self.annotate(contact["workspaceId"], [contact])
         entries = contact_entries("created", [contact])
         change = self.changes.begin(contact["workspaceId"], entries)
+        document, written = to_document(contact), None
         try:
             result = self.client.index(
                 index=self.names.write,
                 id=contact["id"],
-                body=to_document(contact),
+                body=document,
                 routing=contact["workspaceId"],
                 op_type="create",
                 refresh=refresh or "false",
             )
             version = (result["_seq_no"], result["_primary_term"])
+            # The feed records this document unless the record moved on (changes.py).
+            written = {contact["id"]: (result["_index"], *version, document)}
         except ConflictError:
             if contact.get("externalId"):
                 self.changes.withdraw(contact["workspaceId"], change)
@@ -217,7 +220,7 @@ class ContactService:
             stored = self.get(contact["id"], [contact["workspaceId"]], annotate=False)
             version = (stored.seq_no, stored.primary_term)
         self.settle_dnc_flags(contact["workspaceId"], [contact])
-        self.changes.commit(contact["workspaceId"], change, entries)
+        self.changes.commit(contact["workspaceId"], change, entries, written=written)
         return Versioned(contact, *version)
 
     def update(
