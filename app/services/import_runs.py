@@ -7,19 +7,17 @@ from its last checkpoint and the rows in flight are written again under the same
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from opensearchpy import OpenSearch, helpers
 
-from app.contact_methods import KINDS, addresses_of, entries_of, numbers_of, union
 from app.errors import ValidationError
 from app.imports import RowConverter, RowProblem
 from app.imports.bloom import BloomFilter
-from app.search.documents import from_source, utc_now
+from app.imports.dedupe import dedupe_keys, merge_into, row_contact_id
+from app.search.documents import from_source
 from app.search.indices import IndexNames
 from app.services.changes import Written
 from app.services.contacts import ContactService
@@ -27,23 +25,6 @@ from app.services.contacts import ContactService
 # Rows written since the last refresh are remembered exactly; a refresh every few chunks
 # makes them searchable and bounds that memory (about 4,000 keys per chunk).
 REFRESH_EVERY_CHUNKS = 8
-MERGED_TEXT_FIELDS = ("firstName", "lastName", "phone", "email", "company", "notes")
-
-
-def row_contact_id(import_id: str, line: int) -> str:
-    """The id a row's new contact gets: the same on every attempt of the import."""
-    digest = hashlib.sha256(f"{import_id}:{line}".encode()).digest()[:16]
-    return "contact_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def dedupe_keys(contact: dict) -> tuple[str, ...]:
-    """The external id first (unique per workspace), then every number and every address
-    of the contact: a row matches a contact that holds any of them, primary or not."""
-    return (
-        *(("x:" + contact["externalId"],) if contact.get("externalId") else ()),
-        *("p:" + number for number in numbers_of(contact)),
-        *("e:" + address for address in addresses_of(contact)),
-    )
 
 
 @dataclass
@@ -110,24 +91,6 @@ def change_entries(actions: dict[str, dict]) -> list[list]:
         [i, "updated" if "if_seq_no" in a else "created", a["_source"].get("externalId")]
         for i, a in actions.items()
     ]
-
-
-def merge_into(contact: dict, row_contact: dict) -> dict:
-    """An update never clears: the row's non-empty fields win, tags and custom fields add up."""
-    merged = dict(contact)
-    for name in MERGED_TEXT_FIELDS:
-        if row_contact.get(name):
-            merged[name] = row_contact[name]
-    for kind in KINDS:
-        # Every number and address is kept; the row's primary becomes the primary, as
-        # the row's `phone` / `email` always replaced the contact's.
-        lists = [entries_of(row_contact, kind), entries_of(contact, kind)]
-        merged[kind.plural] = union(lists, kind)
-        merged[kind.scalar] = next((e[kind.key] for e in merged[kind.plural]), None)
-    merged["tags"] = list(dict.fromkeys([*(contact.get("tags") or []), *row_contact["tags"]]))
-    merged["customFields"] = {**(contact.get("customFields") or {}), **row_contact["customFields"]}
-    merged["updatedAt"] = max(utc_now(), contact.get("updatedAt") or "")
-    return merged
 
 
 class ImportRun:
