@@ -175,7 +175,10 @@ class ImportRun:
         by id (None when it succeeded)."""
         failures, written = self._send(list(planned.actions.values()))
         stored = {i: a for i, a in planned.actions.items() if failures.get(i) is None}
-        self.contacts.settle_dnc_flags(self.workspace_id, [a["_source"] for a in stored.values()])
+        # Copies: the re-read annotates what it is given, and the feed records the
+        # documents as stored (no per-number `dnc`).
+        saved = [dict(a["_source"]) for a in stored.values()]
+        self.contacts.settle_dnc_flags(self.workspace_id, saved)
         self.contacts.changes.commit(
             self.workspace_id, planned.change, change_entries(stored), written=written
         )
