@@ -65,8 +65,11 @@ def _scan_tokens(value: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(found)
 
 
-# First names, last names and companies repeat across hits and requests.
-_tokens_memo = functools.lru_cache(maxsize=FOLD_MEMO_ENTRIES)(_scan_tokens)
+# First names, last names and companies repeat across hits and requests. An entry holds
+# up to MAX_TOKENS_PER_FIELD tuples (~100 bytes each): fewer entries than the fold memo
+# keep the worst case (32 one-letter words in every value) near 10 MB per worker.
+TOKENS_MEMO_ENTRIES = 4_096
+_tokens_memo = functools.lru_cache(maxsize=TOKENS_MEMO_ENTRIES)(_scan_tokens)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
