@@ -51,6 +51,13 @@ def on_starting(server):
     os.makedirs(_metrics_dir, exist_ok=True)
 
 
+def post_worker_init(worker):
+    """The app is built: what it holds lives as long as the worker (app/heap.py)."""
+    from app.heap import freeze_startup_objects
+
+    freeze_startup_objects()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -23,6 +23,7 @@ import time
 import redis
 
 # rq comes through app.jobs, which sets its key prefix before rq is first imported.
+from app.heap import freeze_startup_objects
 from app.jobs import Worker, config_dict, import_queue
 from app.services.merges import RECOVER_SECONDS
 from app.wiring import Wiring, jobs_redis_client
@@ -35,6 +36,7 @@ def wiring() -> Wiring:
     global _wiring
     if _wiring is None or _wiring[0] != os.getpid():
         _wiring = (os.getpid(), Wiring(config_dict(), background=True))
+        freeze_startup_objects()
     return _wiring[1]
 
 

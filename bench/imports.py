@@ -47,10 +47,12 @@ def write_csv(path: Path, count: int) -> None:
 
 def child_import(path: str) -> None:
     """Runs in the child: one import, its timing and counts on stdout as JSON."""
+    from app.heap import freeze_startup_objects
     from app.jobs import config_dict
     from app.wiring import Wiring
 
     service = Wiring(config_dict(), background=True).imports
+    freeze_startup_objects()  # as the worker does once it built its services
     options = {"workspaceId": WORKSPACE, "onDuplicate": "skip", "dryRun": False}
     started = time.perf_counter()
     with open(path, "rb") as stream:
