@@ -4,6 +4,7 @@ import gc
 import importlib.util
 from pathlib import Path
 
+from app import nanp
 from app.heap import freeze_startup_objects
 
 
@@ -17,6 +18,8 @@ def test_freeze_moves_startup_objects_out_of_collections():
     try:
         freeze_startup_objects()
         assert gc.get_freeze_count() > 0
+        # The NANP tree is built now, not by a first request in the background.
+        assert nanp.valid_national("2125550123") is not None
         # Objects made afterwards are still tracked, so their cycles are still collected.
         cycle = []
         cycle.append(cycle)
