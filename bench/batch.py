@@ -8,6 +8,10 @@
    plain `_bulk` of the same size per request, from the same number of concurrent
    clients, into a fresh index made from the same mapping file (creates after the first
    phase, overwrites after the second), so both sides run under the same machine load.
+3. Then the same contact documents again, each call's bulk also carrying the change-feed
+   documents the API wrote for them (read back from its `changes` index), into fresh
+   indices: the engine's own share of the feed, which the API cannot skip (every write is
+   recorded), so `ratio_with_feed` is the API against the engine doing the same work.
 Both sides end with one refresh; the ratio is API docs/s over raw docs/s (issue 18's
 target: at least 0.7 at 4 clients). `api_cpu_ms_per_doc` is the CPU time the API's
 processes (gunicorn and its workers, read from /proc) spent per document in the phase:
@@ -93,19 +97,39 @@ def stored_documents(client: OpenSearch, index: str) -> list[tuple[str, dict]]:
     return [(hit["_id"], hit["_source"]) for hit in hits]
 
 
-def raw_phase(client: OpenSearch, index: str, docs: list, clients: int, per_call: int) -> float:
-    def send(chunk: list[tuple[str, dict]]) -> None:
+def new_changes(client: OpenSearch, index: str, seen: set) -> list[tuple[str, dict]]:
+    """The change documents written since the last call (their ids are added to seen)."""
+    fresh = [(i, d) for i, d in stored_documents(client, index) if i not in seen]
+    seen.update(i for i, _ in fresh)
+    return fresh
+
+
+def raw_phase(
+    client: OpenSearch,
+    index: str,
+    docs: list,
+    clients: int,
+    per_call: int,
+    changes: tuple[str, list] | None = None,
+) -> float:
+    """A plain `_bulk` of docs, per_call a request; with changes (index, documents), each
+    request also carries as many change documents."""
+    changes_index, change_docs = changes or ("", [])
+
+    def send(n: int) -> None:
         body = []
-        for doc_id, source in chunk:
+        for doc_id, source in docs[n : n + per_call]:
             body += [{"index": {"_index": index, "_id": doc_id, "routing": WORKSPACE}}, source]
+        for doc_id, source in change_docs[n : n + per_call]:
+            action = {"_index": changes_index, "_id": doc_id, "routing": WORKSPACE}
+            body += [{"index": action}, source]
         if client.bulk(body=body)["errors"]:
             raise RuntimeError("the plain _bulk baseline had item errors")
 
-    chunks = [docs[i : i + per_call] for i in range(0, len(docs), per_call)]
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(send, chunks))
-    client.indices.refresh(index=index)
+        list(pool.map(send, range(0, len(docs), per_call)))
+    client.indices.refresh(index=",".join(filter(None, (index, changes_index))))
     return time.perf_counter() - started
 
 
@@ -124,6 +148,9 @@ def main() -> None:
     try:
         ensure_all(client, prefix)
         raw_index = create_version(client, IndexNames(raw_prefix, "contacts"), 1)
+        fed_index = create_version(client, IndexNames(raw_prefix + "fed-", "contacts"), 1)
+        fed_changes = create_version(client, IndexNames(raw_prefix + "fed-", "changes"), 1)
+        changes_index, seen_changes = IndexNames(prefix, "changes").read, set()
         env = {"INDEX_PREFIX": prefix, "REDIS_KEY_PREFIX": f"bench:{run}:"}
         contacts_index = IndexNames(prefix, "contacts")
         with api_process(free_port(), env) as (base, process):
@@ -137,6 +164,10 @@ def main() -> None:
                 client.indices.refresh(index=contacts_index.write)
                 docs = stored_documents(client, contacts_index.read)
                 raw = raw_phase(client, raw_index, docs, args.clients, args.per_call)
+                change_docs = new_changes(client, changes_index, seen_changes)
+                fed = raw_phase(
+                    client, fed_index, docs, args.clients, args.per_call, (fed_changes, change_docs)
+                )
                 rows.append(
                     {
                         "phase": phase,
@@ -149,6 +180,8 @@ def main() -> None:
                         "bulk_s": round(raw, 2),
                         "bulk_docs_per_s": round(len(docs) / raw),
                         "ratio": round((args.count / api) / (len(docs) / raw), 2),
+                        "bulk_with_feed_docs_per_s": round(len(docs) / fed),
+                        "ratio_with_feed": round((args.count / api) / (len(docs) / fed), 2),
                     }
                 )
     finally:
