@@ -32,8 +32,8 @@ STEPS = (
     ("to_document", "app/search/documents.py", "to_document"),
     ("DNC annotate", "app/services/contacts.py", "settle_dnc_flags"),
     ("change feed commit", "app/services/changes.py", "commit"),
-    ("  read back in full", "app/services/changes.py", "_read_contacts"),
-    ("  versions only", "app/services/changes.py", "_read_unless_written"),
+    ("  read back in full", "app/services/change_records.py", "read_contacts"),
+    ("  versions only", "app/services/change_records.py", "read_unless_written"),
     ("engine bulk (contacts + changes)", "opensearchpy/client/__init__.py", "bulk"),
 )
 

@@ -43,7 +43,8 @@ from app.schemas.batch import (
 from app.schemas.loaders import compile_loader
 from app.search.documents import utc_now
 from app.services.batch_results import Batch, DuplicateItem, Write, changed, refused
-from app.services.changes import Written, contact_entries
+from app.services.change_records import Written
+from app.services.changes import contact_entries
 from app.services.contacts import (
     UPDATE_RETRIES,
     ContactService,

@@ -25,7 +25,8 @@ loses its memory. How:
   (a batch: each item's document and the version the engine gave it) passes it as
   `written`; the multi-get then fetches versions only, and a record still at the
   version written is recorded from the known document (the same state: nothing wrote
-  it since); any other is read in full, as before.
+  it since); any other is read in full, as before. Reading the state back and shaping
+  the change documents is app/services/change_records.py (ChangeRecords).
 - **Acknowledged means recorded.** The write answers only after its change document is
   stored. When it cannot be (OpenSearch refuses, Redis is gone) the write answers 503
   and its in-flight member stays, with the ids it touched. A member older than
@@ -56,8 +57,8 @@ from app.changes.sequence import SENTINEL, STALE, token_age
 from app.changes.sequence import Sequence as RedisSequence
 from app.errors import CursorExpired, ServiceUnavailable
 from app.search import cursors
-from app.search.documents import CONTACT_FIELDS, from_source, utc_now
 from app.search.indices import IndexNames
+from app.services.change_records import UNRECORDED, ChangeRecords, Written
 from app.services.change_retention import read_floor
 from app.services.paging import cursor_error
 
@@ -74,11 +75,6 @@ DNC_CHUNK = 5_000
 RECORD_ATTEMPTS = 3
 CONTACT_OPS = ("created", "updated", "deleted")
 DNC_OPS = ("added", "updated", "removed", "expired")
-UNRECORDED = "The change could not be recorded; retry the request."
-# What a writer stored, by contact id: (index, seq_no, primary_term, document).
-Written = dict[str, tuple[str, int, int, dict]]
-# What a DNC change shows of the entry, besides its number or prefix and `listed`.
-DNC_FIELDS = ("reason", "source", "scope", "channel", "expiresAt")
 
 
 def dnc_entry(workspace_id: str, op: str, item) -> list:
@@ -122,8 +118,9 @@ class ChangeLog:
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "changes")
-        self.contacts = IndexNames(index_prefix, "contacts")
-        self.dnc = IndexNames(index_prefix, "dnc")
+        self.records = ChangeRecords(
+            client, IndexNames(index_prefix, "contacts"), IndexNames(index_prefix, "dnc")
+        )
         self.sequence = RedisSequence(redis_client, redis_prefix)
         self.codec = cursors.CursorCodec(cursor_key)
         self.settle_seconds = settle_seconds
@@ -186,9 +183,9 @@ class ChangeLog:
         """Idempotent: a retry (or a settler) gets the same numbers and the same ids."""
         first = self._numbers(workspace_id, token, len(entries))
         if kind == "dnc":
-            docs = self._dnc_documents(workspace_id, first, entries)
+            docs = self.records.dnc_documents(workspace_id, first, entries)
         else:
-            docs = self._contact_documents(workspace_id, first, entries, written)
+            docs = self.records.contact_documents(workspace_id, first, entries, written)
         self._store(workspace_id, docs)
         self.sequence.finish(workspace_id, token)
 
@@ -220,107 +217,6 @@ class ChangeLog:
         if first == STALE:
             raise ServiceUnavailable("The change feed is recovering; retry.")
         return first
-
-    def _contact_documents(
-        self, workspace_id: str, first: int, entries: list[list], written: Written | None = None
-    ) -> list[tuple[int, dict]]:
-        """State read back after the numbers were taken (see the module docstring)."""
-        ids = [e[0] for e in entries]
-        if written:
-            current = self._read_unless_written(workspace_id, ids, written)
-        else:
-            current = self._read_contacts(workspace_id, ids)
-        now, docs = utc_now(), []
-        for offset, (contact_id, op, external_id) in enumerate(entries):
-            state = current.get(contact_id)
-            doc = {"contactId": contact_id, "externalId": external_id, "at": now}
-            if state is not None:
-                # A delete that finds its contact again lost to a re-create of the id.
-                doc["type"] = f"contact.{'updated' if op == 'deleted' else op}"
-                doc["externalId"] = state.get("externalId")
-                doc["data"] = {f: state.get(f) for f in CONTACT_FIELDS}
-            elif op == "created":
-                continue  # a create deleted since (its tombstone follows) or never stored
-            else:
-                doc["type"] = "contact.deleted"
-            docs.append((first + offset, doc))
-        return docs
-
-    def _dnc_documents(
-        self, workspace_id: str, first: int, entries: list[list]
-    ) -> list[tuple[int, dict]]:
-        """Each entry's state read back from the list (real time), as for contacts."""
-        result = self.client.mget(
-            index=self.dnc.read,
-            body={"docs": [{"_id": e[0], "routing": workspace_id} for e in entries]},
-            realtime=True,
-        )
-        now, docs = utc_now(), []
-        for offset, ((_, op, value, kind), doc) in enumerate(
-            zip(entries, result["docs"], strict=True)
-        ):
-            if doc.get("error"):
-                raise ServiceUnavailable(f"{UNRECORDED} ({doc['error'].get('type')})")
-            entry = doc.get("_source") if doc.get("found") else None
-            if (entry is not None) != (op in ("added", "updated")):
-                # A later write of the entry won the race: record what the list says.
-                op = "updated" if entry is not None else "removed"
-            data = {"phone" if kind == "exact" else "prefix": value, "listed": entry is not None}
-            if kind != "exact":
-                data["rule"] = kind
-            for field in DNC_FIELDS:
-                if entry and entry.get(field) is not None:
-                    data[field] = entry[field]
-            phone = value if kind == "exact" else None
-            docs.append(
-                (first + offset, {"type": f"dnc.{op}", "phone": phone, "data": data, "at": now})
-            )
-        return docs
-
-    def _read_unless_written(
-        self, workspace_id: str, ids: list[str], written: Written
-    ) -> dict[str, dict]:
-        """The current state of each contact: the document the writer stored when the
-        record is still at the version it wrote (real-time versions, no sources), else
-        read in full. The index takes part in the match: during a reindex the read alias
-        may name another index, whose versions say nothing of this write."""
-        result = self.client.mget(
-            index=self.contacts.read,
-            body={"docs": [{"_id": i, "routing": workspace_id} for i in ids]},
-            realtime=True,
-            _source="false",
-        )
-        found, stale = {}, []
-        for doc in result["docs"]:
-            if doc.get("error"):
-                raise ServiceUnavailable(f"{UNRECORDED} ({doc['error'].get('type')})")
-            if not doc.get("found"):
-                continue
-            known = written.get(doc["_id"])
-            version = (doc.get("_index"), doc.get("_seq_no"), doc.get("_primary_term"))
-            if known and known[:3] == version and known[3].get("workspaceId") == workspace_id:
-                found[doc["_id"]] = from_source(known[3])
-            else:
-                stale.append(doc["_id"])
-        if stale:
-            found.update(self._read_contacts(workspace_id, stale))
-        return found
-
-    def _read_contacts(self, workspace_id: str, ids: list[str]) -> dict[str, dict]:
-        result = self.client.mget(
-            index=self.contacts.read,
-            body={"docs": [{"_id": i, "routing": workspace_id} for i in ids]},
-            realtime=True,
-            _source_excludes="phoneDigits,fullNameExact",
-        )
-        found = {}
-        for doc in result["docs"]:
-            if doc.get("error"):
-                raise ServiceUnavailable(f"{UNRECORDED} ({doc['error'].get('type')})")
-            source = doc.get("_source")
-            if doc.get("found") and source and source.get("workspaceId") == workspace_id:
-                found[doc["_id"]] = from_source(source)
-        return found
 
     def _store(self, workspace_id: str, docs: list[tuple[int, dict]]) -> None:
         if not docs:

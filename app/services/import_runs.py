@@ -19,7 +19,7 @@ from app.imports.bloom import BloomFilter
 from app.imports.dedupe import dedupe_keys, merge_into, row_contact_id
 from app.search.documents import from_source
 from app.search.indices import IndexNames
-from app.services.changes import Written
+from app.services.change_records import Written
 from app.services.contacts import ContactService
 
 # Rows written since the last refresh are remembered exactly; a refresh every few chunks

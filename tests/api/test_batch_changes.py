@@ -52,7 +52,7 @@ def generated(rng: random.Random, n: int) -> dict:
 
 def read_back(app, workspace: str, ids: list[str]) -> dict[str, dict]:
     """What the feed records when it reads each contact back (the path `written` skips)."""
-    current = changes_log(app)._read_contacts(workspace, ids)
+    current = changes_log(app).records.read_contacts(workspace, ids)
     return {i: {f: state.get(f) for f in CONTACT_FIELDS} for i, state in current.items()}
 
 
@@ -68,13 +68,13 @@ def test_batch_writes_are_recorded_exactly_as_reading_them_back_would_record_the
 ):
     log = changes_log(app)
     read_in_full: list[str] = []
-    full_read = log._read_contacts
+    full_read = log.records.read_contacts
 
     def spy(workspace_id, ids):
         read_in_full.extend(ids)
         return full_read(workspace_id, ids)
 
-    monkeypatch.setattr(log, "_read_contacts", spy)
+    monkeypatch.setattr(log.records, "read_contacts", spy)
     rng = random.Random(18)
     items = [generated(rng, n) for n in range(120)]
     created = upsert(client, workspace, auth, items)
@@ -119,7 +119,7 @@ def test_a_contact_written_again_since_the_batch_is_read_back_not_taken_from_the
         assert patched.status_code == 200
     assert client.delete(f"/v1/contacts/{ids[2]}", headers=auth).status_code == 204
 
-    known = changes_log(app)._read_unless_written(workspace, ids, written)
+    known = changes_log(app).records.read_unless_written(workspace, ids, written)
 
     assert {i: {f: s.get(f) for f in CONTACT_FIELDS} for i, s in known.items()} == read_back(
         app, workspace, ids
@@ -127,7 +127,7 @@ def test_a_contact_written_again_since_the_batch_is_read_back_not_taken_from_the
     assert known[ids[0]]["notes"] == "later" and ids[2] not in known
     # A forged version never passes for the written one: the state is read.
     forged = {i: (w[0], w[1] + 1, w[2], {**w[3], "notes": "forged"}) for i, w in written.items()}
-    again = changes_log(app)._read_unless_written(workspace, ids[3:], forged)
+    again = changes_log(app).records.read_unless_written(workspace, ids[3:], forged)
     assert all(state["notes"] != "forged" for state in again.values())
 
 

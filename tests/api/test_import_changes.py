@@ -56,7 +56,7 @@ def run_import(client, workspace, auth, body: bytes, policy: str) -> dict:
 
 
 def read_back(app, workspace: str, ids: list[str]) -> dict[str, dict]:
-    current = app.extensions["wiring"].changes._read_contacts(workspace, ids)
+    current = app.extensions["wiring"].changes.records.read_contacts(workspace, ids)
     return {i: {f: state.get(f) for f in CONTACT_FIELDS} for i, state in current.items()}
 
 
@@ -65,13 +65,13 @@ def test_an_imports_changes_are_exactly_what_reading_the_contacts_back_would_rec
 ):
     log = app.extensions["wiring"].changes
     read_in_full: list[str] = []
-    full_read = log._read_contacts
+    full_read = log.records.read_contacts
 
     def spy(workspace_id, ids):
         read_in_full.extend(ids)
         return full_read(workspace_id, ids)
 
-    monkeypatch.setattr(log, "_read_contacts", spy)
+    monkeypatch.setattr(log.records, "read_contacts", spy)
     rng = random.Random(14)
     created = run_import(client, workspace, auth, csv_file(generated_rows(rng, 60, "")), "skip")
     assert created["counts"]["created"] == 60, created
