@@ -20,7 +20,8 @@ import time
 from app import observability
 from app.dnc.cache import mark_age_seconds
 from app.locks import RenewableLock
-from app.services.dnc import DncService, workspace_query
+from app.services.dnc import DncService
+from app.services.dnc_builds import workspace_query
 
 log = logging.getLogger(__name__)
 

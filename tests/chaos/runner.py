@@ -42,7 +42,7 @@ from app import create_app, services
 from app.cli.tokens import mint
 from app.config import TestConfig
 from app.search.indices import IndexNames, drop_all, ensure_all
-from app.services.dnc import workspace_query
+from app.services.dnc_builds import workspace_query
 from app.services.dnc_rules import descriptors, rule_query
 from tests.chaos import checker
 from tests.chaos.history import History
