@@ -6,23 +6,17 @@ expiring) live in each generation's rules hash, `<p>dnc:{ws}:<gen>:rules`, as
 its match key in the same marks hash before the record changes, adds are unconditional
 (an extra descriptor errs towards "listed"), removals apply only while the writer's own
 mark is still there, a build in progress journals removals so its load cannot bring a
-removed rule back, and the check script (cache.py) reads them under the same trust
+removed rule back, and the check script (cache_scripts.py) reads them under the same trust
 rules (live generation, run_id stamp, marks).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import redis
 
-# DncCache (app/dnc/cache.py) mixes RuleCache in; its module is imported by now or being
-# imported, and only its functions are used here, at call time.
-from app.dnc import cache as dnc_cache
-
-if TYPE_CHECKING:
-    from app.dnc.cache import Layout
+from app.dnc.encoding import Layout, LayoutChanged, new_mark
 
 # The seed's rule identity (exact, workspace-wide, all channels): app/dnc/rules.py.
 DEFAULT_IDENTITY = "e||all"
@@ -172,7 +166,7 @@ class RuleCache:
         """Announce a write of a rule entry filed under `match_key` (its digits), or with
         `identity` None a reconciler's `set` of the whole field (see RULE_WRITE above).
         The seed's identity is guarded by the numbers' marks hash (checks see it)."""
-        mark = dnc_cache.new_mark()
+        mark = new_mark()
         pipe = self.client.pipeline(transaction=True)
         pipe.sadd(self.rule_lengths_key(workspace_id), len(match_key))
         pipe.hset(self.rule_marks_key(workspace_id), match_key, mark)
@@ -247,5 +241,5 @@ class RuleCache:
         keys = [self.meta_key(workspace_id), self.rule_lengths_key(workspace_id)]
         loaded = self._load_rules(keys=keys, args=args)
         if loaded == -1:
-            raise dnc_cache.LayoutChanged(workspace_id)
+            raise LayoutChanged(workspace_id)
         return loaded

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from app.dnc.cache import new_mark
+from app.dnc.encoding import new_mark
 from app.dnc.rules import rule_of
 from app.errors import ServiceUnavailable
 from app.services.dnc_builds import BUILD_BATCH

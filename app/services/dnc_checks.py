@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from app import observability
-from app.dnc.cache import LISTED, PENDING
+from app.dnc.encoding import LISTED, PENDING
 from app.dnc.rules import iso_of_ms
 from app.errors import ServiceUnavailable
 from app.phones import canonical_many, validation_errors

@@ -18,7 +18,7 @@ import threading
 import time
 
 from app import observability
-from app.dnc.cache import mark_age_seconds
+from app.dnc.encoding import mark_age_seconds
 from app.locks import RenewableLock
 from app.services.dnc import DncService
 from app.services.dnc_builds import workspace_query

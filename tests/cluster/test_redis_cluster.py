@@ -16,7 +16,7 @@ import pytest
 
 from app import create_app, jobs, observability, wiring
 from app.config import TestConfig
-from app.dnc.cache import LISTED
+from app.dnc.encoding import LISTED
 from app.locks import RenewableLock
 from app.search.indices import drop_all, ensure_all
 from tests.cluster.redis_cluster import OwnRedisCluster

@@ -11,7 +11,7 @@ import time
 from prometheus_client import REGISTRY
 
 from app import services
-from app.dnc.cache import number_of
+from app.dnc.encoding import number_of
 
 LISTED, LOST, GHOST = "+14155550171", "+14155550172", "+14155550173"
 

@@ -1,4 +1,4 @@
-"""The check script's rule walk (app/dnc/cache.py) agrees with app/dnc/rules.py `matches`
+"""The check script's rule walk (app/dnc/cache_scripts.py) agrees with app/dnc/rules.py `matches`
 on random rules, numbers, campaigns, channels and expiries, on the real Redis."""
 
 from __future__ import annotations
