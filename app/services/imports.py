@@ -3,12 +3,13 @@
 An import is a record in Redis (status, progress, counts, first errors, checkpoint)
 plus two files under IMPORT_DIR: the upload and errors.csv, which live no longer than
 the record (app/imports/files.py). The HTTP API, the worker and `contacts import`
-all call `create` and `run`: one code path.
+all call `create` and `run`: one code path. What a record and its errors.csv contain
+(a new record, a row's error or duplicate) is app/services/import_records.py; this
+module keeps the lifecycle: create, run under a renewed lock, resume, recover.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import secrets
@@ -39,11 +40,11 @@ from app.search.documents import utc_now
 from app.search.indices import IndexNames
 from app.services.contacts import ContactService
 from app.services.export import neutralize
+from app.services.import_records import errors_writer, new_record, record_duplicate, record_error
 from app.services.import_runs import Counts, ImportRun, Row, RowValidator
 
 log = logging.getLogger(__name__)
 FINAL = ("completed", "failed")
-FIRST_ERRORS = 20
 
 # Write the record only while holding the run's lock, and renew the lock in the same step.
 _SAVE_IF_OWNER = """
@@ -54,26 +55,6 @@ if redis.call('get', KEYS[2]) == ARGV[1] then
 end
 return 0
 """
-
-
-def new_duplicates() -> dict:
-    """Rows that repeat an earlier row of the file, apart from rows that match a contact
-    that was there before; counted whatever onDuplicate did with them."""
-    return {"inFile": 0, "existing": 0, "first": []}
-
-
-def record_duplicate(record: dict, row, outcome: str) -> None:
-    duplicates = record.setdefault("duplicates", new_duplicates())
-    duplicates[row.duplicate] += 1
-    if len(duplicates["first"]) < FIRST_ERRORS:
-        duplicates["first"].append(
-            {
-                "line": row.line,
-                "of": row.duplicate,
-                "contactId": row.duplicate_of,
-                "outcome": outcome,
-            }
-        )
 
 
 class LockLost(RuntimeError):
@@ -193,7 +174,7 @@ class ImportService:
         try:
             upload = folder / UPLOAD
             size = self.files.store(stream, upload, workspace_id, self.config["MAX_IMPORT_BYTES"])
-            record = self._new_record(import_id, options, file_name, size)
+            record = new_record(import_id, options, file_name, size)
             self._inspect(record, upload)
         except Exception:
             shutil.rmtree(folder, ignore_errors=True)
@@ -221,35 +202,6 @@ class ImportService:
         self.enqueue(workspace_id, import_id, 1)
         observability.record_import_job("queued")
         return record
-
-    def _new_record(self, import_id: str, options: dict, file_name: str | None, size: int) -> dict:
-        return {
-            "id": import_id,
-            "workspaceId": options["workspaceId"],
-            "status": "queued",
-            "fileName": file_name,
-            "fileBytes": size,
-            "dryRun": bool(options.get("dryRun")),
-            "onDuplicate": options.get("onDuplicate") or "skip",
-            "defaultCountry": options.get("defaultCountry"),
-            "unmapped": options.get("unmapped") or "customFields",
-            "requestedMapping": options.get("mapping"),
-            "mapping": {},
-            "unmappedColumns": [],
-            "encoding": None,
-            "delimiter": None,
-            "counts": asdict(Counts()),
-            "progress": {"rowsDone": 0, "rowsTotal": None, "percent": 0.0},
-            "errors": [],
-            "duplicates": new_duplicates(),
-            "warnings": [],
-            "attempts": 0,
-            "failure": None,
-            "checkpoint": {"line": 0, "errorsBytes": 0},
-            "createdAt": utc_now(),
-            "startedAt": None,
-            "finishedAt": None,
-        }
 
     def _inspect(self, record: dict, path: Path) -> None:
         """Encoding, delimiter and header now, so a bad file or mapping is a 4xx at once."""
@@ -358,7 +310,7 @@ class ImportService:
             self._save_owned(record, token)
         counts = Counts(**record["counts"])
         resume_line = record["checkpoint"]["line"]
-        with path.open("rb") as stream, self._errors_writer(record) as errors:
+        with path.open("rb") as stream, errors_writer(self.errors_path(record), record) as errors:
             parsed = iter_csv_rows(stream, self.limits)
             mapping = build_mapping(
                 parsed.header,
@@ -380,7 +332,7 @@ class ImportService:
                 for row, outcome in outcomes:
                     setattr(counts, outcome, getattr(counts, outcome) + 1)
                     if outcome == "invalid":
-                        self._record_error(record, writer, row)
+                        record_error(record, writer, row)
                     elif row.duplicate:
                         record_duplicate(record, row, outcome)
                 for outcome, count in Counter(outcome for _, outcome in outcomes).items():
@@ -420,31 +372,6 @@ class ImportService:
         path.unlink(missing_ok=True)
         observability.record_import_job("completed")
 
-    def _errors_writer(self, record: dict):
-        """errors.csv, cut back to the last checkpoint so a resumed run never repeats rows."""
-        path = self.errors_path(record)
-        handle = path.open("a+", encoding="utf-8", newline="")
-        handle.truncate(record["checkpoint"]["errorsBytes"])
-        handle.seek(record["checkpoint"]["errorsBytes"])
-        return _ErrorsFile(handle)
-
-    def _record_error(self, record: dict, writer, row: Row) -> None:
-        message = "; ".join(
-            p.message if p.field == "row" else f"{p.field}: {p.message}" for p in row.problems
-        )
-        # The file is opened in spreadsheets: cells are neutralized as the export's are.
-        writer.writerow([row.line, neutralize(message), *map(neutralize, row.values)])
-        if len(record["errors"]) < FIRST_ERRORS:
-            for problem in row.problems:
-                record["errors"].append(
-                    {
-                        "line": row.line,
-                        "field": problem.field,
-                        "message": problem.message,
-                        "value": problem.value[:200],
-                    }
-                )
-
     # --- recovery --------------------------------------------------------------------
 
     def recover(self) -> list[str]:
@@ -470,14 +397,3 @@ class ImportService:
             self.enqueue(workspace_id, import_id, record["attempts"] + 1)
             requeued.append(import_id)
         return requeued
-
-
-class _ErrorsFile:
-    def __init__(self, handle) -> None:
-        self.handle = handle
-
-    def __enter__(self):
-        return self.handle, csv.writer(self.handle)
-
-    def __exit__(self, *exc) -> None:
-        self.handle.close()
