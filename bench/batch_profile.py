@@ -25,7 +25,7 @@ import time
 # Steps of the batch path, as (label, file suffix, function name) in the profile.
 STEPS = (
     ("item validation", "app/services/batch_results.py", "load"),
-    ("field preparation", "app/services/contacts.py", "prepare_fields"),
+    ("field preparation", "app/services/contact_rules.py", "prepare_fields"),
     ("new contact", "app/services/contacts.py", "new_contact"),
     ("merge", "app/services/contacts.py", "merge"),
     ("key resolution", "app/services/keys.py", "resolve"),
@@ -69,7 +69,8 @@ def python_steps(per_call: int) -> None:
     from app.schemas.batch import UpsertItemSchema
     from app.schemas.loaders import compile_loader
     from app.search.documents import from_source, to_document
-    from app.services.contacts import ContactService, prepare_fields
+    from app.services.contact_rules import prepare_fields
+    from app.services.contacts import ContactService
     from devtools.fakedata import contacts
 
     items = [

@@ -26,7 +26,7 @@ from opensearchpy import helpers
 from app.cli.tokens import mint
 from app.search.documents import to_document
 from app.search.indices import IndexNames
-from app.services.contacts import new_contact_id
+from app.services.contact_rules import new_contact_id
 from bench.benchlib import (
     engine_search,
     free_port,

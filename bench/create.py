@@ -17,7 +17,7 @@ import urllib3
 from app.cli.tokens import mint
 from app.search.documents import to_document
 from app.search.indices import IndexNames
-from app.services.contacts import new_contact_id
+from app.services.contact_rules import new_contact_id
 from bench.benchlib import (
     json_headers,
     print_table,

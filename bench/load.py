@@ -19,7 +19,7 @@ from opensearchpy import OpenSearch, helpers
 from app.cli.tokens import mint
 from app.search.documents import to_document, utc_now
 from app.search.indices import IndexNames
-from app.services.contacts import new_contact_id
+from app.services.contact_rules import new_contact_id
 from bench.benchlib import (
     json_headers,
     print_table,

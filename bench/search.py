@@ -27,7 +27,7 @@ from opensearchpy import OpenSearch, helpers
 from app.cli.tokens import mint
 from app.search.documents import to_document
 from app.search.indices import IndexNames, create_version, drop_all, ensure_all, point_aliases
-from app.services.contacts import new_contact_id
+from app.services.contact_rules import new_contact_id
 from bench.benchlib import (
     RESULTS,
     api_search,

@@ -45,13 +45,8 @@ from app.search.documents import utc_now
 from app.services.batch_results import Batch, DuplicateItem, Write, changed, refused
 from app.services.change_records import Written
 from app.services.changes import contact_entries
-from app.services.contacts import (
-    UPDATE_RETRIES,
-    ContactService,
-    external_id_taken,
-    new_contact_id,
-    prepare_fields,
-)
+from app.services.contact_rules import external_id_taken, new_contact_id, prepare_fields
+from app.services.contacts import UPDATE_RETRIES, ContactService
 from app.services.keys import Stored
 
 # Precompiled from the item schemas (app/schemas/loaders.py): the same results as their

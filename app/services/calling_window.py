@@ -28,7 +28,8 @@ from app.calling.windows import Verdict, next_allowed, verdict
 from app.errors import NotFound, ServiceUnavailable
 from app.phones import to_e164, validation_errors
 from app.search.documents import utc_now
-from app.services.contacts import ContactService, parse_etag
+from app.services.contact_rules import parse_etag
+from app.services.contacts import ContactService
 
 INVALID_NUMBER = "invalid_number"
 DNC_LISTED, DNC_UNKNOWN = "dnc_listed", "dnc_unknown"

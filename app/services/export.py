@@ -28,7 +28,7 @@ from app import observability
 from app.errors import ServiceUnavailable, Unprocessable
 from app.search import queries
 from app.search.documents import CONTACT_FIELDS, from_source
-from app.services.contacts import exact_dnc_filter
+from app.services.contact_rules import exact_dnc_filter
 from app.services.search import SearchService
 
 # The contact's own fields (custom fields get a column each), then the derived DNC flag.

@@ -48,7 +48,8 @@ from app.errors import Conflict, NotFound, ServiceUnavailable
 from app.locks import RenewableLock
 from app.search.documents import from_source, to_document, utc_now
 from app.services.changes import contact_entries
-from app.services.contacts import ContactService, Versioned
+from app.services.contact_rules import Versioned
+from app.services.contacts import ContactService
 from app.services.merge_rules import (
     check_choices,
     check_ids,

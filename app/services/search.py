@@ -13,7 +13,8 @@ from app.search.documents import from_source
 from app.search.highlights import highlights
 from app.search.indices import IndexNames
 from app.search.pits import PitBudget
-from app.services.contacts import ContactService, exact_dnc_filter
+from app.services.contact_rules import exact_dnc_filter
+from app.services.contacts import ContactService
 from app.services.paging import (
     cursor_error,
     decode_cursor,

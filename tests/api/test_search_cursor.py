@@ -10,7 +10,7 @@ from opensearchpy import helpers
 
 from app.search.documents import to_document
 from app.search.indices import IndexNames
-from app.services.contacts import new_contact_id
+from app.services.contact_rules import new_contact_id
 from devtools import fakedata
 from tests.conftest import bearer
 
