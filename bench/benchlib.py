@@ -20,7 +20,7 @@ import urllib3
 from opensearchpy import OpenSearch
 
 from app.config import Config
-from app.search import queries
+from app.search import queries, readings
 from app.search.indices import drop_all, ensure_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def engine_search(client: OpenSearch, index: str, body: dict) -> tuple[float, fl
     the engine: (wall milliseconds, the engine's own `took`)."""
     search = queries.build_search_body(
         body["workspaceId"],
-        queries.parse_query(body.get("query")),
+        readings.parse_query(body.get("query")),
         body.get("filters"),
         sort=body.get("sort"),
         size=body["limit"] + 1,

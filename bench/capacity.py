@@ -32,7 +32,7 @@ import time
 
 from opensearchpy import OpenSearch, helpers
 
-from app.search import queries
+from app.search import queries, readings
 from app.search.documents import to_document
 from app.search.indices import IndexNames, create_version, drop_all, load_definition
 from app.services.contacts import ContactService
@@ -153,7 +153,7 @@ def main() -> None:
             for d in names
         ]
         service_bodies = [
-            (ws, queries.build_search_body(ws, queries.parse_query(t), None, sort=None, size=21))
+            (ws, queries.build_search_body(ws, readings.parse_query(t), None, sort=None, size=21))
             for ws, t in typed
         ]
         plain_bodies = [

@@ -18,7 +18,8 @@ from webargs.fields import DelimitedList
 
 from app.schemas.common import WORKSPACE_ID, PageMetaSchema, Timestamp
 from app.schemas.contacts import MAX_SOURCE, MAX_TAG, ContactSchema, external_id_field
-from app.search.queries import MAX_WORDS, SORT_CHOICES
+from app.search.readings import MAX_WORDS
+from app.search.sorts import SORT_CHOICES
 
 MAX_QUERY = 200
 MAX_FILTER_TAGS = 50

@@ -12,7 +12,8 @@ import functools
 import re
 import unicodedata
 
-from app.search.queries import FUZZY_PREFIX_LENGTH, MIN_FUZZY_PREFIX, ParsedQuery, fuzziness_for
+from app.search.queries import FUZZY_PREFIX_LENGTH, MIN_FUZZY_PREFIX, fuzziness_for
+from app.search.readings import ParsedQuery
 
 TEXT_FIELDS = ("firstName", "lastName", "company", "email")
 _TOKEN = re.compile(r"[^\W_]+")

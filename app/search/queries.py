@@ -8,15 +8,27 @@ workspace, and the ties fall to the deterministic sort (updatedAt, then id). Two
 tie-breaks reorder contacts whose scores are otherwise equal, and nothing else: RARITY
 (the rarer word, broadened "first last" only) and LONE_NAME (a one-word query prefers a
 contact whose name is that one word).
+
+How the typed text is read (words, a phone number, joined readings) is
+app/search/readings.py; the unscored parts of the request are app/search/filters.py and
+app/search/sorts.py. This module scores and assembles the request body.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from app.phones import digits as digits_of
 from app.search import names
+from app.search.filters import build_filters
+from app.search.readings import (
+    MIN_PHONE_DIGITS,
+    PHONE_LIKE,
+    ParsedQuery,
+    joined_at,
+    joined_readings,
+    name_word,
+    particle_groups,
+)
+from app.search.sorts import build_sort
 
 # --- the score of one query word -------------------------------------------------------
 # A word's score is the best (dis_max, no tie-breaker) of `tier * field weight` over every
@@ -100,13 +112,6 @@ RELAXED_WORDS = 2
 # under 0.1), two words at least 2 * INITIAL, so EXACT makes 10.2 > 10.044 (the order
 # within each group is kept: the bonus is the same for all of it).
 BOTH_WORDS_BONUS = EXACT
-# The broadened pass also reads a query of up to this many words with one pair of
-# neighbours joined ("ja ck matthews"): each reading is a whole query, so the cost grows
-# with the words; a person's name is rarely typed in more than four.
-MAX_JOINED_WORDS = 4
-# Edge n-grams in the mapping stop at 20 characters; phone grams start at 3 digits.
-MIN_PHONE_DIGITS = 3
-MAX_WORDS = 10
 # The engine's default position_increment_gap between the values of a text field.
 NAME_GAP = 100
 
@@ -120,68 +125,6 @@ TEXT_FIELDS = (
     # contact (`emailAddresses`, the primary among them), not only the primary one.
     ("emailAddresses.text", "emailAddresses.prefix", EMAIL_WEIGHT, False),
 )
-
-SORTS = {
-    # name -> (primary sort fields, default direction); ties end with updatedAt and id.
-    "relevance": ((), "desc"),
-    "firstName": (("firstName.sort", "lastName.sort"), "asc"),
-    "lastName": (("lastName.sort", "firstName.sort"), "asc"),
-    "company": (("company.exact", "lastName.sort", "firstName.sort"), "asc"),
-    "createdAt": (("createdAt",), "desc"),
-    "updatedAt": (("updatedAt",), "desc"),
-}
-SORT_CHOICES = tuple(
-    [*SORTS] + [f"{name}:{d}" for name in SORTS if name != "relevance" for d in ("asc", "desc")]
-)
-# Sorts whose keys never change after a contact is created: search_after alone pages them
-# without duplicates or misses, so they need no point in time.
-IMMUTABLE_SORTS = frozenset({"createdAt"})
-
-_PHONE_LIKE = re.compile(r"^[\d\s+().\-/]+$")
-_HAS_WORD_CHAR = re.compile(r"[^\W_]")
-
-
-@dataclass(frozen=True)
-class ParsedQuery:
-    """What the user typed, split into the words each clause is built from."""
-
-    words: tuple[str, ...] = ()
-    # Digit strings to look up when the whole query is a phone number in any format.
-    phone: tuple[str, ...] = ()
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.words and not self.phone
-
-
-def parse_query(text: str | None) -> ParsedQuery:
-    """Split on whitespace; the query never reaches query-string syntax.
-
-    A word with no letter or digit (`***`, `"`, `()`) is dropped: it would analyze to
-    no token and make the whole query match nothing.
-    """
-    text = (text or "").strip()
-    if not text:
-        return ParsedQuery()
-    if _PHONE_LIKE.match(text):
-        digits = digits_of(text)
-        if len(digits) >= MIN_PHONE_DIGITS:
-            return ParsedQuery(phone=phone_variants_typed(digits))
-    words = tuple(w for w in text.split() if _HAS_WORD_CHAR.search(w))
-    return ParsedQuery(words=words[:MAX_WORDS])
-
-
-def phone_variants_typed(digits: str) -> tuple[str, ...]:
-    """The digits as typed, and without a leading 0/00 (trunk or international prefix).
-
-    Stored numbers carry the E.164 digits and the national significant number, so
-    "+44 20 7946 0000", "020 7946 0000" and "0044 20..." all meet one of them.
-    """
-    stripped = digits.lstrip("0")
-    variants = [digits]
-    if stripped != digits and len(stripped) >= MIN_PHONE_DIGITS:
-        variants.append(stripped)
-    return tuple(variants)
 
 
 def fuzziness_for(word: str) -> int:
@@ -221,14 +164,6 @@ def _phone_clauses(digits: str) -> list[dict]:
         clauses.append(_scored(_match("phoneDigits.prefix", digits), PREFIX * PHONE_WEIGHT))
         clauses.append(_scored(_match("phoneDigits.suffix", digits), PREFIX * PHONE_WEIGHT))
     return clauses
-
-
-def _name_word(word: str) -> str | None:
-    """The word as one folded name token, or None when it is not one (digits, several)."""
-    parts = names.words_of(word)
-    if len(parts) != 1 or any(ch.isdigit() or ch in "@" for ch in word):
-        return None
-    return parts[0]
 
 
 def _guesses(token: str, *, initials: bool) -> list[dict]:
@@ -282,7 +217,7 @@ def build_word_query(
                 clauses.append(
                     _scored(_match(prefix_field, word, fuzziness=edits), FUZZY_PREFIX * weight)
                 )
-    token = _name_word(word)
+    token = name_word(word)
     if token:
         for field in ("firstName", "lastName"):
             clauses.append(_scored(_match(f"{field}.variants", word), SPELLING * NAME_WEIGHT))
@@ -299,7 +234,7 @@ def build_word_query(
             }
         )
     digits = digits_of(word)
-    if len(digits) >= MIN_PHONE_DIGITS and _PHONE_LIKE.match(word):
+    if len(digits) >= MIN_PHONE_DIGITS and PHONE_LIKE.match(word):
         clauses += _phone_clauses(digits)
     return {"dis_max": {"queries": clauses, "tie_breaker": 0.0}}
 
@@ -319,18 +254,6 @@ def _rarity_tie_breaks(words: tuple[str, ...]) -> list[dict]:
         {"match": {"fullName": {"query": word, "operator": "and", "boost": RARITY}}}
         for word in words
     ]
-
-
-def particle_groups(words: tuple[str, ...]) -> list[list[int]]:
-    """Word positions, a run of particles kept with the word after it ("van der berg")."""
-    groups: list[list[int]] = []
-    pending: list[int] = []
-    for i, word in enumerate(words):
-        pending.append(i)
-        if not names.is_particle(word) or i == len(words) - 1:
-            groups.append(pending)
-            pending = []
-    return groups
 
 
 def build_text_query(parsed: ParsedQuery, *, broaden: bool = False) -> dict | None:
@@ -354,33 +277,10 @@ def build_text_query(parsed: ParsedQuery, *, broaden: bool = False) -> dict | No
     # the joined word matches: the stray space is the reading's premise ('"john" AND
     # smith' reads "johnand smith", which must not find every Smith).
     readings = [
-        _words_query(words, broaden=False, max_edits=1, anchor=_joined_at(parsed.words, words))
+        _words_query(words, broaden=False, max_edits=1, anchor=joined_at(parsed.words, words))
         for words in rejoined
     ]
     return {"dis_max": {"queries": [as_typed, *readings], "tie_breaker": 0.0}}
-
-
-def _joined_at(words: tuple[str, ...], reading: tuple[str, ...]) -> int:
-    """The position of the joined word in a reading of words (the first that differs)."""
-    return next(i for i, (a, b) in enumerate(zip(words, reading, strict=False)) if a != b)
-
-
-def joined_readings(words: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """The query with one pair of neighbouring name words joined, for every such pair.
-
-    Only up to MAX_JOINED_WORDS words (each reading is a whole query again), and only
-    words that are one name token each (never digits, addresses or particles, which the
-    particle groups already join), joined as their folded tokens ('"john" AND' never
-    reads as "john").
-    """
-    if not 1 < len(words) <= MAX_JOINED_WORDS:
-        return []
-    readings = []
-    for i in range(len(words) - 1):
-        left, right = _name_word(words[i]), _name_word(words[i + 1])
-        if left and right and not names.is_particle(words[i]):
-            readings.append((*words[:i], left + right, *words[i + 2 :]))
-    return readings
 
 
 def _lone_name() -> dict:
@@ -448,7 +348,7 @@ def _words_query(
     if relaxed:
         should += _rarity_tie_breaks(words)
     should.append(_scored(_match("fullName", text), ALL_IN_NAME_BONUS))
-    if len(words) == 1 and _name_word(words[0]):
+    if len(words) == 1 and name_word(words[0]):
         should.append(_scored(_lone_name(), LONE_NAME))
     if len(words) > 1:
         # fullName is copied from two values, and the engine puts a position gap of 100
@@ -458,64 +358,6 @@ def _words_query(
         phrase = {"match_phrase": {"fullName": {"query": text, "slop": NAME_GAP}}}
         should.append(_scored(phrase, PHRASE_BONUS))
     return {"bool": {"must": must, "should": should}}
-
-
-def build_filters(workspace_id: str, filters: dict | None) -> list[dict]:
-    """Filter clauses (no scoring) for the search filters object; reused by export.
-
-    filters: company, tags {any, all}, createdAt / updatedAt {gte, gt, lte, lt},
-    hasPhone, hasEmail, dnc, externalId, source. The workspace clause always comes first.
-    """
-    filters = filters or {}
-    clauses: list[dict] = [{"term": {"workspaceId": workspace_id}}]
-    if filters.get("company"):
-        # A match on the keyword subfield runs the lowercase/folding normalizer on the
-        # input, so "ACME inc" equals "Acme Inc" and nothing else.
-        clauses.append({"match": {"company.exact": filters["company"]}})
-    tags = filters.get("tags") or {}
-    if tags.get("any"):
-        clauses.append({"terms": {"tags": [t.lower() for t in tags["any"]]}})
-    for tag in tags.get("all") or ():
-        clauses.append({"match": {"tags": tag}})
-    for field in ("createdAt", "updatedAt"):
-        bounds = {op: v for op, v in (filters.get(field) or {}).items() if v is not None}
-        if bounds:
-            clauses.append({"range": {field: bounds}})
-    for flag, field in (("hasPhone", "phone"), ("hasEmail", "email")):
-        if filters.get(flag) is True:
-            clauses.append({"exists": {"field": field}})
-        elif filters.get(flag) is False:
-            clauses.append({"bool": {"must_not": [{"exists": {"field": field}}]}})
-    if filters.get("dnc") is not None:
-        clauses.append({"term": {"dnc": bool(filters["dnc"])}})
-    for field in ("externalId", "source"):  # exact keywords: what the caller stored
-        if filters.get(field):
-            clauses.append({"term": {field: filters[field]}})
-    return clauses
-
-
-def parse_sort(sort: str | None) -> tuple[str, str]:
-    """("lastName", "asc") from "lastName" or "lastName:asc"; relevance by default."""
-    name, _, direction = (sort or "relevance").partition(":")
-    if name not in SORTS:
-        raise ValueError(f"unknown sort {sort!r}")
-    return name, direction or SORTS[name][1]
-
-
-def build_sort(sort: str | None, *, has_query: bool) -> list[dict]:
-    """A total order: the requested keys, then updatedAt desc, then id (search_after needs it)."""
-    name, direction = parse_sort(sort)
-    keys: list[dict] = []
-    if name == "relevance":
-        if has_query:
-            keys.append({"_score": {"order": "desc"}})
-    else:
-        for field in SORTS[name][0]:
-            keys.append({field: {"order": direction, "missing": "_last"}})
-    if name not in ("updatedAt", "createdAt"):
-        keys.append({"updatedAt": {"order": "desc"}})
-    keys.append({"id": {"order": "asc"}})
-    return keys
 
 
 # Index-only fields, never returned.

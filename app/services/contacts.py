@@ -21,8 +21,8 @@ from app.schemas.contacts import ContactCreateSchema
 from app.schemas.loaders import compile_loader
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
+from app.search.filters import build_filters
 from app.search.indices import IndexNames
-from app.search.queries import build_filters
 from app.services.changes import NO_CHANGES, ChangeLog, contact_entries
 from app.services.contact_rules import (
     Versioned,

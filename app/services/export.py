@@ -26,7 +26,7 @@ from opensearchpy import NotFoundError
 
 from app import observability
 from app.errors import ServiceUnavailable, Unprocessable
-from app.search import queries
+from app.search import queries, readings
 from app.search.documents import CONTACT_FIELDS, from_source
 from app.services.contact_rules import exact_dnc_filter
 from app.services.search import SearchService
@@ -95,7 +95,7 @@ class ContactExport:
     def __init__(self, service: ExportService, workspace_id: str, query, filters, sort) -> None:
         self.service = service
         self.workspace_id = workspace_id
-        self.parsed = queries.parse_query(query)
+        self.parsed = readings.parse_query(query)
         self.filters = filters
         self.sort = sort
         self.pit = service.search.open_point_in_time(workspace_id)

@@ -8,7 +8,7 @@ import redis
 from opensearchpy import NotFoundError, OpenSearch, TransportError
 
 from app.errors import RateLimited, ServiceUnavailable
-from app.search import cursors, queries
+from app.search import cursors, queries, readings, sorts
 from app.search.documents import from_source
 from app.search.highlights import highlights
 from app.search.indices import IndexNames
@@ -68,8 +68,8 @@ class SearchService:
         a point in time, so an edit during paging cannot move a contact across a page
         boundary (duplicate or miss). createdAt never changes and needs no point in time.
         """
-        parsed = queries.parse_query(query)
-        sort_name, _ = queries.parse_sort(sort)
+        parsed = readings.parse_query(query)
+        sort_name, _ = sorts.parse_sort(sort)
         mark = cursors.fingerprint(workspace_id, parsed.words, parsed.phone, filters, sort)
         after, pit = None, None
         if cursor:
@@ -90,7 +90,7 @@ class SearchService:
         )
         if after is not None and len(after) != len(body["sort"]):
             raise cursor_error("The cursor is not valid.")
-        if after is not None and pit is None and sort_name not in queries.IMMUTABLE_SORTS:
+        if after is not None and pit is None and sort_name not in sorts.IMMUTABLE_SORTS:
             pit = self.open_point_in_time(workspace_id, quiet=True)
         result, pit = self._run(workspace_id, body, pit)
         if queries.should_broaden(parsed, result["hits"]["total"]["value"]):

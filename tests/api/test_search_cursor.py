@@ -80,14 +80,14 @@ def test_search_cursor_with_a_query_matches_the_engine_count(client, big, app):
     body = {"query": "mar", "filters": {"tags": {"any": ["lead", "vip"]}}, "limit": 100}
     seen, _, _ = page_all(client, workspace, body)
     assert len(seen) == len(set(seen)) > 100
-    from app.search import queries
+    from app.search import queries, readings
 
     engine = app.extensions["opensearch"].count(
         index=f"{app.config['INDEX_PREFIX']}contacts",
         routing=workspace,
         body={
             "query": queries.build_search_body(
-                workspace, queries.parse_query("mar"), body["filters"], sort=None, size=0
+                workspace, readings.parse_query("mar"), body["filters"], sort=None, size=0
             )["query"]
         },
     )

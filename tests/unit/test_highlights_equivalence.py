@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 from app.search import highlights as fast
-from app.search.queries import parse_query
+from app.search.readings import parse_query
 from devtools.fakedata import contacts
 from tests.unit import highlights_reference as reference
 

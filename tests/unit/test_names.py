@@ -7,6 +7,7 @@ import json
 from app.search import names, queries
 from app.search.documents import to_document
 from app.search.highlights import highlights
+from app.search.readings import joined_readings, parse_query, particle_groups
 
 
 def test_sound_alikes_share_a_code_and_short_words_carry_none():
@@ -30,8 +31,8 @@ def test_documents_carry_the_sound_codes_of_each_name_word():
 
 
 def test_particles_stay_with_the_word_after_them():
-    assert queries.particle_groups(("pieter", "van", "der", "berg")) == [[0], [1, 2, 3]]
-    assert queries.particle_groups(("maria", "de")) == [[0], [1]]  # still typing
+    assert particle_groups(("pieter", "van", "der", "berg")) == [[0], [1, 2, 3]]
+    assert particle_groups(("maria", "de")) == [[0], [1]]  # still typing
 
 
 def test_guesses_rank_below_every_typo_match_and_in_order():
@@ -41,7 +42,7 @@ def test_guesses_rank_below_every_typo_match_and_in_order():
 
 
 def test_the_strict_query_has_no_guesses_and_the_broadened_one_has_them():
-    parsed = queries.parse_query("bob fairbanks")
+    parsed = parse_query("bob fairbanks")
     body = queries.build_search_body("ws_1", parsed, None, sort=None, size=10)
     strict = json.dumps(body["query"])
     assert "Sounds" not in strict and ".tail" not in strict and "minimum_should_match" not in strict
@@ -54,28 +55,28 @@ def test_the_strict_query_has_no_guesses_and_the_broadened_one_has_them():
 
 
 def test_broadening_happens_only_when_the_strict_pass_found_no_one():
-    parsed = queries.parse_query("jon")
+    parsed = parse_query("jon")
     assert queries.should_broaden(parsed, 0) and not queries.should_broaden(parsed, 1)
-    assert not queries.should_broaden(queries.parse_query(""), 0)
+    assert not queries.should_broaden(parse_query(""), 0)
 
 
 def test_a_word_typed_joined_is_highlighted_over_the_tokens_it_spells():
     contact = {"firstName": "Pieter", "lastName": "van der Berg"}
-    marks = highlights(contact, queries.parse_query("vanderberg"))
+    marks = highlights(contact, parse_query("vanderberg"))
     assert marks == [
         {"field": "lastName", "value": "van der Berg", "spans": [{"start": 0, "end": 12}]}
     ]
 
 
 def test_a_name_typed_with_a_stray_space_is_read_joined_back_in_the_broadened_pass():
-    assert queries.joined_readings(("ja", "ck", "matthews")) == [
+    assert joined_readings(("ja", "ck", "matthews")) == [
         ("jack", "matthews"),
         ("ja", "ckmatthews"),
     ]
-    assert queries.joined_readings(("van", "berg")) == []  # particles join on their own
-    assert queries.joined_readings(("john", "415")) == []
-    assert queries.joined_readings(('"john"', "AND", "smith*"))[0] == ("johnand", "smith*")
-    parsed = queries.parse_query("ja ck matthews")
+    assert joined_readings(("van", "berg")) == []  # particles join on their own
+    assert joined_readings(("john", "415")) == []
+    assert joined_readings(('"john"', "AND", "smith*"))[0] == ("johnand", "smith*")
+    parsed = parse_query("ja ck matthews")
     strict = json.dumps(queries.build_text_query(parsed))
     assert "ckmatthews" not in strict
     broad = json.dumps(queries.build_text_query(parsed, broaden=True))

@@ -8,23 +8,26 @@ import json
 import pytest
 
 from app.search import cursors, queries
+from app.search.filters import build_filters
 from app.search.highlights import edit_distance, fold, highlights
+from app.search.readings import parse_query
+from app.search.sorts import SORT_CHOICES, build_sort
 
 
 def test_words_split_on_whitespace_and_symbol_only_words_are_dropped():
-    parsed = queries.parse_query('  john "*?:\\/()[]{}~^!  smith ')
+    parsed = parse_query('  john "*?:\\/()[]{}~^!  smith ')
     assert parsed.words == ("john", "smith")
-    assert queries.parse_query("").is_empty and queries.parse_query("***").is_empty
+    assert parse_query("").is_empty and parse_query("***").is_empty
 
 
 def test_phone_in_any_format_becomes_digit_variants():
     for typed in ("+1 415-555-1234", "(415) 555-1234", "415.555.1234"):
-        digits = queries.parse_query(typed).phone
+        digits = parse_query(typed).phone
         assert digits[0] in ("14155551234", "4155551234")
-    assert queries.parse_query("020 7946 0000").phone == ("02079460000", "2079460000")
-    assert queries.parse_query("1234").phone == ("1234",)
-    assert queries.parse_query("12").phone == ()  # too short to be a number part
-    assert queries.parse_query("john 415").words == ("john", "415")
+    assert parse_query("020 7946 0000").phone == ("02079460000", "2079460000")
+    assert parse_query("1234").phone == ("1234",)
+    assert parse_query("12").phone == ()  # too short to be a number part
+    assert parse_query("john 415").words == ("john", "415")
 
 
 @pytest.mark.parametrize(
@@ -49,7 +52,7 @@ def test_word_query_orders_tiers_and_only_the_last_word_gets_typo_prefixes():
 
 
 def _lone_name_clauses(text: str, *, broaden: bool = False) -> list[dict]:
-    query = queries.build_text_query(queries.parse_query(text), broaden=broaden)
+    query = queries.build_text_query(parse_query(text), broaden=broaden)
     found = []
 
     def walk(node):
@@ -85,7 +88,7 @@ def test_a_one_word_name_query_breaks_ties_by_a_lone_name_and_by_nothing_more(br
 
 
 def test_a_two_word_reading_of_a_stray_space_needs_its_joined_word_and_not_the_other():
-    query = queries.build_text_query(queries.parse_query("jord an wexford"), broaden=True)
+    query = queries.build_text_query(parse_query("jord an wexford"), broaden=True)
     as_typed, *readings = query["dis_max"]["queries"]
     assert len(as_typed["bool"]["must"]) == 3  # as typed: every word must match
     (reading,) = [r for r in readings if "jordan" in json.dumps(r["bool"]["must"])]
@@ -99,22 +102,20 @@ def test_a_two_word_reading_of_a_stray_space_needs_its_joined_word_and_not_the_o
     # Still literal: a reading never carries the guesses (sounds, nicknames).
     assert "Sounds" not in json.dumps(readings)
     # A reading whose joined word is not a name ("johnand smith*") needs that word.
-    (_, *hostile) = queries.build_text_query(
-        queries.parse_query('"john" AND smith*'), broaden=True
-    )["dis_max"]["queries"]
+    (_, *hostile) = queries.build_text_query(parse_query('"john" AND smith*'), broaden=True)[
+        "dis_max"
+    ]["queries"]
     assert '"query": "johnand"' in json.dumps(hostile[0]["bool"]["must"])
 
 
 def test_user_text_never_reaches_query_string_syntax():
-    body = queries.build_search_body(
-        "ws_a", queries.parse_query('a:b OR "c" (d)'), {}, sort=None, size=5
-    )
+    body = queries.build_search_body("ws_a", parse_query('a:b OR "c" (d)'), {}, sort=None, size=5)
     text = json.dumps(body)
     assert "query_string" not in text and "simple_query_string" not in text
 
 
 def test_filters_start_with_the_workspace_and_cover_every_option():
-    clauses = queries.build_filters(
+    clauses = build_filters(
         "ws_a",
         {
             "company": "Acme Inc",
@@ -131,18 +132,16 @@ def test_filters_start_with_the_workspace_and_cover_every_option():
     assert {"exists": {"field": "phone"}} in clauses
     assert {"bool": {"must_not": [{"exists": {"field": "email"}}]}} in clauses
     assert {"term": {"dnc": False}} in clauses
-    assert queries.build_filters("ws_a", None) == [{"term": {"workspaceId": "ws_a"}}]
+    assert build_filters("ws_a", None) == [{"term": {"workspaceId": "ws_a"}}]
 
 
 def test_every_sort_ends_with_a_total_order():
-    for choice in queries.SORT_CHOICES:
-        keys = queries.build_sort(choice, has_query=True)
+    for choice in SORT_CHOICES:
+        keys = build_sort(choice, has_query=True)
         assert keys[-1] == {"id": {"order": "asc"}}
-    assert list(queries.build_sort(None, has_query=True)[0]) == ["_score"]
-    assert list(queries.build_sort(None, has_query=False)[0]) == ["updatedAt"]
-    assert (
-        queries.build_sort("lastName:desc", has_query=True)[0]["lastName.sort"]["order"] == "desc"
-    )
+    assert list(build_sort(None, has_query=True)[0]) == ["_score"]
+    assert list(build_sort(None, has_query=False)[0]) == ["updatedAt"]
+    assert build_sort("lastName:desc", has_query=True)[0]["lastName.sort"]["order"] == "desc"
 
 
 def test_cursor_round_trip_and_refusals():
@@ -176,12 +175,12 @@ def test_a_cursor_verifies_only_for_its_workspace_and_key():
 
 def test_highlights_mark_the_typed_prefix_typos_and_phone_digits():
     contact = {"firstName": "José", "lastName": "Müller", "phone": "+14155551234", "email": None}
-    found = {h["field"]: h["spans"] for h in highlights(contact, queries.parse_query("jo mueller"))}
+    found = {h["field"]: h["spans"] for h in highlights(contact, parse_query("jo mueller"))}
     assert found["firstName"] == [{"start": 0, "end": 2}]
     assert found["lastName"] == [{"start": 0, "end": 6}]
-    phone = highlights(contact, queries.parse_query("(415) 555"))
+    phone = highlights(contact, parse_query("(415) 555"))
     assert phone == [{"field": "phone", "value": "+14155551234", "spans": [{"start": 2, "end": 8}]}]
-    last4 = highlights(contact, queries.parse_query("1234"))[0]["spans"]
+    last4 = highlights(contact, parse_query("1234"))[0]["spans"]
     assert last4 == [{"start": 8, "end": 12}]
     assert fold("Østergaard Straße") == "ostergaard strasse"
     assert edit_distance("smtih", "smith", 1) == 1
