@@ -22,8 +22,8 @@ from redis.cluster import RedisCluster
 from app import jobs, observability
 from app.jsonio import EngineSerializer
 from app.search.pits import PitBudget
-from app.search.reindex import freeze_tolerant
 from app.search.shards import complete_reads
+from app.search.write_freeze import freeze_tolerant
 from app.services.batch import BatchService
 from app.services.calling_window import CallingWindowService
 from app.services.change_retention import ChangeRetention

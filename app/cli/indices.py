@@ -15,7 +15,8 @@ import click
 
 from app.cli.context import wiring
 from app.search.indices import ensure_all, index_names, outdated_fields
-from app.search.reindex import ReindexError, reindex, rollback
+from app.search.reindex import reindex, rollback
+from app.search.reindex_steps import ReindexError
 
 
 class ProgressBar:

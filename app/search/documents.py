@@ -59,7 +59,7 @@ def derived_name_fields(source: dict) -> dict:
     }
 
 
-# Documents a reindex must compute the derived fields of (app/search/reindex.py).
+# Documents a reindex must compute the derived fields of (app/search/reindex_steps.py).
 NAME_SOUNDS_MISSING = {
     "bool": {
         "must_not": [

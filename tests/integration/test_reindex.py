@@ -12,13 +12,13 @@ from opensearchpy import helpers
 from app.errors import ApiError
 from app.search.indices import IndexNames, current_index, drop_all, ensure_all
 from app.search.reindex import (
-    ReindexError,
     ReindexInProgress,
     lock_key,
     reindex,
     reindex_lock,
     rollback,
 )
+from app.search.reindex_steps import ReindexError
 from app.services.contacts import ContactService
 from devtools.fakedata import contacts as fake_contacts
 

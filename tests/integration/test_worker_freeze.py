@@ -11,7 +11,7 @@ from app import create_app
 from app.config import TestConfig
 from app.jobs import config_dict
 from app.search.indices import IndexNames
-from app.search.reindex import set_write_block
+from app.search.write_freeze import set_write_block
 from app.wiring import Wiring
 
 ROWS = 40
