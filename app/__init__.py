@@ -31,6 +31,7 @@ def create_app(config_class: type = Config) -> Flask:
         origins=app.config["CORS_ORIGINS"],
         expose_headers=[
             "ETag",
+            "Location",
             "Retry-After",
             "X-Request-ID",
             "X-RateLimit-Limit",

@@ -143,6 +143,18 @@ def test_cors_preflight_allows_configured_origin(client):
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+def test_cors_exposes_location_to_browser_clients(client, auth):
+    """A browser client reads Location (a merged-away contact's survivor, a new import)."""
+    response = client.get(
+        "/v1/contacts/ct_does_not_exist",
+        headers={**auth, "Origin": TestConfig.CORS_ORIGINS[0]},
+    )
+    exposed = response.headers["Access-Control-Expose-Headers"].split(",")
+    assert {"location", "etag", "retry-after", "x-request-id"} <= {
+        header.strip().lower() for header in exposed
+    }
+
+
 def test_missing_indices_are_a_503_not_a_500(auth, workspace):
     """A deployment that never created its indices (or lost an alias) is unavailable."""
 
