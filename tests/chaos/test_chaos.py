@@ -23,17 +23,36 @@ def seed() -> int:
     return int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(10**9))
 
 
+# A schedule can keep Redis unreachable for most writes of a 30 s run (no prefix rule
+# ever lands): the invariant is still checked in that run, and then another seed runs.
+ATTEMPTS = 3
+
+
+def exercised(result: dict) -> bool:
+    """Non-vacuous: faults happened, reads were answered, some were held to an add,
+    rules were in play and dialers asked for the calling window too."""
+    return (
+        sum(result["faults"].values()) >= 3
+        and result["reads"].get("listed", 0) + result["reads"].get("callable", 0) > 50
+        and result["obliged_reads"] > 0
+        and result["history"].get("dnc.prefix_add ok", 0) > 0
+        and result["requests"].get("calling.window", 0) > 0
+    )
+
+
 def test_no_listed_number_is_answered_callable_under_faults(seed):
-    result = run(seed, SECONDS, clients=6)
-    summary = f"seed {seed} (rerun: CHAOS_SEED={seed})\n{format_report(result)}"
-    # Non-vacuous: faults happened, reads were answered and some were held to an add.
-    assert sum(result["faults"].values()) >= 3, summary
-    assert result["reads"].get("listed", 0) + result["reads"].get("callable", 0) > 50, summary
-    assert result["obliged_reads"] > 0, summary
-    assert result["history"].get("dnc.prefix_add ok", 0) > 0, summary  # rules were in play
-    assert result["requests"].get("calling.window", 0) > 0, summary  # dialers asked too
-    shown = result["violation_examples"] or result["violation_bounded_examples"]
-    examples = json.dumps(shown[:3], ensure_ascii=False, indent=1)
-    assert result["violations"] == 0, f"{summary}\n{examples}"
-    assert result["violations_bounded"] == 0, f"{summary}\n{examples}"
-    assert result["cache_equals_record"], summary
+    summaries = []
+    for attempt in range(ATTEMPTS):
+        result = run(seed + attempt, SECONDS, clients=6)
+        summary = f"seed {seed + attempt} (rerun: CHAOS_SEED={seed + attempt})\n"
+        summary += format_report(result)
+        summaries.append(summary)
+        # Every run, whatever its schedule, holds the invariant.
+        shown = result["violation_examples"] or result["violation_bounded_examples"]
+        examples = json.dumps(shown[:3], ensure_ascii=False, indent=1)
+        assert result["violations"] == 0, f"{summary}\n{examples}"
+        assert result["violations_bounded"] == 0, f"{summary}\n{examples}"
+        assert result["cache_equals_record"], summary
+        if exercised(result):
+            return
+    pytest.fail(f"no run of {ATTEMPTS} exercised the invariant:\n" + "\n".join(summaries))
