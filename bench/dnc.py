@@ -15,7 +15,8 @@ python -m bench.dnc [--numbers 10000000] [--opensearch-numbers 100000]
    HMGET of the number's prefixes on a plain hash (x1000 pipelined for the bulk).
 
 It runs its own redis-server on a free port so memory deltas are not blurred by other
-clients, uses index and key prefix `bench-`, and removes everything it made.
+clients, uses an index and key prefix of its own (`bench-dnc-<run>-`), and removes
+everything it made.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import http.client
 import json
 import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -50,7 +52,8 @@ from bench.benchlib import (
     write_result,
 )
 
-PREFIX = "bench-"
+# Its own prefix per run: dropping "bench-*" would take other benchmarks' indices with it.
+PREFIX = f"bench-dnc-{secrets.token_hex(3)}-"
 WORKSPACE = "ws_benchdnc"
 LOAD_BATCH = 10_000
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -12,7 +13,26 @@ import pytest
 
 from devtools import stack
 
-FAULT_PORT = int(os.environ.get("FAULT_OPENSEARCH_PORT", "9250"))
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def fault_port() -> int:
+    """FAULT_OPENSEARCH_PORT, or the first port from 9250 whose HTTP and transport
+    (+100) ports are both free: two suites on one machine (two checkouts) each start
+    their own node instead of one killing, or waiting on, the other's."""
+    if os.environ.get("FAULT_OPENSEARCH_PORT"):
+        return int(os.environ["FAULT_OPENSEARCH_PORT"])
+    for port in range(9250, 9300):
+        if _free(port) and _free(port + 100):
+            return port
+    raise RuntimeError("no free port for the fault tests' OpenSearch node in 9250-9299")
 
 
 class Node:
@@ -43,10 +63,11 @@ class Node:
 
 @pytest.fixture(scope="module")
 def fault_node():
-    folder = stack.STACK / "fault-opensearch"
+    port = fault_port()
+    folder = stack.STACK / f"fault-opensearch-{port}"
     for suffix in ("data", "logs", "run"):
         shutil.rmtree(f"{folder}-{suffix}", ignore_errors=True)
-    node = Node(FAULT_PORT, folder)
+    node = Node(port, folder)
     node.start()
     yield node
     if node.pid:
