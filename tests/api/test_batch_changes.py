@@ -9,7 +9,7 @@ import random
 import threading
 
 from app.search.documents import CONTACT_FIELDS
-from tests.api.test_changes import walk
+from tests.api.test_changes import spy_full_reads, walk
 
 BATCH = "/v1/contacts/batch"
 NAMES = ["Zoë", "山田", "Ωμέγα", "O'Brien", "José María", "  spaced  ", "x" * 200, "Ａｎｎａ"]
@@ -66,15 +66,7 @@ def upsert(client, workspace, auth, items) -> dict:
 def test_batch_writes_are_recorded_exactly_as_reading_them_back_would_record_them(
     app, client, workspace, auth, monkeypatch
 ):
-    log = changes_log(app)
-    read_in_full: list[str] = []
-    full_read = log.records.read_contacts
-
-    def spy(workspace_id, ids):
-        read_in_full.extend(ids)
-        return full_read(workspace_id, ids)
-
-    monkeypatch.setattr(log.records, "read_contacts", spy)
+    read_in_full = spy_full_reads(app, monkeypatch)
     rng = random.Random(18)
     items = [generated(rng, n) for n in range(120)]
     created = upsert(client, workspace, auth, items)

@@ -14,6 +14,21 @@ from tests.conftest import bearer
 FEED = "/v1/contacts/changes"
 
 
+def spy_full_reads(app, monkeypatch) -> list[str]:
+    """The ids the change feed reads back in full from now on (it records the rest from
+    the documents their write stored)."""
+    records = app.extensions["wiring"].changes.records
+    read_in_full: list[str] = []
+    full_read = records.read_contacts
+
+    def spy(workspace_id, ids):
+        read_in_full.extend(ids)
+        return full_read(workspace_id, ids)
+
+    monkeypatch.setattr(records, "read_contacts", spy)
+    return read_in_full
+
+
 def walk(client, workspace, auth, *, limit=100, cursor=None, **args) -> tuple[list[dict], str]:
     """Every change from `cursor` (or the start) to the head; the last cursor."""
     events = []

@@ -9,7 +9,7 @@ import io
 import random
 
 from app.search.documents import CONTACT_FIELDS
-from tests.api.test_changes import walk
+from tests.api.test_changes import spy_full_reads, walk
 
 HEADER = ["firstName", "lastName", "phone", "email", "company", "tags", "notes", "externalId"]
 TEXT = ["Zoë", "山田", "O'Brien", "=cmd|' /C calc'!A0", '"quoted, comma"', "x" * 200, "Ａｎｎａ"]
@@ -63,15 +63,7 @@ def read_back(app, workspace: str, ids: list[str]) -> dict[str, dict]:
 def test_an_imports_changes_are_exactly_what_reading_the_contacts_back_would_record(
     app, client, workspace, auth, monkeypatch
 ):
-    log = app.extensions["wiring"].changes
-    read_in_full: list[str] = []
-    full_read = log.records.read_contacts
-
-    def spy(workspace_id, ids):
-        read_in_full.extend(ids)
-        return full_read(workspace_id, ids)
-
-    monkeypatch.setattr(log.records, "read_contacts", spy)
+    read_in_full = spy_full_reads(app, monkeypatch)
     rng = random.Random(14)
     created = run_import(client, workspace, auth, csv_file(generated_rows(rng, 60, "")), "skip")
     assert created["counts"]["created"] == 60, created
