@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.schemas.common import WORKSPACE_ID
+from app.schemas.common import WORKSPACE_ID, AsciiInteger
 from app.schemas.contacts import ContactSchema
 
 CHANGE_TYPES = [
@@ -25,7 +25,7 @@ class ChangesArgsSchema(Schema):
         validate=validate.Length(min=1, max=4096),
         metadata={"description": "meta.nextCursor of the previous page (signed, opaque)."},
     )
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = AsciiInteger(load_default=100, validate=validate.Range(min=1, max=1000))
     start = fields.String(
         data_key="from",
         load_default="oldest",

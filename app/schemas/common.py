@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 WORKSPACE_ID = validate.Regexp(r"^ws_[A-Za-z0-9_-]{1,64}$", error="Must look like ws_abc123.")
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")
+
+
+class AsciiInteger(fields.Integer):
+    """An integer; as text, only ASCII digits with an optional minus sign.
+
+    Python's int() (and so marshmallow's Integer) also reads "١٠", "１０", "1_0", " 10 "
+    and "+10" as 10: none of those is a number a client meant to send, and a value that
+    means something other than what a log or a proxy shows is how filters get bypassed.
+    """
+
+    def _validated(self, value):
+        if isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
 
 
 class ErrorDetailSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from app.schemas.common import WORKSPACE_ID, PageMetaSchema
+from app.schemas.common import WORKSPACE_ID, AsciiInteger, PageMetaSchema
 from app.schemas.contacts import COUNTRY
 
 MAX_EVIDENCE, MAX_SOURCE = 2_000, 100
@@ -110,8 +110,8 @@ class ConsentListSchema(Schema):
 
 
 class ConsentHistoryArgsSchema(ConsentArgsSchema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = AsciiInteger(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = AsciiInteger(load_default=0, validate=validate.Range(min=0))
 
 
 class ConsentHistorySchema(Schema):

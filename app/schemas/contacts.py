@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates
 
 from app.contact_methods import EMAIL_TYPES, MAX_ENTRIES, PHONE_TYPES
-from app.schemas.common import WORKSPACE_ID, PageMetaSchema
+from app.schemas.common import WORKSPACE_ID, AsciiInteger, PageMetaSchema
 
 MAX_NAME = 200
 MAX_NOTES = 10_000
@@ -232,8 +232,8 @@ class ContactEnvelopeSchema(Schema):
 
 class ContactListArgsSchema(Schema):
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = AsciiInteger(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = AsciiInteger(load_default=0, validate=validate.Range(min=0))
     cursor = fields.String(
         load_default=None,
         validate=validate.Length(max=4096),

@@ -13,7 +13,13 @@ from marshmallow import (
 )
 
 from app.dnc.rules import SCOPE_PATTERN
-from app.schemas.common import WORKSPACE_ID, PageMetaSchema, Timestamp, WriteArgsSchema
+from app.schemas.common import (
+    WORKSPACE_ID,
+    AsciiInteger,
+    PageMetaSchema,
+    Timestamp,
+    WriteArgsSchema,
+)
 from app.schemas.contacts import COUNTRY
 
 MAX_CHECK = 10_000
@@ -166,8 +172,8 @@ class DncEntryEnvelopeSchema(Schema):
 
 class DncListArgsSchema(Schema):
     workspaceId = fields.String(required=True, validate=WORKSPACE_ID)
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = AsciiInteger(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = AsciiInteger(load_default=0, validate=validate.Range(min=0))
     reason = fields.String(validate=validate.Length(max=MAX_REASON))
     source = fields.String(validate=validate.Length(max=MAX_SOURCE))
     rule = fields.String(validate=validate.OneOf(["exact", "prefix"]))
@@ -301,8 +307,8 @@ class DncHistoryArgsSchema(Schema):
     phone = fields.String(validate=validate.Length(max=64))
     action = fields.String(validate=validate.OneOf(["added", "updated", "removed", "expired"]))
     defaultCountry = _country()
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = AsciiInteger(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = AsciiInteger(load_default=0, validate=validate.Range(min=0))
 
 
 class DncEventSchema(Schema):

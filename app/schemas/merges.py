@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from app.schemas.common import WORKSPACE_ID
+from app.schemas.common import WORKSPACE_ID, AsciiInteger
 from app.schemas.contacts import BoundedList, ContactSchema
 
 MAX_SOURCES = 20
@@ -95,7 +95,7 @@ class MergeResultSchema(Schema):
 
 
 class DuplicatesArgsSchema(Schema):
-    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+    limit = AsciiInteger(load_default=10, validate=validate.Range(min=1, max=50))
 
 
 class DuplicateSchema(Schema):

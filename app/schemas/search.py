@@ -16,15 +16,15 @@ from marshmallow import (
 )
 from webargs.fields import DelimitedList
 
-from app.schemas.common import WORKSPACE_ID, PageMetaSchema, Timestamp
+from app.schemas.common import WORKSPACE_ID, AsciiInteger, PageMetaSchema, Timestamp
 from app.schemas.contacts import MAX_SOURCE, MAX_TAG, ContactSchema, external_id_field
 from app.search.readings import MAX_WORDS
 from app.search.sorts import SORT_CHOICES
 
 MAX_QUERY = 200
 MAX_FILTER_TAGS = 50
-LIMIT = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
-OFFSET = fields.Integer(load_default=0, validate=validate.Range(min=0))
+LIMIT = AsciiInteger(load_default=10, validate=validate.Range(min=1, max=100))
+OFFSET = AsciiInteger(load_default=0, validate=validate.Range(min=0))
 SORT = fields.String(
     load_default="relevance",
     validate=validate.OneOf(SORT_CHOICES),
