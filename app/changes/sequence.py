@@ -13,7 +13,10 @@ one Redis Cluster slot:
 A write announces itself *before* it changes anything (`begin`: score = n + 1), takes
 its numbers *after* its change is stored (`commit`: score raised to its first number),
 and leaves the set when its change documents are written (`finish`). A reader never
-passes the lowest score in the set: every number below it is settled for good.
+passes the lowest score in the set: every number below it is settled for good. A write
+of records that cannot exist before it (a create under a new random id) announces and
+takes its numbers in one call (`begin_numbered`, score = its first number): no writer
+of those records can take a number before it (app/services/change_writes.py).
 
 Redis is a cache here too. When the stamp is missing or names another server run
 (restart without the data, a replayed older file, a failover, a wipe), every script
@@ -45,6 +48,20 @@ local nxt = tonumber(redis.call('HGET', KEYS[1], 'n') or '0') + 1
 redis.call('ZADD', KEYS[2], nxt, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 return nxt
+"""
+)
+
+# `begin` and `commit` at once, for a write of records that do not exist yet (a new
+# random id): nothing can write them before this write, so every other writer of them
+# takes its number after this one (app/services/change_writes.py says why).
+_BEGIN_NUMBERED = (
+    _STAMPED
+    + """
+local n = tonumber(ARGV[3])
+local first = redis.call('HINCRBY', KEYS[1], 'n', n) - n + 1
+redis.call('ZADD', KEYS[2], first, ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2], ARGV[1] .. '#first', first)
+return first
 """
 )
 
@@ -113,6 +130,7 @@ class Sequence:
         self.client = client
         self.prefix = key_prefix
         self._begin = client.register_script(_BEGIN)
+        self._begin_numbered = client.register_script(_BEGIN_NUMBERED)
         self._commit = client.register_script(_COMMIT)
         self._finish = client.register_script(_FINISH)
         self._horizon = client.register_script(_HORIZON)
@@ -126,6 +144,15 @@ class Sequence:
         """(STALE or the member's first possible number, member)."""
         token = new_token()
         result = self._begin(keys=self.keys(workspace_id), args=[token, json.dumps(payload)])
+        return int(result), token
+
+    def begin_numbered(self, workspace_id: str, payload: dict, count: int) -> tuple[int, str]:
+        """(STALE or the first of `count` numbers taken at once, member): `begin` and
+        `commit` in one call, for new records only (see _BEGIN_NUMBERED)."""
+        token = new_token()
+        result = self._begin_numbered(
+            keys=self.keys(workspace_id), args=[token, json.dumps(payload), count]
+        )
         return int(result), token
 
     def commit(self, workspace_id: str, token: str, count: int) -> int:

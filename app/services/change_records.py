@@ -30,6 +30,17 @@ Written = dict[str, tuple[str, int, int, dict]]
 DNC_FIELDS = ("reason", "source", "scope", "channel", "expiresAt")
 
 
+def contact_change(contact_id: str, op: str, state: dict, now: str) -> dict:
+    """The change document of a contact that exists: `state` as from_source reads it."""
+    return {
+        "contactId": contact_id,
+        "externalId": state.get("externalId"),
+        "at": now,
+        "type": f"contact.{op}",
+        "data": {f: state.get(f) for f in CONTACT_FIELDS},
+    }
+
+
 class ChangeRecords:
     def __init__(self, client: OpenSearch, contacts: IndexNames, dnc: IndexNames) -> None:
         self.client = client
@@ -48,16 +59,18 @@ class ChangeRecords:
         now, docs = utc_now(), []
         for offset, (contact_id, op, external_id) in enumerate(entries):
             state = current.get(contact_id)
-            doc = {"contactId": contact_id, "externalId": external_id, "at": now}
             if state is not None:
                 # A delete that finds its contact again lost to a re-create of the id.
-                doc["type"] = f"contact.{'updated' if op == 'deleted' else op}"
-                doc["externalId"] = state.get("externalId")
-                doc["data"] = {f: state.get(f) for f in CONTACT_FIELDS}
+                doc = contact_change(contact_id, "updated" if op == "deleted" else op, state, now)
             elif op == "created":
                 continue  # a create deleted since (its tombstone follows) or never stored
             else:
-                doc["type"] = "contact.deleted"
+                doc = {
+                    "contactId": contact_id,
+                    "externalId": external_id,
+                    "at": now,
+                    "type": "contact.deleted",
+                }
             docs.append((first + offset, doc))
         return docs
 

@@ -26,7 +26,10 @@ loses its memory. How:
   `written`; the multi-get then fetches versions only, and a record still at the
   version written is recorded from the known document (the same state: nothing wrote
   it since); any other is read in full, as before. Reading the state back and shaping
-  the change documents is app/services/change_records.py (ChangeRecords).
+  the change documents is app/services/change_records.py (ChangeRecords). A create
+  under a new random id is the one exception: no writer can touch that record before
+  it exists, so it takes its number first and stores its change in the same `_bulk`
+  as the record (app/services/change_writes.py, with the proof and the failure cases).
 - **Acknowledged means recorded.** The write answers only after its change document is
   stored. When it cannot be (OpenSearch refuses, Redis is gone) the write answers 503
   and its in-flight member stays, with the ids it touched. A member older than
@@ -142,6 +145,24 @@ class ChangeLog:
             raise ServiceUnavailable("The change feed is recovering; retry.")
         return token
 
+    def begin_numbered(self, workspace_id: str, entries: list[list]) -> tuple[str, int]:
+        """Announce a write of records that do not exist yet and take its numbers in the
+        same Redis call: (member, first number). Only for new random ids
+        (app/services/change_writes.py says why); 503 if Redis cannot take it."""
+        payload = {"kind": "contact", "entries": entries}
+        try:
+            first, token = self.sequence.begin_numbered(workspace_id, payload, len(entries))
+            if first == STALE:
+                self._recover(workspace_id)
+                first, token = self.sequence.begin_numbered(workspace_id, payload, len(entries))
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(
+                "The change feed is unavailable; nothing was written."
+            ) from exc
+        if first == STALE:
+            raise ServiceUnavailable("The change feed is recovering; retry.")
+        return token, first
+
     def commit(
         self,
         workspace_id: str,
@@ -186,8 +207,18 @@ class ChangeLog:
             docs = self.records.dnc_documents(workspace_id, first, entries)
         else:
             docs = self.records.contact_documents(workspace_id, first, entries, written)
-        self._store(workspace_id, docs)
+        # A number left without a change (a create that never landed) holds no document:
+        # one stored with its write (change_writes.py) is deleted before the member leaves.
+        recorded = {seq for seq, _ in docs}
+        gone = [seq for seq in range(first, first + len(entries)) if seq not in recorded]
+        self._store(workspace_id, docs, gone if kind != "dnc" else [])
         self.sequence.finish(workspace_id, token)
+
+    def finish(self, workspace_id: str, token: str) -> None:
+        """Leave the set: the write's change documents were stored with it
+        (app/services/change_writes.py). If Redis fails here the member stays, and a
+        reader settles it by recording the same state again."""
+        self.withdraw(workspace_id, token)
 
     def withdraw(self, workspace_id: str, token: str | None) -> None:
         """The announced write did not happen (a conflict, a 404): leave the set."""
@@ -218,16 +249,29 @@ class ChangeLog:
             raise ServiceUnavailable("The change feed is recovering; retry.")
         return first
 
-    def _store(self, workspace_id: str, docs: list[tuple[int, dict]]) -> None:
-        if not docs:
+    def _store(
+        self, workspace_id: str, docs: list[tuple[int, dict]], gone: Iterable[int] = ()
+    ) -> None:
+        body = self.lines(workspace_id, docs)
+        for seq in gone:
+            body.append({"delete": self._action(workspace_id, seq)})
+        if not body:
             return
-        body: list[dict] = []
-        for seq, doc in docs:
-            body.append({"index": {"_id": f"{workspace_id}:{seq}", "routing": workspace_id}})
-            body.append({"workspaceId": workspace_id, "kind": "change", "seq": seq, **doc})
         result = self.client.bulk(index=self.names.write, body=body, refresh="false")
         if result.get("errors"):
             raise ServiceUnavailable(UNRECORDED)
+
+    def lines(self, workspace_id: str, docs: list[tuple[int, dict]]) -> list[dict]:
+        """`_bulk` lines that store change documents (index named: they may share a bulk
+        with the write they record)."""
+        body: list[dict] = []
+        for seq, doc in docs:
+            body.append({"index": self._action(workspace_id, seq)})
+            body.append({"workspaceId": workspace_id, "kind": "change", "seq": seq, **doc})
+        return body
+
+    def _action(self, workspace_id: str, seq: int) -> dict:
+        return {"_index": self.names.write, "_id": f"{workspace_id}:{seq}", "routing": workspace_id}
 
     # --- the horizon, settling and recovery ---------------------------------------------
 

@@ -23,6 +23,7 @@ from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
 from app.search.filters import build_filters
 from app.search.indices import IndexNames
+from app.services.change_writes import NewRecordWriter
 from app.services.changes import NO_CHANGES, ChangeLog, contact_entries
 from app.services.contact_rules import (
     Versioned,
@@ -61,6 +62,7 @@ class ContactService:
         # Every write is announced before and recorded after (app/services/changes.py).
         self.changes = changes or NO_CHANGES
         self.keys = ContactKeys(client, self.names, key_secret)
+        self.new_records = NewRecordWriter(client, self.changes)
         self.default_country = default_country
         # Only services that page (the API's) need a key; writers (imports, scripts) do not.
         self.cursors = cursors.CursorCodec(cursor_key) if cursor_key else None
@@ -101,36 +103,54 @@ class ContactService:
 
     def create(self, data: dict, *, refresh: str | None = None) -> Versioned:
         contact = self.prepare_new(data)
-        if contact.get("externalId"):
-            contact["id"] = self.external_id_slot(contact["workspaceId"], contact["externalId"])
+        workspace_id, keyed = contact["workspaceId"], bool(contact.get("externalId"))
+        if keyed:
+            contact["id"] = self.external_id_slot(workspace_id, contact["externalId"])
         # `dnc` is indexed too (the search filter), so it is computed before the write.
-        self.annotate(contact["workspaceId"], [contact])
-        entries = contact_entries("created", [contact])
-        change = self.changes.begin(contact["workspaceId"], entries)
-        document, written = to_document(contact), None
+        self.annotate(workspace_id, [contact])
+        entries, document = contact_entries("created", [contact]), to_document(contact)
+        if keyed:
+            return Versioned(contact, *self._create_keyed(contact, document, entries, refresh))
+        # A new random id: the contact and its change in one _bulk (change_writes.py).
+        action = {"_index": self.names.write, "_id": contact["id"], "routing": workspace_id}
+        (item,) = self.new_records.write(
+            workspace_id,
+            entries,
+            [{"create": action}, document],
+            {contact["id"]: document},
+            refresh=refresh or "false",
+        )
+        if "error" in item:  # 409: this bulk's own first attempt (a retry) stored it
+            stored = self.get(contact["id"], [workspace_id], annotate=False)
+            item = {"_seq_no": stored.seq_no, "_primary_term": stored.primary_term}
+        self.settle_dnc_flags(workspace_id, [contact])
+        return Versioned(contact, item["_seq_no"], item["_primary_term"])
+
+    def _create_keyed(
+        self, contact: dict, document: dict, entries: list[list], refresh: str | None
+    ) -> tuple[int, int]:
+        """A create under an externalId's id, which another writer may also write: the
+        feed's usual order (number after the write, state read back)."""
+        workspace_id = contact["workspaceId"]
+        change = self.changes.begin(workspace_id, entries)
         try:
             result = self.client.index(
                 index=self.names.write,
                 id=contact["id"],
                 body=document,
-                routing=contact["workspaceId"],
+                routing=workspace_id,
                 op_type="create",
                 refresh=refresh or "false",
             )
-            version = (result["_seq_no"], result["_primary_term"])
-            # The feed records this document unless the record moved on (changes.py).
-            written = {contact["id"]: (result["_index"], *version, document)}
         except ConflictError:
-            if contact.get("externalId"):
-                self.changes.withdraw(contact["workspaceId"], change)
-                raise external_id_taken() from None  # a concurrent create took the slot
-            # The id is 128 random bits: "already exists" means the client's retry of a
-            # request whose reply was lost found our own first attempt. It is the write.
-            stored = self.get(contact["id"], [contact["workspaceId"]], annotate=False)
-            version = (stored.seq_no, stored.primary_term)
-        self.settle_dnc_flags(contact["workspaceId"], [contact])
-        self.changes.commit(contact["workspaceId"], change, entries, written=written)
-        return Versioned(contact, *version)
+            self.changes.withdraw(workspace_id, change)
+            raise external_id_taken() from None  # a concurrent create took the slot
+        version = (result["_seq_no"], result["_primary_term"])
+        self.settle_dnc_flags(workspace_id, [contact])
+        # The feed records this document unless the record moved on (changes.py).
+        written = {contact["id"]: (result["_index"], *version, document)}
+        self.changes.commit(workspace_id, change, entries, written=written)
+        return version
 
     def update(
         self,
