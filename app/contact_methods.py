@@ -132,10 +132,12 @@ def normalize_email_entries(items: list[dict]) -> list[dict]:
     return settle(entries, EMAILS)
 
 
+_METHOD_FIELDS = frozenset(name for kind in KINDS for name in (kind.scalar, kind.plural))
+
+
 def without_methods(changes: dict) -> dict:
     """A write's fields other than phone(s) and email(s) (apply_changes folds those)."""
-    names = {name for kind in KINDS for name in (kind.scalar, kind.plural)}
-    return {key: value for key, value in changes.items() if key not in names}
+    return {key: value for key, value in changes.items() if key not in _METHOD_FIELDS}
 
 
 def apply_changes(current: dict, changes: dict) -> None:
@@ -172,6 +174,14 @@ def _primary(entries: list[dict], kind: Kind) -> str | None:
 def _with_primary(entries: list[dict], value: str | None, kind: Kind) -> list[dict]:
     """The list after a write of the scalar alone: the primary entry takes the new value
     (keeping its type); null removes it and promotes the next entry."""
+    if len(entries) < 2 and value is not None:
+        # The common shapes (a new contact; a contact with one number) without settle's
+        # general pass: the same single entry it would give.
+        if not entries:
+            return [{kind.key: value, "type": DEFAULT_TYPE, "primary": True}]
+        entry = entries[0]
+        if entry["primary"] or entry[kind.key] == value:
+            return [{kind.key: value, "type": entry["type"] or DEFAULT_TYPE, "primary": True}]
     rest = [e for e in entries if not e["primary"]]
     if value is None:
         return settle(rest, kind)

@@ -119,6 +119,8 @@ def report(phase: str, profiled: bool, args, wall: float, cpu: float, profile) -
     if profiled:
         for label, seconds in step_times(profile).items():
             print(f"  {label:34} {seconds / args.calls:7.3f} s")
+        if args.top:
+            pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
 
 
 def main() -> None:
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--per-call", type=int, default=1_000)
     parser.add_argument("--steps-only", action="store_true", help="only the no-I/O steps")
+    parser.add_argument("--top", type=int, default=0, help="also the N costliest functions")
     args = parser.parse_args()
     # Before anything imports app.config: the settings are read from the environment.
     run = secrets.token_hex(3)
@@ -140,11 +143,13 @@ def main() -> None:
 
     from app import create_app
     from app.config import Config
+    from app.heap import freeze_startup_objects
     from app.search.indices import drop_all, ensure_all
     from devtools.fakedata import contacts
 
     app = create_app(Config)
     wiring = app.extensions["wiring"]
+    freeze_startup_objects()  # as each gunicorn worker does once the app is loaded
     client = wiring.opensearch
     drop_all(client, prefix)
     ensure_all(client, prefix)

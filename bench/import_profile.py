@@ -34,12 +34,14 @@ def main() -> None:
     os.environ["INDEX_PREFIX"] = prefix = f"bench-importprof-{run}-"
     os.environ["REDIS_KEY_PREFIX"] = f"bench:{run}:"
 
+    from app.heap import freeze_startup_objects
     from app.jobs import config_dict
     from app.search.indices import drop_all, ensure_all
     from app.wiring import Wiring
     from bench.imports import write_csv
 
     wiring = Wiring(config_dict(), background=True)
+    freeze_startup_objects()  # as the background worker does once its services are built
     ensure_all(wiring.opensearch, prefix)
     path = Path(tempfile.mkdtemp(prefix="bench-import-")) / "contacts.csv"
     write_csv(path, args.rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.contact_methods import EMAILS, PHONES, entries_of
+from app.contact_methods import EMAILS, PHONES, Kind, entries_of
 from app.phones import country_calling_code, digits
 from app.search.names import sounds_of
 
@@ -40,7 +40,12 @@ def phone_variants(e164: str | None) -> list[str]:
     """
     if not e164:
         return []
-    all_digits = digits(e164)
+    # A stored number is ASCII E.164 ("+" and digits): its digits are the rest of it,
+    # without the regular expression; anything else takes the general path.
+    if e164[:1] == "+" and e164.isascii() and e164[1:].isdigit():
+        all_digits = e164[1:]
+    else:
+        all_digits = digits(e164)
     return list(dict.fromkeys([all_digits, all_digits[len(country_calling_code(e164)) :]]))
 
 
@@ -88,8 +93,8 @@ def derived_method_fields(source: dict) -> dict:
     """Every phone and email as stored lists (a document written before the lists existed
     gets its one `phone` / `email` as the primary entry) and their index-only search
     fields: every number's digit strings, every address. A reindex recomputes them."""
-    phones = [_stored(entry, "number") for entry in entries_of(source, PHONES)]
-    emails = [_stored(entry, "address") for entry in entries_of(source, EMAILS)]
+    phones = _stored(source, PHONES)
+    emails = _stored(source, EMAILS)
     variants = [v for entry in phones for v in phone_variants(entry["number"])]
     return {
         "phones": phones,
@@ -99,9 +104,15 @@ def derived_method_fields(source: dict) -> dict:
     }
 
 
-def _stored(entry: dict, key: str) -> dict:
-    # A number's `dnc` is read from the list at read time, never stored with it.
-    return {key: entry[key], "type": entry["type"], "primary": entry["primary"]}
+def _stored(source: dict, kind: Kind) -> list[dict]:
+    """`entries_of(source, kind)` as stored: each entry's value, type and primary flag.
+
+    A number's `dnc` is read from the list at read time, never stored with it. The
+    entries are read in place (entries_of would copy each one first, only for it to be
+    copied again here)."""
+    key = kind.key
+    entries = source.get(kind.plural) or entries_of(source, kind)
+    return [{key: e[key], "type": e["type"], "primary": e["primary"]} for e in entries]
 
 
 def to_document(contact: dict) -> dict:

@@ -37,6 +37,13 @@ PARTICLES = frozenset(
 MAX_NICKNAMES = 16
 # Codes of shorter words match too much ("al" ~ "el" ~ "ole").
 MIN_SOUND_CHARS = 3
+# The sound codes of a whole name are remembered per name string: contact lists repeat
+# first and last names a great deal (a 1,000-item batch or an import chunk meets a few
+# hundred distinct ones), and folding and encoding a name is most of a document's Python
+# cost (docs/performance.md). Bounded: names longer than NAME_MEMO_CHARS are computed
+# each time, so the memo holds at most about NAME_MEMO * 300 bytes (~10 MB).
+NAME_MEMO = 32_768
+NAME_MEMO_CHARS = 64
 
 _WORD = re.compile(r"[^\W\d_]+")
 _SPECIAL = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d"})
@@ -64,6 +71,19 @@ def sound(word: str) -> str | None:
 
 def sounds_of(name: str | None) -> list[str]:
     """The codes of every word of a name (indexed beside it as keywords)."""
+    if not name:
+        return []
+    if isinstance(name, str) and len(name) <= NAME_MEMO_CHARS:
+        return list(_remembered_sounds(name))
+    return _sounds(name)
+
+
+@functools.lru_cache(maxsize=NAME_MEMO)
+def _remembered_sounds(name: str) -> tuple[str, ...]:
+    return tuple(_sounds(name))
+
+
+def _sounds(name: str) -> list[str]:
     return list(dict.fromkeys(c for w in words_of(name) if (c := sound(w))))
 
 
