@@ -33,7 +33,7 @@ from app import observability
 from app.dnc.encoding import LISTED, PENDING
 from app.dnc.rules import iso_of_ms
 from app.errors import ServiceUnavailable
-from app.phones import canonical_many, validation_errors
+from app.phones import canonical_many, refused_reasons
 from app.services.dnc_rules import CLOCK_GRACE_MS, entry_of
 
 if TYPE_CHECKING:
@@ -43,6 +43,78 @@ log = logging.getLogger(__name__)
 
 # Entries kept per process (about 1 KB each): the listed numbers dialers re-check most.
 ENTRY_MEMO_SIZE = 20_000
+
+
+# The two rows a batch is mostly made of; copied, then given the row's own values.
+_CALLABLE_ROW = {
+    "phone": None,
+    "normalized": None,
+    "valid": True,
+    "dnc": False,
+    "reason": None,
+    "addedAt": None,
+    "match": None,
+}
+_INVALID_ROW = {
+    "phone": None,
+    "normalized": None,
+    "valid": False,
+    "dnc": None,
+    "reason": None,
+    "addedAt": None,
+    "match": None,
+    "validationErrors": None,
+}
+
+
+def check_rows(
+    raws: Sequence[str],
+    normalized: Sequence[str | None],
+    listed: set[str],
+    details: dict[str, dict],
+    region: str,
+) -> tuple[list[dict], int, int]:
+    """A check's rows in input order, and how many say listed and invalid.
+
+    `normalized[i]` is `raws[i]`'s canonical form (None: refused), `listed` the numbers
+    decided listed and `details` the record entries read for them. Built in one pass over
+    the batch with each entry's shape worked out once per number, not once per row: a
+    1,000-number check spent more time building rows than Redis spent answering them.
+    tests/unit/test_dnc_check_rows.py holds it equal to the row-by-row build it replaced.
+    """
+    shown = {phone: entry_of(source) for phone, source in details.items()}
+    special = listed | shown.keys()
+    rows: list[dict] = []
+    append = rows.append
+    listed_rows = invalid_rows = 0
+    for raw, phone in zip(raws, normalized, strict=True):
+        if phone is None:
+            invalid_rows += 1
+            row = _INVALID_ROW.copy()  # a copy keeps the key order and costs half a literal
+            row["phone"] = raw
+            row["validationErrors"] = refused_reasons(raw, region)
+            append(row)
+        elif phone not in special:  # what almost every row is: valid, not listed
+            row = _CALLABLE_ROW.copy()
+            row["phone"] = raw
+            row["normalized"] = phone
+            append(row)
+        else:
+            is_listed = phone in listed
+            listed_rows += is_listed
+            entry = shown.get(phone)
+            append(
+                {
+                    "phone": raw,
+                    "normalized": phone,
+                    "valid": True,
+                    "dnc": is_listed,
+                    "reason": entry["reason"] if entry else None,
+                    "addedAt": entry["addedAt"] if entry else None,
+                    "match": entry if is_listed else None,
+                }
+            )
+    return rows, listed_rows, invalid_rows
 
 
 class EntryMemo:
@@ -157,45 +229,18 @@ class DncChecks:
             found = self.membership(workspace_id, valid, campaign, channel)
         else:  # nothing to look up: no round trip
             found = Membership([], "cache", None, int(time.time() * 1000), None, False)
-        listed_set = {p for p, flag in zip(valid, found.flags, strict=True) if flag}
-        details: dict[str, dict] = {p: d for p, d in (found.entries or {}).items()}
-        unknown = sorted(listed_set - details.keys())
+        listed = {p for p, flag in zip(valid, found.flags, strict=True) if flag}
+        details = dict(found.entries or {})
+        unknown = sorted(listed - details.keys())
         if unknown:
             details.update(self._evidence(workspace_id, unknown, campaign, channel, found))
-        results = []
-        for raw, phone in zip(raws, normalized, strict=True):
-            if phone is None:
-                results.append(
-                    {
-                        "phone": raw,
-                        "normalized": None,
-                        "valid": False,
-                        "dnc": None,
-                        "reason": None,
-                        "addedAt": None,
-                        "match": None,
-                        "validationErrors": validation_errors(raw, region),
-                    }
-                )
-                continue
-            entry = entry_of(details[phone]) if phone in details else None
-            results.append(
-                {
-                    "phone": raw,
-                    "normalized": phone,
-                    "valid": True,
-                    "dnc": phone in listed_set,
-                    "reason": entry["reason"] if entry else None,
-                    "addedAt": entry["addedAt"] if entry else None,
-                    "match": entry if phone in listed_set else None,
-                }
-            )
+        rows, listed_rows, invalid_rows = check_rows(raws, normalized, listed, details, region)
         return {
-            "data": results,
+            "data": rows,
             "meta": {
                 "source": found.source,
-                "listed": sum(r["dnc"] is True for r in results),
-                "invalid": sum(not r["valid"] for r in results),
+                "listed": listed_rows,
+                "invalid": invalid_rows,
                 "campaign": campaign or None,
                 "channel": channel,
                 "version": found.version,
