@@ -15,7 +15,7 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # The API waits on OpenSearch and Redis most of the time: a few processes with threads
 # use two cores well without a process per connection (cores + 1 processes x 8 threads).
 workers = int(os.environ.get("WEB_WORKERS", min(4, multiprocessing.cpu_count() + 1)))
-worker_class = "gthread"
+worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("WEB_THREADS", "8"))
 # gthread heartbeats from the main thread, so a long streamed export is not "stuck".
 timeout = int(os.environ.get("WORKER_TIMEOUT", "60"))

@@ -2,6 +2,7 @@
 
 python -m bench.profile [--paths search1 search8 create dnc import] [--seconds 20]
 python -m bench.profile --in-process 300   (CPU per request, no gunicorn, no sampling)
+python -m bench.profile --in-process 300 --cprofile   (+ search's CPU by layer, cProfile)
 
 Each path starts gunicorn (gunicorn.conf.py, 2 workers) on a free 127.0.0.1 port, drives
 it for `--seconds` with the same requests as its benchmark, and meanwhile runs
@@ -17,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import collections
+import cProfile
 import json
 import os
+import pstats
+import resource
 import secrets
 import subprocess
 import sys
@@ -63,6 +67,16 @@ GROUPS = {
     "app/services": ("app/services/",),
     "app/imports": ("app/imports/",),
     "app/dnc": ("app/dnc/",),
+    "http.client/email (stdlib)": ("http/client", "email/"),
+    "sockets (send, recv: kernel)": ("_socket.socket",),
+    "app/api, app/schemas": ("app/api/", "app/schemas/"),
+    "app hooks (auth, ratelimit, observability, jsonio)": (
+        "app/auth",
+        "app/ratelimit",
+        "app/observability",
+        "app/jsonio",
+        "app/__init__",
+    ),
 }
 
 
@@ -283,7 +297,39 @@ def import_path(rows: int) -> dict:
     return result
 
 
-def in_process(requests: int) -> dict:
+def cpu_profile(workload, top: int = 25) -> dict:
+    """`workload` under cProfile on the process's CPU clock: each function's own time
+    charged to its library group (GROUPS), and the app's frames by inclusive time.
+    The profiler inflates call-heavy code, so read the shares, not the times."""
+    profiler = cProfile.Profile(time.process_time)
+    profiler.runcall(workload)
+    stats = pstats.Stats(profiler).stats
+    total = sum(entry[2] for entry in stats.values()) or 1.0
+    groups: collections.Counter = collections.Counter()
+    inclusive: dict[str, float] = {}
+    for (path, line, function), (_, _, own, cumulative, callers) in stats.items():
+        group = _group([f"{function} ({path})" if path != "~" else f"x ({function})"])
+        if group == "other" and path == "~" and callers:
+            # A builtin (dict.get, isinstance, ...) is charged to its callers' groups.
+            spent = sum(c[2] for c in callers.values()) or 1.0
+            for (caller_path, _, caller), c in callers.items():
+                groups[_group([f"{caller} ({caller_path})"])] += own * c[2] / spent
+            continue
+        if group == "other" and "/python3.11/" in path and "site-packages" not in path:
+            group = "stdlib (other)"
+        groups[group] += own
+        if "/app/" in path:
+            short = _short(f"{function} ({path}:{line})")
+            inclusive[short] = max(inclusive.get(short, 0.0), cumulative)
+    pct = lambda n: round(100 * n / total, 1)  # noqa: E731
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
+    return {
+        "groups_pct": {k: pct(v) for k, v in groups.most_common()},
+        "top_app_inclusive_pct": {k: pct(v) for k, v in ranked},
+    }
+
+
+def in_process(requests: int, cprofile: bool = False) -> dict:
     """CPU and wall milliseconds per request of search and create through the Flask app in
     this process (no gunicorn, no py-spy): a fixed workload, so two trees or two settings
     compare within a few percent even on a busy machine, where rates do not."""
@@ -322,15 +368,27 @@ def in_process(requests: int) -> dict:
         ):
             for body in warm:  # memos, connections
                 client.post(path, data=json.dumps(body), headers=headers)
-            wall, cpu = time.perf_counter(), time.process_time()
-            for body in bodies:
-                response = client.post(path, data=json.dumps(body), headers=headers)
-                assert response.status_code == status, response.data[:200]
+            texts = [json.dumps(body) for body in bodies]
+            wall, usage = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+
+            def send(texts=texts, path=path, status=status) -> None:
+                for text in texts:
+                    response = client.post(path, data=text, headers=headers)
+                    assert response.status_code == status, response.data[:200]
+
+            send()
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            per = 1000 / len(bodies)
+            user, system = after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime
             result[name] = {
                 "requests": len(bodies),
-                "cpu_ms_per_request": round((time.process_time() - cpu) * 1000 / len(bodies), 2),
-                "wall_ms_per_request": round((time.perf_counter() - wall) * 1000 / len(bodies), 2),
+                "cpu_ms_per_request": round((user + system) * per, 2),
+                "user_ms_per_request": round(user * per, 2),
+                "system_ms_per_request": round(system * per, 2),
+                "wall_ms_per_request": round((time.perf_counter() - wall) * per, 2),
             }
+            if cprofile and name == "search":
+                result[name]["cprofile"] = cpu_profile(send)
         return result
     finally:
         drop_all(engine, settings.INDEX_PREFIX)
@@ -353,9 +411,14 @@ def main() -> None:
         metavar="REQUESTS",
         help="no profiler: CPU ms per search and create request through the app in-process",
     )
+    parser.add_argument(
+        "--cprofile",
+        action="store_true",
+        help="with --in-process: search's CPU by layer under cProfile (after the timing)",
+    )
     args = parser.parse_args()
     if args.in_process:
-        print(json.dumps(in_process(args.in_process), indent=2))
+        print(json.dumps(in_process(args.in_process, args.cprofile), indent=2))
         return
     RESULTS.mkdir(exist_ok=True)
     global GIL_ONLY

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,15 +29,16 @@ from app.cli.tokens import mint
 from app.search.documents import to_document
 from app.search.indices import IndexNames, create_version, drop_all, ensure_all, point_aliases
 from app.services.contact_rules import new_contact_id
+from bench.batch import process_cpu
 from bench.benchlib import (
     RESULTS,
+    api_process,
     api_search,
     engine,
     engine_search,
     json_headers,
     percentile,
     print_table,
-    running_api,
     summarize,
 )
 from devtools.fakedata import contacts as fake_contacts
@@ -234,18 +236,60 @@ def bench_size(client, base_url, size, sample, args) -> list[dict]:
     return rows
 
 
-def side_by_side(client, base_url, sample, args) -> list[dict]:
+class CpuMeter:
+    """CPU seconds spent by each side of a comparison: the API's gunicorn processes, the
+    engine's and Redis' server processes (found by the pids they report) and this process
+    (the load generator). On two cores, CPU per query is what bounds throughput, and
+    it moves far less than rates on a shared machine (the engine's and Redis' figures
+    include whatever else uses them meanwhile)."""
+
+    def __init__(self, client: OpenSearch, api_pid: int) -> None:
+        nodes = client.nodes.info(node_id="_local", metric="process")["nodes"]
+        self.pids = {
+            "api": api_pid,
+            "engine": next(iter(nodes.values()))["process"]["id"],
+            "redis": redis_pid(),
+        }
+
+    def read(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        seconds = {name: process_cpu(pid) for name, pid in self.pids.items() if pid}
+        return {**seconds, "client": usage.ru_utime + usage.ru_stime}
+
+
+def redis_pid() -> int | None:
+    from redis import Redis
+
+    from app.config import Config
+
+    try:
+        return int(Redis.from_url(Config.REDIS_URL).info("server")["process_id"])
+    except Exception:  # no Redis figure rather than no benchmark
+        return None
+
+
+def side_by_side(client, api, sample, args) -> list[dict]:
     """Issue 14's comparison: the same bodies through the API and straight to `_search`
-    in one run: throughput and wall p50. Both sides use one urllib3 pool manager (the
-    same library, pool size and kept-alive connections, stdlib JSON both ways) and the
-    raw side does the API's engine work: the strict pass, then the broadened pass for the
-    bodies the API broadens (`broadened` counts them)."""
+    in one run: throughput, wall p50 and CPU per query of each process. Both sides use
+    one urllib3 pool manager (the same library, pool size and kept-alive connections,
+    stdlib JSON both ways) and the raw side does the API's engine work: the strict pass,
+    then the broadened pass for the bodies the API broadens (`broadened` counts them)."""
+    base_url, api_pid = api
+    meter = CpuMeter(client, api_pid)
     http = urllib3.PoolManager(maxsize=32)
     headers = json_headers(mint([ONE, *MANY], ttl=7200))
     pool = [c for c in sample if c["workspaceId"] == ONE]
     bodies = query_mix(pool, args.requests)
     index = f"{PREFIX}contacts"
     rows = []
+
+    def timed(clients: int, call) -> tuple[list[float], float, dict[str, float]]:
+        before, started = meter.read(), time.perf_counter()
+        latencies = run(bodies, clients, call)
+        seconds, after = time.perf_counter() - started, meter.read()
+        cpu = {k: round((after[k] - before[k]) * 1000 / len(bodies), 2) for k in after}
+        return latencies, seconds, cpu
+
     for clients in (1, 8):
         run(
             query_mix(pool, 200, seed=99),
@@ -253,13 +297,11 @@ def side_by_side(client, base_url, sample, args) -> list[dict]:
             lambda b: api_search(http, base_url, headers, b)[0],
         )
         run(query_mix(pool, 200, seed=99), clients, lambda b: engine_search(http, index, b)[0])
-        started = time.perf_counter()
-        api = run(bodies, clients, lambda b: api_search(http, base_url, headers, b)[0])
-        api_s = time.perf_counter() - started
+        api, api_s, api_cpu = timed(clients, lambda b: api_search(http, base_url, headers, b)[0])
         broadened: list[dict] = []
-        started = time.perf_counter()
-        raw = run(bodies, clients, lambda b, seen=broadened: engine_search(http, index, b, seen)[0])
-        raw_s = time.perf_counter() - started
+        raw, raw_s, raw_cpu = timed(
+            clients, lambda b, seen=broadened: engine_search(http, index, b, seen)[0]
+        )
         api_p50, raw_p50 = percentile(api, 50), percentile(raw, 50)
         rows.append(
             {
@@ -272,12 +314,19 @@ def side_by_side(client, base_url, sample, args) -> list[dict]:
                 "api_p50_ms": round(api_p50, 2),
                 "raw_p50_ms": round(raw_p50, 2),
                 "p50_extra_ms": round(api_p50 - raw_p50, 2),
+                # CPU ms per query: the API's workers; engine, Redis and client per side.
+                "api_cpu_ms": api_cpu.get("api"),
+                "engine_cpu_ms": f"{api_cpu.get('engine')} / {raw_cpu.get('engine')}",
+                "redis_cpu_ms": f"{api_cpu.get('redis')} / {raw_cpu.get('redis')}",
+                "client_cpu_ms": f"{api_cpu['client']} / {raw_cpu['client']}",
             }
         )
     kinds: dict[str, int] = {}
     for body in broadened:
         kinds[body["_kind"]] = kinds.get(body["_kind"], 0) + 1
     print(f"[bench_search] bodies taking the broadened pass, by kind: {kinds}")
+    print("[bench_search] CPU ms per query: api = the API's gunicorn processes; engine,")
+    print("  redis, client = through the API / raw (shared servers: others' work included)")
     return rows
 
 
@@ -316,8 +365,8 @@ def main() -> None:
             seconds, sample = load(client, size, args.load_threads)
             print(f"[bench_search] loaded {2 * size:,} contacts ({size:,} + 100 x "
                   f"{size // 100:,}) in {seconds:.0f} s")  # fmt: skip
-            with running_api(args.port, env, workers=args.workers) as base_url:
-                side = side_by_side(client, base_url, sample, args)
+            with api_process(args.port, env, workers=args.workers) as (base_url, api):
+                side = side_by_side(client, (base_url, api.pid), sample, args)
                 for row in side:
                     row["contacts_in_workspace"] = f"{size:,}"
                 results.setdefault("api_vs_raw", []).extend(side)
