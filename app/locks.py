@@ -6,17 +6,27 @@ for a short lifetime and renewed by a background thread while its holder lives, 
 long run keeps it and a dead one lets it lapse within `ttl` seconds. The token is the
 lock key's value, so a Lua script can make a write conditional on still holding it
 (ImportService saves its record that way).
+
+A release that cannot reach Redis (a cut, a restart) is retried in the background until
+Redis answers, the lock is no longer ours, or it would have lapsed anyway: a lock left
+behind by a blip would otherwise hold every other taker off for the rest of its
+lifetime after Redis is back (all of a workspace's DNC writes wait on its flags lock).
+The retry is the same compare-and-delete on our token, so it never frees another's lock.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import redis
 from redis.exceptions import LockError
 
 log = logging.getLogger(__name__)
+
+# How often a release that could not reach Redis is tried again.
+RELEASE_RETRY_SECONDS = 0.1
 
 
 class RenewableLock:
@@ -57,9 +67,36 @@ class RenewableLock:
             return  # never acquired
         self._stop.set()
         self._renewer.join()
+        token = self._lock.local.token
+        self._lock.local.token = None
+        if not self._release(token):
+            threading.Thread(
+                target=self._release_when_back,
+                args=(token,),
+                daemon=True,
+                name=f"unlock {self.key}",
+            ).start()
+
+    def _release(self, token) -> bool:
+        """Free the lock if it still holds `token`; False when Redis did not answer."""
         try:
-            self._lock.release()
+            self._lock.do_release(token)
         except LockError:
             log.info("lock %s was no longer ours at release", self.key)
-        except redis.RedisError as exc:  # it lapses on its own within ttl
-            log.warning("lock %s release failed: %s", self.key, exc)
+        except redis.RedisError as exc:
+            log.warning("lock %s release failed, retrying until Redis is back: %s", self.key, exc)
+            return False
+        return True
+
+    def _release_when_back(self, token) -> None:
+        # Past `ttl` the key has lapsed on its own (its last renewal was before release).
+        deadline = time.monotonic() + self.ttl
+        while time.monotonic() < deadline:
+            time.sleep(RELEASE_RETRY_SECONDS)
+            try:
+                self._lock.do_release(token)
+                return
+            except LockError:
+                return  # lapsed, maybe taken by another since: not ours to free
+            except redis.RedisError:
+                continue
