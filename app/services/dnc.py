@@ -49,11 +49,9 @@ from app.services.dnc_contact_sync import DncContactSync
 from app.services.dnc_flags import DncFlags
 from app.services.dnc_inputs import DncInputs
 from app.services.dnc_pages import DncPages
-from app.services.dnc_rules import DncRules, entry_of, rule_document
+from app.services.dnc_rules import UNAVAILABLE, DncRules, entry_of, rule_document
 
 log = logging.getLogger(__name__)
-
-UNAVAILABLE = "Neither the DNC cache nor OpenSearch answered; no number may be called."
 
 
 def upsert_body(
