@@ -29,7 +29,6 @@ through it in app/search/write_freeze.py.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,8 +60,6 @@ from app.search.reindex_steps import (
     wait_for_drain,
 )
 from app.search.write_freeze import set_write_block
-
-log = logging.getLogger(__name__)
 
 LOCK_TTL_SECONDS = 60
 CATCH_UP_ROUNDS = 5
