@@ -35,11 +35,12 @@ import time
 
 import redis
 
+from app.redis_lua import READ_RUN_ID
+
 STALE = -1
 SENTINEL = "sentinel"
 
-_RUN_ID = "local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')\n"
-_STAMPED = _RUN_ID + "if redis.call('HGET', KEYS[1], 'run') ~= runid then return -1 end\n"
+_STAMPED = READ_RUN_ID + "if redis.call('HGET', KEYS[1], 'run') ~= runid then return -1 end\n"
 
 _BEGIN = (
     _STAMPED
@@ -59,7 +60,6 @@ _BEGIN_NUMBERED = (
     + """
 local n = tonumber(ARGV[3])
 local first = redis.call('HINCRBY', KEYS[1], 'n', n) - n + 1
-redis.call('ZADD', KEYS[2], first, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2], ARGV[1] .. '#first', first)
 return first
 """
@@ -96,7 +96,7 @@ return {math.min(tonumber(low[2]), n + 1), low[1]}
 )
 
 _RECOVER = (
-    _RUN_ID
+    READ_RUN_ID
     + """
 if redis.call('HGET', KEYS[1], 'run') == runid then return 0 end
 local held = redis.call('EXISTS', KEYS[1])

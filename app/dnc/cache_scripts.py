@@ -11,6 +11,8 @@ protocol against the rules in cache.py, and they are half its length; the class 
 prepares their keys and arguments reads better without them between its lines.
 """
 
+from app.redis_lua import READ_RUN_ID
+
 # Bucket keys are derived inside the script from the live layout, so a check is one
 # round trip carrying only the numbers. They share the meta key's hash tag, hence its
 # cluster slot, which is what lets a script touch keys it did not declare.
@@ -25,11 +27,13 @@ prepares their keys and arguments reads better without them between its lines.
 # Rule entries (app/dnc/rules.py) are looked up only when any exist:
 # one HMGET per number over its prefixes of the lengths present, and the expiry is
 # compared with this server's clock, so every process agrees on when an entry ends.
-CHECK = """
+CHECK = (
+    """
 local m = redis.call('HMGET', KEYS[1], 'gen', 'bits', 'runid', 'epoch')
 if not m[1] then return {0} end
-local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
-if m[3] ~= runid then return {0} end
+"""
+    + READ_RUN_ID
+    + """if m[3] ~= runid then return {0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local pending = redis.call('HLEN', KEYS[3]) > 0
@@ -81,11 +85,12 @@ end
 return {1, string.format('%.0f', now), redis.call('GET', KEYS[5]) or '0', #lens,
   table.concat(out), runid .. ':' .. m[1] .. ':' .. (m[4] or '0')}
 """
+)
 
 # KEYS: the workspace's meta key. The script reads no key, but declaring it routes the
 # call to the node that holds the workspace's slot on a Redis Cluster: the run_id that
 # matters is that node's (the check script compares the same one).
-RUN_ID = "return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')"
+RUN_ID = READ_RUN_ID + "return runid"
 
 # KEYS: meta, removed-journal, marks, bulk, live bucket keys (ARGV[4] of them), building
 # bucket keys. ARGV: op, live gen, building gen, live key count, mark, now, one member
@@ -161,22 +166,27 @@ return added
 
 # A build is stamped with the server's run_id when it begins; it may go live only on the
 # same server run, since a restart may have lost writes the build was counting on.
-BEGIN = """
-local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+BEGIN = (
+    READ_RUN_ID
+    + """
 redis.call('HSET', KEYS[1], 'building', ARGV[1], 'bbits', ARGV[2], 'bcount', 0, 'brunid', runid)
 redis.call('HDEL', KEYS[1], 'stale', 'sbits')
 return runid
 """
+)
 
-FLIP = """
+FLIP = (
+    """
 local m = redis.call('HMGET', KEYS[1], 'building', 'bbits', 'bcount', 'gen', 'bits', 'brunid')
 if m[1] ~= ARGV[1] then return -1 end
-local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
-if m[6] ~= runid then return -1 end
+"""
+    + READ_RUN_ID
+    + """if m[6] ~= runid then return -1 end
 redis.call('HSET', KEYS[1], 'gen', m[1], 'bits', m[2], 'count', m[3] or '0', 'runid', runid)
 redis.call('HDEL', KEYS[1], 'building', 'bbits', 'bcount', 'brunid')
 return {m[4] or '', m[5] or ''}
 """
+)
 
 # KEYS: marks or bulk. ARGV: field, expected value. Clears a mark nobody replaced.
 CLEAR_IF = """
