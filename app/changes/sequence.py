@@ -60,6 +60,7 @@ _BEGIN_NUMBERED = (
     + """
 local n = tonumber(ARGV[3])
 local first = redis.call('HINCRBY', KEYS[1], 'n', n) - n + 1
+redis.call('ZADD', KEYS[2], first, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2], ARGV[1] .. '#first', first)
 return first
 """
