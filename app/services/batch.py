@@ -41,8 +41,17 @@ from app.schemas.batch import (
     UpsertItemSchema,
 )
 from app.schemas.loaders import compile_loader
+from app.search.bulk_bodies import BULK_REPLY, bulk_body
 from app.search.documents import utc_now
-from app.services.batch_results import Batch, DuplicateItem, Write, changed, refused
+from app.services.batch_results import (
+    Batch,
+    DuplicateItem,
+    Write,
+    bulk_lines,
+    changed,
+    refresh_for_external_ids,
+    refused,
+)
 from app.services.change_records import Written
 from app.services.changes import contact_entries
 from app.services.contact_rules import external_id_taken, new_contact_id, prepare_fields
@@ -134,7 +143,7 @@ class BatchService:
                     batch.done(index, "not_found", id_=changes["id"])
             return self._merges(workspace_id, batch, targets)
 
-        refresh = self._refresh_for_external_ids(pending.values(), refresh)
+        refresh = refresh_for_external_ids(pending.values(), refresh)
         self._rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
@@ -189,7 +198,7 @@ class BatchService:
             return writes + self._merges(workspace_id, batch, targets)
 
         if key != "externalId":
-            refresh = self._refresh_for_external_ids(pending.values(), refresh)
+            refresh = refresh_for_external_ids(pending.values(), refresh)
         self._rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
@@ -291,13 +300,6 @@ class BatchService:
                 writes.append(Write(index, "updated", action, contact))
         return writes
 
-    def _refresh_for_external_ids(self, changes, refresh: str | None) -> str | None:
-        # An external id set outside its slot chain is found by search only: the call
-        # answers once it is searchable, as a PATCH does (app/services/keys.py).
-        if any(c.get("externalId") for c in changes):
-            return "true" if refresh == "true" else "wait_for"
-        return refresh
-
     def _refs(self, batch: Batch) -> dict[int, dict]:
         refs = {}
         for index in range(len(batch.items)):
@@ -366,20 +368,14 @@ class BatchService:
         # after it (app/services/changes.py), as a single write or an import does.
         entries = [contact_entries(w.status, [w.contact or w.gone])[0] for w in writes]
         change = self.contacts.changes.begin(workspace_id, entries)
-        body = []
-        for write in writes:
-            action = write.action
-            meta = {"_index": action["_index"], "_id": action["_id"], "routing": workspace_id}
-            for name in ("if_seq_no", "if_primary_term"):
-                if name in action:
-                    meta[name] = action[name]
-            body.append({action["_op_type"]: meta})
-            if action["_op_type"] != "delete":
-                body.append(action["_source"])
+        body = bulk_lines(workspace_id, writes)
         # A failed bulk may still have landed (a timeout): the announcement stays, and a
         # feed reader records the items' state once it is CHANGES_SETTLE_SECONDS old.
         reply = self.client.bulk(
-            body=body, refresh=refresh or "false", request_timeout=BULK_TIMEOUT_SECONDS
+            body=bulk_body(body, self.client.transport.serializer),
+            refresh=refresh or "false",
+            request_timeout=BULK_TIMEOUT_SECONDS,
+            filter_path=BULK_REPLY,
         )
         retry, saved, recorded, overloaded = [], [], [], False
         written: Written = {}  # what the feed can record without reading it back

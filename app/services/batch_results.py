@@ -35,6 +35,29 @@ class Write:
     gone: dict | None = None  # the contact a delete removes
 
 
+def bulk_lines(workspace_id: str, writes: list[Write]) -> list[dict]:
+    """The action and source lines of the call's one bulk request, in write order."""
+    body = []
+    for write in writes:
+        action = write.action
+        meta = {"_index": action["_index"], "_id": action["_id"], "routing": workspace_id}
+        for name in ("if_seq_no", "if_primary_term"):
+            if name in action:
+                meta[name] = action[name]
+        body.append({action["_op_type"]: meta})
+        if action["_op_type"] != "delete":
+            body.append(action["_source"])
+    return body
+
+
+def refresh_for_external_ids(changes, refresh: str | None) -> str | None:
+    # An external id set outside its slot chain is found by search only: the call
+    # answers once it is searchable, as a PATCH does (app/services/keys.py).
+    if any(c.get("externalId") for c in changes):
+        return "true" if refresh == "true" else "wait_for"
+    return refresh
+
+
 def error_body(error: ApiError) -> dict:
     body = {"code": error.code, "message": error.message}
     if error.details:
