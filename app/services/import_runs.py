@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from opensearchpy import OpenSearch, helpers
+from opensearchpy import OpenSearch
 
 from app.errors import ValidationError
 from app.imports import RowConverter, RowProblem
 from app.imports.bloom import BloomFilter
 from app.imports.dedupe import dedupe_keys, merge_into, row_contact_id
+from app.search.bulk_bodies import bulk_items
 from app.search.documents import from_source
 from app.search.indices import IndexNames
 from app.services.change_records import Written
@@ -190,16 +191,9 @@ class ImportRun:
         sources = {action["_id"]: action["_source"] for action in actions}
         results: dict[str, str | None] = {}
         written: Written = {}
-        for ok, item in helpers.streaming_bulk(
-            self.client,
-            actions,
-            chunk_size=len(actions),
-            max_chunk_bytes=50 * 1024 * 1024,
-            raise_on_error=False,
-            max_retries=3,
-            initial_backoff=1,
-        ):
+        for item in bulk_items(self.client, actions, retries=3, backoff=1):
             info = next(iter(item.values()))
+            ok = 200 <= info.get("status", 500) < 300
             results[info["_id"]] = None if ok else _bulk_error(info)
             if ok:
                 version = (info.get("_index"), info.get("_seq_no"), info.get("_primary_term"))

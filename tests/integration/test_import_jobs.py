@@ -177,15 +177,16 @@ def test_a_worker_killed_mid_job_is_replaced_and_nothing_is_imported_twice(
 
 def test_a_rejected_bulk_item_is_reported_on_its_row(client, app, workspace, auth, monkeypatch):
     """The engine cannot be made to reject one document on demand: fake only that answer."""
-    real = import_runs.helpers.streaming_bulk
+    real = import_runs.bulk_items
 
     def reject_second(client_, actions, **kwargs):
         victim = actions[1]["_id"]
-        yield from real(client_, [a for a in actions if a["_id"] != victim], **kwargs)
+        stored = iter(real(client_, [a for a in actions if a["_id"] != victim], **kwargs))
         error = {"type": "mapper_parsing_exception", "reason": "failed to parse [phone]"}
-        yield False, {"index": {"_id": victim, "status": 400, "error": error}}
+        refused = {"index": {"_id": victim, "status": 400, "error": error}}
+        return [refused if a["_id"] == victim else next(stored) for a in actions]
 
-    monkeypatch.setattr(import_runs.helpers, "streaming_bulk", reject_second)
+    monkeypatch.setattr(import_runs, "bulk_items", reject_second)
     data = (
         b"First Name,Email\nAda,ada@example.com\nAlan,alan@example.com\nGrace,grace@example.com\n"
     )

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import random
 
+import pytest
+from opensearchpy import TransportError, helpers
 from opensearchpy.client.utils import _bulk_body
 
 from app.jsonio import EngineSerializer
-from app.search.bulk_bodies import BULK_REPLY, bulk_body
+from app.search.bulk_bodies import BULK_REPLY, bulk_body, bulk_items
 from app.search.documents import to_document
 from app.services.contact_rules import prepare_fields
 from app.services.contacts import ContactService
@@ -25,7 +28,7 @@ HOSTILE_VALUES = [
     "ß李Ελένη\u0301",
     "x" * 100_000,
     "\ud800",  # a lone surrogate
-    "line\nbreak\t\"quoted\"\\",
+    'line\nbreak\t"quoted"\\',
     2**64,
     -(2**63),
     1.5e300,
@@ -87,3 +90,95 @@ def test_the_reply_filter_keeps_what_writers_read():
     kept = set(BULK_REPLY.split(","))
     assert {"errors", "items.*.status", "items.*.error", "items.*._seq_no"} <= kept
     assert {"items.*._index", "items.*._id", "items.*._primary_term"} <= kept
+
+
+def _encodable_documents() -> list[dict]:
+    # streaming_bulk measured each line as strict UTF-8: a lone surrogate (which request
+    # parsing refuses, so no stored value holds one) made it raise.
+    return [d for d in _documents() if d["notes"] != "\ud800"]
+
+
+class ScriptedEngine:
+    """Records each bulk body and answers each item by a script: 429 (overloaded) for
+    the items whose id is listed for that attempt, else 201; a whole request refused
+    with 429 where scripted. A real node cannot be made to refuse on demand."""
+
+    def __init__(self, refusals: list[set[str]], whole: set[int] = frozenset()) -> None:
+        self.transport = type("Transport", (), {"serializer": SERIALIZER})()
+        self.refusals, self.whole, self.bodies = refusals, whole, []
+
+    def bulk(self, body=None, *args, **kwargs):
+        body = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+        attempt = len(self.bodies)
+        self.bodies.append(body)
+        if attempt in self.whole:
+            raise TransportError(429, "rejected", {})
+        refused = self.refusals[attempt] if attempt < len(self.refusals) else set()
+        items = []
+        for line in body.splitlines():
+            parsed = json.loads(line)
+            if len(parsed) == 1 and next(iter(parsed)) in ("create", "index", "delete"):
+                op, meta = next(iter(parsed.items()))
+                status = 429 if meta["_id"] in refused else 201
+                items.append({op: {"_id": meta["_id"], "status": status}})
+        return {
+            "errors": any(next(iter(i.values()))["status"] > 300 for i in items),
+            "items": items,
+        }
+
+
+@pytest.mark.parametrize(
+    "refusals, whole",
+    [
+        ([], set()),
+        ([{"c1", "c3"}], set()),
+        ([{"c1", "c3"}, {"c3"}, {"c3"}, {"c3"}], set()),  # still refused after the retries
+        ([set()], {0}),  # the whole first request refused
+        ([], {0, 1, 2, 3}),  # refused every time: raised
+    ],
+)
+def test_bulk_items_send_and_retry_as_streaming_bulk_did(refusals, whole):
+    documents = _encodable_documents()[:6]
+    actions = [
+        {"_op_type": "index", "_index": "c", "_id": f"c{n}", "routing": "ws", "_source": doc}
+        for n, doc in enumerate(documents)
+    ]
+    actions.append({"_op_type": "delete", "_index": "c", "_id": "c9", "routing": "ws"})
+    ours, theirs = ScriptedEngine(refusals, whole), ScriptedEngine(refusals, whole)
+    try:
+        results = [
+            (200 <= next(iter(i.values()))["status"] < 300, i)
+            for i in bulk_items(ours, actions, retries=3, backoff=0)
+        ]
+    except TransportError as exc:
+        results = ("raised", exc.status_code)
+    try:
+        expected = list(
+            helpers.streaming_bulk(
+                theirs,
+                actions,
+                chunk_size=len(actions),
+                raise_on_error=False,
+                max_retries=3,
+                initial_backoff=0,
+            )
+        )
+    except TransportError as exc:
+        expected = ("raised", exc.status_code)
+    assert ours.bodies == theirs.bodies
+    if isinstance(expected, tuple):
+        assert results == expected
+    else:
+        key = lambda pair: next(iter(pair[1].values()))["_id"]  # noqa: E731
+        assert sorted(results, key=key) == sorted(expected, key=key)
+
+
+def test_bulk_items_split_a_body_past_the_size_limit_as_streaming_bulk_did():
+    actions = [
+        {"_op_type": "index", "_index": "c", "_id": f"c{n}", "_source": doc}
+        for n, doc in enumerate(_encodable_documents()[:40])
+    ]
+    ours, theirs = ScriptedEngine([]), ScriptedEngine([])
+    bulk_items(ours, actions, max_bytes=5_000)
+    list(helpers.streaming_bulk(theirs, actions, chunk_size=40, max_chunk_bytes=5_000))
+    assert len(ours.bodies) > 3 and ours.bodies == theirs.bodies
