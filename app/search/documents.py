@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from app.contact_methods import EMAILS, PHONES, Kind, entries_of
@@ -29,8 +30,26 @@ CONTACT_FIELDS = (
 
 
 def utc_now() -> str:
-    """ISO 8601 UTC with milliseconds and a Z, the API's timestamp format."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 UTC with milliseconds and a Z, the API's timestamp format.
+
+    Read once or more per written contact (a 1,000-item batch, every import row): the
+    text of the current second is kept and only the milliseconds are written per call,
+    about a fifth of the cost of formatting a datetime (same text: tests/unit)."""
+    global _second
+    millis = time.time_ns() // 1_000_000
+    second, millis = divmod(millis, 1000)
+    known = _second
+    if known[0] != second:
+        known = _second = (second, _second_text(second))
+    return f"{known[1]}.{millis:03d}Z"
+
+
+def _second_text(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+# The last second utc_now wrote, and its text (one tuple: swapped whole between threads).
+_second: tuple[int, str] = (-1, "")
 
 
 def phone_variants(e164: str | None) -> list[str]:

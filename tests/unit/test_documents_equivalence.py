@@ -9,6 +9,7 @@ length), each twice so the memo answers the second time."""
 
 from __future__ import annotations
 
+import datetime
 import random
 
 import pytest
@@ -200,3 +201,16 @@ def test_names_past_the_memo_length_are_computed_and_not_remembered(name):
     names._remembered_sounds.cache_clear()
     assert names.sounds_of(name) == reference.sounds_of(name)
     assert names._remembered_sounds.cache_info().currsize == (1 if len(name) <= 64 else 0)
+
+
+def test_timestamps_equal_the_datetime_text_of_the_same_instant(monkeypatch):
+    rng = random.Random(23)
+    instants = [0, 999, 1_000, 1_764_417_599_999, 1_764_417_600_000, 4_102_444_799_999]
+    instants += [rng.randrange(0, 4_102_444_800_000) for _ in range(2000)]
+    instants += [instants[-1] - 1, instants[-1] - 1500]  # the same second again; backwards
+    for millis in instants:
+        monkeypatch.setattr(documents.time, "time_ns", lambda m=millis: m * 1_000_000 + 999_999)
+        moment = datetime.datetime.fromtimestamp(millis // 1000, datetime.UTC)
+        moment = moment.replace(microsecond=millis % 1000 * 1000 + 999)
+        expected = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert documents.utc_now() == expected, millis
