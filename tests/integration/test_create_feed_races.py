@@ -14,12 +14,18 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 
 import pytest
+from opensearchpy import OpenSearch
 
+from app.config import Config
+from app.errors import ServiceUnavailable
 from app.search.documents import from_source, to_document, utc_now
+from app.search.indices import IndexNames, drop_all, ensure_all
 from app.services.change_records import contact_change
 from app.services.changes import ChangeLog
+from app.services.contacts import ContactService
 from tests.conftest import bearer
 from tests.integration.test_change_feed_ordering import (
     FEED,
@@ -173,3 +179,34 @@ def test_a_create_that_died_after_storing_both_is_settled_once_as_stored(
     stored = client.get(f"/v1/contacts/{contact_id}", headers=bearer(workspace)).json["data"]
     assert [(e["type"], e["contactId"]) for e in events] == [("contact.created", contact_id)]
     assert events[0]["contact"]["firstName"] == stored["firstName"] == "Half"
+
+
+def test_a_new_contacts_change_the_engine_refuses_is_a_503_and_still_reaches_the_feed(app):
+    """The contact is stored, its change refused (the changes index blocked): 503, never
+    an acknowledgement without its change, and a reader settles it from the record."""
+    wiring = app.extensions["wiring"]
+    prefix = f"{app.config['INDEX_PREFIX']}cr{uuid.uuid4().hex[:6]}-"
+    client = OpenSearch(hosts=Config.OPENSEARCH_HOSTS)  # no retries through a write block
+    ensure_all(client, prefix)
+    try:
+        changes = ChangeLog(
+            client, wiring.redis, prefix, f"{prefix}:", cursor_key="k", settle_seconds=1
+        )
+        service = ContactService(client, prefix, changes=changes)
+        log_index = IndexNames(prefix, "changes").write
+        client.indices.put_settings(index=log_index, body={"index.blocks.write": True})
+        try:
+            with pytest.raises(ServiceUnavailable):
+                service.create({"workspaceId": "ws_refused", "firstName": "Kept"})
+        finally:
+            client.indices.put_settings(index=log_index, body={"index.blocks.write": False})
+        assert changes.events_after("ws_refused", 0, 100)[0] == []  # held back
+        time.sleep(1.1)
+
+        events, _ = changes.events_after("ws_refused", 0, 100)
+
+        assert [(e["type"], e["contact"]["firstName"]) for e in events] == [
+            ("contact.created", "Kept")
+        ]
+    finally:
+        drop_all(client, prefix)
