@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import math
 
+_MASKS = tuple(1 << n for n in range(8))  # the bit of a position within its byte
+
 
 class BloomFilter:
     def __init__(self, capacity: int, error_rate: float = 1e-4) -> None:
@@ -25,7 +27,10 @@ class BloomFilter:
         # the same positions, computed on small integers).
         first = int.from_bytes(digest[:8], "little") % size
         second = int.from_bytes(digest[8:], "little") % size
-        return [(first + i * second) % size for i in range(self.hashes)]
+        if not second:
+            return [first] * self.hashes
+        # first + i * second for i < hashes, stepped rather than multiplied: the same list.
+        return [p % size for p in range(first, first + self.hashes * second, second)]
 
     def add(self, key: str) -> None:
         self._set(self._positions(key))
@@ -45,8 +50,8 @@ class BloomFilter:
     def _set(self, positions: list[int]) -> None:
         bits = self.bits
         for position in positions:
-            bits[position >> 3] |= 1 << (position & 7)
+            bits[position >> 3] |= _MASKS[position & 7]
 
     def _all_set(self, positions: list[int]) -> bool:
         bits = self.bits
-        return all(bits[p >> 3] & (1 << (p & 7)) for p in positions)
+        return all(bits[p >> 3] & _MASKS[p & 7] for p in positions)

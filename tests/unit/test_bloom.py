@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 from app.imports.bloom import BloomFilter
@@ -31,3 +32,27 @@ def test_add_all_agrees_with_in_then_add_on_many_generated_rows():
 def test_a_row_whose_keys_repeat_each_other_is_not_seen_before_itself():
     bloom = BloomFilter(1_000)
     assert bloom.add_all(["p:+14155550100", "p:+14155550100"]) is False
+
+
+def _reference_positions(bloom: BloomFilter, key: str) -> list[int]:
+    """The positions as first written (multiplied, not stepped)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+    first = int.from_bytes(digest[:8], "little") % bloom.size
+    second = int.from_bytes(digest[8:], "little") % bloom.size
+    return [(first + i * second) % bloom.size for i in range(bloom.hashes)]
+
+
+def test_positions_equal_the_multiplied_ones_for_any_key_and_size():
+    rng = random.Random(15)
+    keys = ["", "p:+14155550100", "e:ß@例子.中国", "x:" + "z" * 5_000, "x:\u0301"]
+    keys += [f"e:{rng.random()}@x.io" for _ in range(2_000)]
+    for capacity, rate in ((1, 0.5), (1_000, 1e-4), (10_000, 1e-6), (2_000_000, 1e-6)):
+        bloom = BloomFilter(capacity, rate)
+        for key in keys:
+            assert bloom._positions(key) == _reference_positions(bloom, key), (capacity, key)
+
+
+def test_a_key_whose_second_hash_is_zero_sets_one_bit():
+    bloom = BloomFilter(1_000)
+    bloom.size = 1  # every hash reduces to 0: the stepped range would be empty
+    assert bloom._positions("k") == _reference_positions(bloom, "k") == [0] * bloom.hashes
