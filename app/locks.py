@@ -12,6 +12,10 @@ Redis answers, the lock is no longer ours, or it would have lapsed anyway: a loc
 behind by a blip would otherwise hold every other taker off for the rest of its
 lifetime after Redis is back (all of a workspace's DNC writes wait on its flags lock).
 The retry is the same compare-and-delete on our token, so it never frees another's lock.
+Likewise an acquisition whose reply was lost: when the SET fails with a connection
+error it may still have landed, so its token is freed the same way; when redis-py's own
+retry of a SET that had landed finds the key taken, the key holds our token and the
+lock is ours.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 
 import redis
 from redis.exceptions import LockError
@@ -32,6 +37,7 @@ RELEASE_RETRY_SECONDS = 0.1
 class RenewableLock:
     def __init__(self, client: redis.Redis, key: str, ttl: float) -> None:
         self.key, self.ttl = key, ttl
+        self._client = client
         self._lock = client.lock(key, timeout=ttl, blocking=False, thread_local=False)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -45,7 +51,13 @@ class RenewableLock:
 
     def acquire(self) -> bool:
         """Take the lock if it is free (never waits) and keep renewing it."""
-        if not self._lock.acquire():
+        token = uuid.uuid4().hex.encode()
+        try:
+            taken = self._lock.acquire(token=token) or self._landed(token)
+        except redis.RedisError:
+            self._release_when_back_in_background(token)
+            raise
+        if not taken:
             return False
         self._renewer = threading.Thread(target=self._renew, daemon=True, name=f"lock {self.key}")
         self._renewer.start()
@@ -70,12 +82,14 @@ class RenewableLock:
         token = self._lock.local.token
         self._lock.local.token = None
         if not self._release(token):
-            threading.Thread(
-                target=self._release_when_back,
-                args=(token,),
-                daemon=True,
-                name=f"unlock {self.key}",
-            ).start()
+            self._release_when_back_in_background(token)
+
+    def _landed(self, token: bytes) -> bool:
+        """Whether the key holds `token` (a SET whose first reply was lost): then it is ours."""
+        if self._client.get(self.key) != token:
+            return False
+        self._lock.local.token = token
+        return True
 
     def _release(self, token) -> bool:
         """Free the lock if it still holds `token`; False when Redis did not answer."""
@@ -87,6 +101,11 @@ class RenewableLock:
             log.warning("lock %s release failed, retrying until Redis is back: %s", self.key, exc)
             return False
         return True
+
+    def _release_when_back_in_background(self, token) -> None:
+        threading.Thread(
+            target=self._release_when_back, args=(token,), daemon=True, name=f"unlock {self.key}"
+        ).start()
 
     def _release_when_back(self, token) -> None:
         # Past `ttl` the key has lapsed on its own (its last renewal was before release).

@@ -17,6 +17,8 @@ from urllib.parse import quote, urlparse
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app import create_app
 from app.config import TestConfig
@@ -36,7 +38,7 @@ class CutStack:
     another, and apps built on the two proxies."""
 
     def __init__(self, tmp_path) -> None:
-        self.server = OwnRedis(tmp_path)
+        self.server = OwnRedis(tmp_path, persist=True)
         self.server.start()
         self.redis = FaultProxy("127.0.0.1", self.server.port).start()
         engine = urlparse(TestConfig.OPENSEARCH_HOSTS[0])
@@ -51,6 +53,20 @@ class CutStack:
         for key, value in settings.items():
             setattr(CutConfig, key, value)
         return create_app(CutConfig)
+
+    def begin(self, outage: str) -> None:
+        """`cut`: the network drops every connection; `kill9_restart`: the server dies
+        (every pooled connection with it) and comes back under a new run_id."""
+        if outage == "cut":
+            self.redis.cut()
+        else:
+            self.server.stop()
+
+    def end(self, outage: str) -> None:
+        if outage == "cut":
+            self.redis.heal()
+        else:
+            self.server.start()  # same port, same append-only file
 
     def close(self) -> None:
         self.redis.stop()
@@ -161,19 +177,53 @@ def test_a_late_release_never_frees_the_lock_of_a_later_holder(stack):
     assert client.ping()
 
 
+@pytest.mark.parametrize("retries", [0, 3])
+def test_a_lock_whose_reply_was_lost_is_ours_or_freed_once_redis_is_back(stack, retries):
+    """The SET lands and its reply is lost. With no retry left the caller sees the error
+    and the key is freed once Redis answers; redis-py's own retry finds the key taken,
+    by our token, and the lock is ours."""
+    client = redis.Redis(
+        port=stack.redis.port, socket_timeout=30, retry=Retry(NoBackoff(), retries)
+    )
+    lock = RenewableLock(client, "recovery:lock", ttl=30)
+    outcome: list = []
+
+    def take() -> None:
+        try:
+            outcome.append(lock.acquire())
+        except redis.RedisError as exc:
+            outcome.append(exc)
+
+    client.ping()  # a pooled connection past its handshake: the SET is the next request
+    stack.redis.set_mode("drop_replies")
+    taker = threading.Thread(target=take)
+    taker.start()
+    assert wait_for(lambda: stack.direct.exists("recovery:lock"), 30)  # the SET landed
+    stack.redis.heal()  # the connection that lost the reply is closed
+    taker.join(timeout=30)
+    if retries:
+        assert outcome == [True]
+        assert stack.direct.get("recovery:lock") == lock.token.encode()
+        lock.release()
+    else:
+        assert isinstance(outcome[0], redis.ConnectionError), outcome
+    assert wait_for(lambda: not stack.direct.exists("recovery:lock"), RECOVERY_BOUND_SECONDS)
+
+
 @pytest.mark.usefixtures("app")
-def test_dnc_adds_and_checks_work_again_right_after_a_cut(stack, workspace):
+@pytest.mark.parametrize("outage", ["cut", "kill9_restart"])
+def test_dnc_adds_and_checks_work_again_right_after_an_outage(stack, workspace, outage):
     api = stack.app()
     client, auth = api.test_client(), bearer(workspace)
     assert add(client, auth, workspace, NUMBERS[0]).status_code == 201
 
-    stack.redis.cut()
+    stack.begin(outage)
     refused = add(client, auth, workspace, NUMBERS[3])
     assert refused.status_code == 503 and refused.json["error"]["code"] == "service_unavailable"
     # Fail closed meanwhile: the listed number is still listed (from the record).
     assert check(client, auth, workspace, NUMBERS[0]).json["data"]["dnc"] is True
     time.sleep(1.0)
-    stack.redis.heal()
+    stack.end(outage)
 
     taken, seconds = first_success(lambda: add(client, auth, workspace, NUMBERS[3]), 60)
     assert taken.status_code == 201, taken.json
@@ -184,7 +234,8 @@ def test_dnc_adds_and_checks_work_again_right_after_a_cut(stack, workspace):
 
 
 @pytest.mark.usefixtures("app")
-def test_contact_writes_are_taken_again_right_after_a_cut(stack, workspace):
+@pytest.mark.parametrize("outage", ["cut", "kill9_restart"])
+def test_contact_writes_are_taken_again_right_after_an_outage(stack, workspace, outage):
     api = stack.app()
     client, auth = api.test_client(), bearer(workspace)
 
@@ -193,12 +244,12 @@ def test_contact_writes_are_taken_again_right_after_a_cut(stack, workspace):
         return client.post("/v1/contacts", json=body, headers=auth)
 
     assert create().status_code == 201
-    stack.redis.cut()
+    stack.begin(outage)
     # The change feed's sequence lives in Redis: the write is refused, nothing written.
     refused = create()
     assert refused.status_code == 503 and refused.json["error"]["code"] == "service_unavailable"
     time.sleep(1.0)
-    stack.redis.heal()
+    stack.end(outage)
 
     taken, seconds = first_success(create, 60)
     assert taken.status_code == 201, taken.json
