@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import urllib3
 from opensearchpy import OpenSearch
+from redis import Redis
 
 from app.config import Config
 from app.search import queries, readings
@@ -128,6 +130,36 @@ def _engine_call(client, index: str, routing: str, search: dict) -> dict:
     if response.status != 200:
         raise RuntimeError(f"{response.status}: {response.data[:300]!r}")
     return json.loads(response.data)
+
+
+class CpuMeter:
+    """CPU seconds spent by each side of a comparison: the API's gunicorn processes, the
+    engine's and Redis' server processes (found by the pids they report) and this process
+    (the load generator). On two cores, CPU per query is what bounds throughput, and
+    it moves far less than rates on a shared machine (the engine's and Redis' figures
+    include whatever else uses them meanwhile)."""
+
+    def __init__(self, client: OpenSearch, api_pid: int) -> None:
+        nodes = client.nodes.info(node_id="_local", metric="process")["nodes"]
+        self.pids = {
+            "api": api_pid,
+            "engine": next(iter(nodes.values()))["process"]["id"],
+            "redis": redis_pid(),
+        }
+
+    def read(self) -> dict[str, float]:
+        from bench.batch import process_cpu  # bench.batch imports this module
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        seconds = {name: process_cpu(pid) for name, pid in self.pids.items() if pid}
+        return {**seconds, "client": usage.ru_utime + usage.ru_stime}
+
+
+def redis_pid() -> int | None:
+    try:
+        return int(Redis.from_url(Config.REDIS_URL).info("server")["process_id"])
+    except Exception:  # no Redis figure rather than no benchmark
+        return None
 
 
 def percentile(samples: list[float], pct: float) -> float:

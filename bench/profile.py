@@ -3,6 +3,7 @@
 python -m bench.profile [--paths search1 search8 create dnc import] [--seconds 20]
 python -m bench.profile --in-process 300   (CPU per request, no gunicorn, no sampling)
 python -m bench.profile --in-process 300 --cprofile   (+ search's CPU by layer, cProfile)
+python -m bench.profile --stages bench-results/profile-search1.txt   (CPU by request stage)
 
 Each path starts gunicorn (gunicorn.conf.py, 2 workers) on a free 127.0.0.1 port, drives
 it for `--seconds` with the same requests as its benchmark, and meanwhile runs
@@ -18,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import collections
-import cProfile
 import json
 import os
-import pstats
-import resource
 import secrets
 import subprocess
 import sys
@@ -38,7 +36,6 @@ from app.cli.tokens import mint
 from app.config import Config
 from app.search.indices import drop_all, ensure_all
 from bench.benchlib import (
-    BENCH_SCOPES,
     RESULTS,
     ROOT,
     api_process,
@@ -297,105 +294,6 @@ def import_path(rows: int) -> dict:
     return result
 
 
-def cpu_profile(workload, top: int = 25) -> dict:
-    """`workload` under cProfile on the process's CPU clock: each function's own time
-    charged to its library group (GROUPS), and the app's frames by inclusive time.
-    The profiler inflates call-heavy code, so read the shares, not the times."""
-    profiler = cProfile.Profile(time.process_time)
-    profiler.runcall(workload)
-    stats = pstats.Stats(profiler).stats
-    total = sum(entry[2] for entry in stats.values()) or 1.0
-    groups: collections.Counter = collections.Counter()
-    inclusive: dict[str, float] = {}
-    for (path, line, function), (_, _, own, cumulative, callers) in stats.items():
-        group = _group([f"{function} ({path})" if path != "~" else f"x ({function})"])
-        if group == "other" and path == "~" and callers:
-            # A builtin (dict.get, isinstance, ...) is charged to its callers' groups.
-            spent = sum(c[2] for c in callers.values()) or 1.0
-            for (caller_path, _, caller), c in callers.items():
-                groups[_group([f"{caller} ({caller_path})"])] += own * c[2] / spent
-            continue
-        if group == "other" and "/python3.11/" in path and "site-packages" not in path:
-            group = "stdlib (other)"
-        groups[group] += own
-        if "/app/" in path:
-            short = _short(f"{function} ({path}:{line})")
-            inclusive[short] = max(inclusive.get(short, 0.0), cumulative)
-    pct = lambda n: round(100 * n / total, 1)  # noqa: E731
-    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
-    return {
-        "groups_pct": {k: pct(v) for k, v in groups.most_common()},
-        "top_app_inclusive_pct": {k: pct(v) for k, v in ranked},
-    }
-
-
-def in_process(requests: int, cprofile: bool = False) -> dict:
-    """CPU and wall milliseconds per request of search and create through the Flask app in
-    this process (no gunicorn, no py-spy): a fixed workload, so two trees or two settings
-    compare within a few percent even on a busy machine, where rates do not."""
-    from app import create_app
-    from bench import search as bench_search
-
-    run = secrets.token_hex(3)
-    settings = type(
-        "InProcess",
-        (Config,),
-        {
-            "INDEX_PREFIX": f"bench-inproc-{run}-",
-            "REDIS_KEY_PREFIX": f"bench-inproc:{run}:",
-            "LOG_LEVEL": "WARNING",
-            # On (their Redis call is part of each request), never refusing this workload.
-            "RATE_LIMITS": ",".join(f"{scope}=100000000/60" for scope in BENCH_SCOPES),
-        },
-    )
-    app = create_app(settings)
-    engine, store = app.extensions["opensearch"], app.extensions["redis"]
-    workspace = "ws_inprocess"
-    headers = json_headers(mint([workspace], ttl=3600))
-    client = app.test_client()
-    rows = [{"workspaceId": workspace, **c} for c in contacts(420 + requests, seed=5)]
-    ensure_all(engine, settings.INDEX_PREFIX)
-    try:
-        for body in rows[:400]:
-            assert client.post("/v1/contacts", json=body, headers=headers).status_code == 201
-        engine.indices.refresh(index=f"{settings.INDEX_PREFIX}*")
-        queries = bench_search.query_mix(rows[:400], requests, seed=4)
-        queries = [{k: v for k, v in q.items() if not k.startswith("_")} for q in queries]
-        result = {}
-        for name, path, warm, bodies, status in (
-            ("search", "/v1/contacts/search", queries[:20], queries, 200),
-            ("create", "/v1/contacts", rows[400:420], rows[420:], 201),
-        ):
-            for body in warm:  # memos, connections
-                client.post(path, data=json.dumps(body), headers=headers)
-            texts = [json.dumps(body) for body in bodies]
-            wall, usage = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-
-            def send(texts=texts, path=path, status=status) -> None:
-                for text in texts:
-                    response = client.post(path, data=text, headers=headers)
-                    assert response.status_code == status, response.data[:200]
-
-            send()
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            per = 1000 / len(bodies)
-            user, system = after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime
-            result[name] = {
-                "requests": len(bodies),
-                "cpu_ms_per_request": round((user + system) * per, 2),
-                "user_ms_per_request": round(user * per, 2),
-                "system_ms_per_request": round(system * per, 2),
-                "wall_ms_per_request": round((time.perf_counter() - wall) * per, 2),
-            }
-            if cprofile and name == "search":
-                result[name]["cprofile"] = cpu_profile(send)
-        return result
-    finally:
-        drop_all(engine, settings.INDEX_PREFIX)
-        for key in store.scan_iter(f"{settings.REDIS_KEY_PREFIX}*", count=1000):
-            store.delete(key)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -416,13 +314,28 @@ def main() -> None:
         action="store_true",
         help="with --in-process: search's CPU by layer under cProfile (after the timing)",
     )
+    parser.add_argument("--search-only", action="store_true", help="with --in-process")
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        metavar="RAW_FILE",
+        help="a search's CPU by request stage, from py-spy raw files (bench-results/profile-*)",
+    )
     args = parser.parse_args()
     if args.in_process:
-        print(json.dumps(in_process(args.in_process, args.cprofile), indent=2))
+        from bench.profile_inprocess import in_process
+
+        print(json.dumps(in_process(args.in_process, args.cprofile, args.search_only), indent=2))
         return
     RESULTS.mkdir(exist_ok=True)
     global GIL_ONLY
     GIL_ONLY = not args.wall
+    if args.stages:
+        from bench.profile_inprocess import stages
+
+        for path in args.stages:
+            print(path, json.dumps(stages(Path(path)), indent=2))
+        return
     if args.summarize:
         for name in args.paths:
             print(name, json.dumps(summarize(RESULTS / f"profile-{name}.txt"), indent=2))

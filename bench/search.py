@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,12 +25,13 @@ import urllib3
 from opensearchpy import OpenSearch, helpers
 
 from app.cli.tokens import mint
+from app.config import Config
 from app.search.documents import to_document
 from app.search.indices import IndexNames, create_version, drop_all, ensure_all, point_aliases
 from app.services.contact_rules import new_contact_id
-from bench.batch import process_cpu
 from bench.benchlib import (
     RESULTS,
+    CpuMeter,
     api_process,
     api_search,
     engine,
@@ -236,38 +236,6 @@ def bench_size(client, base_url, size, sample, args) -> list[dict]:
     return rows
 
 
-class CpuMeter:
-    """CPU seconds spent by each side of a comparison: the API's gunicorn processes, the
-    engine's and Redis' server processes (found by the pids they report) and this process
-    (the load generator). On two cores, CPU per query is what bounds throughput, and
-    it moves far less than rates on a shared machine (the engine's and Redis' figures
-    include whatever else uses them meanwhile)."""
-
-    def __init__(self, client: OpenSearch, api_pid: int) -> None:
-        nodes = client.nodes.info(node_id="_local", metric="process")["nodes"]
-        self.pids = {
-            "api": api_pid,
-            "engine": next(iter(nodes.values()))["process"]["id"],
-            "redis": redis_pid(),
-        }
-
-    def read(self) -> dict[str, float]:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        seconds = {name: process_cpu(pid) for name, pid in self.pids.items() if pid}
-        return {**seconds, "client": usage.ru_utime + usage.ru_stime}
-
-
-def redis_pid() -> int | None:
-    from redis import Redis
-
-    from app.config import Config
-
-    try:
-        return int(Redis.from_url(Config.REDIS_URL).info("server")["process_id"])
-    except Exception:  # no Redis figure rather than no benchmark
-        return None
-
-
 def side_by_side(client, api, sample, args) -> list[dict]:
     """Issue 14's comparison: the same bodies through the API and straight to `_search`
     in one run: throughput, wall p50 and CPU per query of each process. Both sides use
@@ -325,6 +293,14 @@ def side_by_side(client, api, sample, args) -> list[dict]:
     for body in broadened:
         kinds[body["_kind"]] = kinds.get(body["_kind"], 0) + 1
     print(f"[bench_search] bodies taking the broadened pass, by kind: {kinds}")
+    # Kept alive alike: connections each side's pool had to open over the whole run
+    # (gunicorn closes a connection idle for its `keepalive` seconds; the engine does not).
+    opened = {
+        side: http.connection_from_url(url).num_connections
+        for side, url in (("api", base_url), ("raw", Config.OPENSEARCH_HOSTS[0]))
+    }
+    sent = 2 * (len(bodies) + 200)
+    print(f"[bench_search] connections opened over {sent} requests a side: {opened}")
     print("[bench_search] CPU ms per query: api = the API's gunicorn processes; engine,")
     print("  redis, client = through the API / raw (shared servers: others' work included)")
     return rows
