@@ -1,12 +1,14 @@
-"""A short Redis cut ends: writes are taken again as soon as Redis answers.
+"""A short Redis outage ends: writes are taken again as soon as Redis answers.
 
 Refusing writes while Redis is unreachable is safe (nothing is written, the caller gets a
 503), but a "do not call me" request must be taken again the moment the servers are
-back, not when some state left behind by the cut lapses on its own. Each test runs its
-own redis-server behind a FaultProxy (tests/chaos/proxy.py) whose `cut` closes every
-connection and refuses new ones, as a network partition does, and heals it; the shared
-OpenSearch sits behind a second proxy that can slow its replies, so a write is still
-inside its critical section when the cut comes.
+back, not when some state left behind by the outage (a lock whose release or whose
+acquisition's reply was lost) lapses on its own. Each test runs its own redis-server
+behind a FaultProxy (tests/chaos/proxy.py) whose `cut` closes every connection and
+refuses new ones, as a network partition does, or kills it with -9 and starts it again;
+the shared OpenSearch sits behind a second proxy that can slow its replies, so a write
+is still inside its critical section when the cut comes. DNC adds and checks, contact
+writes (the change feed's sequence is in Redis) and the rate limiter are covered.
 """
 
 from __future__ import annotations
