@@ -60,6 +60,7 @@ from app.changes.sequence import SENTINEL, STALE, token_age
 from app.changes.sequence import Sequence as RedisSequence
 from app.errors import CursorExpired, ServiceUnavailable
 from app.search import cursors
+from app.search.bulk_bodies import BULK_REPLY, bulk_body
 from app.search.indices import IndexNames
 from app.services.change_records import UNRECORDED, ChangeRecords, Written
 from app.services.change_retention import read_floor
@@ -257,7 +258,12 @@ class ChangeLog:
             body.append({"delete": self._action(workspace_id, seq)})
         if not body:
             return
-        result = self.client.bulk(index=self.names.write, body=body, refresh="false")
+        result = self.client.bulk(
+            index=self.names.write,
+            body=bulk_body(body, self.client.transport.serializer),
+            refresh="false",
+            filter_path=BULK_REPLY,
+        )
         if result.get("errors"):
             raise ServiceUnavailable(UNRECORDED)
 
