@@ -34,6 +34,7 @@ from app.services.dnc import DncService
 from app.services.dnc_reconcile import DncReconciler
 from app.services.duplicates import DuplicateService
 from app.services.export import ExportService
+from app.services.external_ids import ExternalIdClaims
 from app.services.imports import ImportService
 from app.services.merges import MergeService
 from app.services.search import SearchService
@@ -190,6 +191,7 @@ class Wiring:
                 cursor_key=self.config["CURSOR_SECRET"],
                 changes=self.changes,
                 key_secret=self.config["KEY_ID_SECRET"],
+                claims=ExternalIdClaims(self.redis, self.config["REDIS_KEY_PREFIX"]),
             ),
         )
 

@@ -3,9 +3,11 @@
 The service does the engine's I/O: compare-and-set writes guarded by the version
 (ETag), each announced to and recorded in the change feed, the DNC flag read from the
 list before and settled after a write, real-time reads routed to the token's
-workspaces, and newest-first listing by offset or cursor. The rules a contact obeys
-whatever path writes it (field normalization, identity, ETags, the exact `dnc` filter)
-are pure functions in app/services/contact_rules.py.
+workspaces, and newest-first listing (app/services/contact_listing.py). An external id
+given outside its key chain is claimed while it is checked and written
+(app/services/external_ids.py). The rules a contact obeys whatever path writes it
+(field normalization, identity, ETags, the exact `dnc` filter) are pure functions in
+app/services/contact_rules.py.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from app.schemas.contacts import ContactCreateSchema
 from app.schemas.loaders import compile_loader
 from app.search import cursors
 from app.search.documents import from_source, to_document, utc_now
-from app.search.filters import build_filters
 from app.search.indices import IndexNames
 from app.services.change_writes import NewRecordWriter
 from app.services.changes import NO_CHANGES, ChangeLog, contact_entries
+from app.services.contact_listing import ContactListing
 from app.services.contact_rules import (
     Versioned,
     external_id_taken,
@@ -33,8 +35,8 @@ from app.services.contact_rules import (
     prepare_fields,
     require_identity,
 )
+from app.services.external_ids import NO_CLAIMS, ExternalIdClaims
 from app.services.keys import ContactKeys
-from app.services.paging import decode_cursor, more_after, probe_size, require_window
 
 # Built once, precompiled from the schema (app/schemas/loaders.py): import rows and
 # scripts get the schema's exact results at a fraction of its per-row cost.
@@ -45,7 +47,7 @@ KEY_FIELDS = ("externalId", "source")  # optional too; the external id is unique
 UPDATE_RETRIES = 5
 
 
-class ContactService:
+class ContactService(ContactListing):
     def __init__(
         self,
         client: OpenSearch,
@@ -56,12 +58,15 @@ class ContactService:
         cursor_key: str | bytes | None = None,
         changes: ChangeLog | None = None,
         key_secret: str | bytes = "",
+        claims: ExternalIdClaims | None = None,
     ) -> None:
         self.client = client
         self.names = IndexNames(index_prefix, "contacts")
         # Every write is announced before and recorded after (app/services/changes.py).
         self.changes = changes or NO_CHANGES
         self.keys = ContactKeys(client, self.names, key_secret)
+        # Without Redis (scripts, baselines) no claims are taken (external_ids.py).
+        self.claims = claims or NO_CLAIMS
         self.new_records = NewRecordWriter(client, self.changes)
         self.default_country = default_country
         # Only services that page (the API's) need a key; writers (imports, scripts) do not.
@@ -103,14 +108,15 @@ class ContactService:
 
     def create(self, data: dict, *, refresh: str | None = None) -> Versioned:
         contact = self.prepare_new(data)
-        workspace_id, keyed = contact["workspaceId"], bool(contact.get("externalId"))
-        if keyed:
-            contact["id"] = self.external_id_slot(workspace_id, contact["externalId"])
+        workspace_id = contact["workspaceId"]
+        if contact.get("externalId"):
+            # A PATCH giving another contact this id would not be in its chain yet.
+            with self.claims.claim(workspace_id, contact["externalId"]):
+                contact["id"] = self.external_id_slot(workspace_id, contact["externalId"])
+                return Versioned(contact, *self._create_keyed(contact, refresh))
         # `dnc` is indexed too (the search filter), so it is computed before the write.
         self.annotate(workspace_id, [contact])
         entries, document = contact_entries("created", [contact]), to_document(contact)
-        if keyed:
-            return Versioned(contact, *self._create_keyed(contact, document, entries, refresh))
         # A new random id: the contact and its change in one _bulk (change_writes.py).
         action = {"_index": self.names.write, "_id": contact["id"], "routing": workspace_id}
         (item,) = self.new_records.write(
@@ -126,12 +132,12 @@ class ContactService:
         self.settle_dnc_flags(workspace_id, [contact])
         return Versioned(contact, item["_seq_no"], item["_primary_term"])
 
-    def _create_keyed(
-        self, contact: dict, document: dict, entries: list[list], refresh: str | None
-    ) -> tuple[int, int]:
+    def _create_keyed(self, contact: dict, refresh: str | None) -> tuple[int, int]:
         """A create under an externalId's id, which another writer may also write: the
         feed's usual order (number after the write, state read back)."""
         workspace_id = contact["workspaceId"]
+        self.annotate(workspace_id, [contact])
+        entries, document = contact_entries("created", [contact]), to_document(contact)
         change = self.changes.begin(workspace_id, entries)
         try:
             result = self.client.index(
@@ -168,35 +174,46 @@ class ContactService:
             if expected and expected != (current.primary_term, current.seq_no):
                 raise PreconditionFailed()
             contact = self.merge(current.contact, changes)
-            if contact.get("externalId") != current.contact.get("externalId"):
-                self.require_free_external_id(contact, contact_id)
-                # Searchable before the answer, so the next check finds it (app/services/keys.py).
-                refresh = "true" if refresh == "true" else "wait_for"
-            contact["updatedAt"] = max(utc_now(), current.contact["updatedAt"])
-            self.annotate(contact["workspaceId"], [contact])
-            entries = contact_entries("updated", [contact])
-            change = self.changes.begin(contact["workspaceId"], entries)
-            try:
-                # Compare-and-set on the version we read: a concurrent edit makes this
-                # fail, and the loop re-reads and re-applies our fields on top of theirs.
-                result = self.client.index(
-                    index=self.names.write,
-                    id=contact_id,
-                    body=to_document(contact),
-                    routing=contact["workspaceId"],
-                    if_seq_no=current.seq_no,
-                    if_primary_term=current.primary_term,
-                    refresh=refresh or "false",
-                )
-            except ConflictError:
-                self.changes.withdraw(contact["workspaceId"], change)
-                if expected:
-                    raise PreconditionFailed() from None
-                continue
-            self.settle_dnc_flags(contact["workspaceId"], [contact])
-            self.changes.commit(contact["workspaceId"], change, entries)
-            return Versioned(contact, result["_seq_no"], result["_primary_term"])
+            if contact.get("externalId") == current.contact.get("externalId"):
+                written = self._write_update(current, contact, refresh, bool(expected))
+            else:
+                # Held across the check, the write and its refresh (external_ids.py).
+                with self.claims.claim(contact["workspaceId"], contact.get("externalId")):
+                    self.require_free_external_id(contact, contact_id)
+                    # Searchable before the answer, so the next check finds it (keys.py).
+                    now = "true" if refresh == "true" else "wait_for"
+                    written = self._write_update(current, contact, now, bool(expected))
+            if written is not None:
+                return written
         raise PreconditionFailed("The contact is being edited concurrently; retry.")
+
+    def _write_update(
+        self, current: Versioned, contact: dict, refresh: str | None, pinned: bool
+    ) -> Versioned | None:
+        """Compare-and-set on the version read: None when a concurrent edit got there
+        first (the caller re-reads and re-applies its fields on top), 412 if `pinned`."""
+        contact["updatedAt"] = max(utc_now(), current.contact["updatedAt"])
+        self.annotate(contact["workspaceId"], [contact])
+        entries = contact_entries("updated", [contact])
+        change = self.changes.begin(contact["workspaceId"], entries)
+        try:
+            result = self.client.index(
+                index=self.names.write,
+                id=contact["id"],
+                body=to_document(contact),
+                routing=contact["workspaceId"],
+                if_seq_no=current.seq_no,
+                if_primary_term=current.primary_term,
+                refresh=refresh or "false",
+            )
+        except ConflictError:
+            self.changes.withdraw(contact["workspaceId"], change)
+            if pinned:
+                raise PreconditionFailed() from None
+            return None
+        self.settle_dnc_flags(contact["workspaceId"], [contact])
+        self.changes.commit(contact["workspaceId"], change, entries)
+        return Versioned(contact, result["_seq_no"], result["_primary_term"])
 
     def delete(
         self,
@@ -336,75 +353,3 @@ class ContactService:
                     self.annotate(contact["workspaceId"], [contact])
                 return Versioned(contact, doc["_seq_no"], doc["_primary_term"])
         raise NotFound()
-
-    def list_page(self, args: dict) -> dict:
-        cursor = args.get("cursor")
-        filters = {k: args[k] for k in ("externalId", "source") if args.get(k)}
-        contacts, total, next_cursor = self.list(
-            args["workspaceId"],
-            limit=args["limit"],
-            offset=args["offset"],
-            cursor=cursor,
-            filters=filters,
-        )
-        return {
-            "data": contacts,
-            "meta": {
-                "total": total,
-                "hasMore": next_cursor is not None,
-                "totalIsExact": True,
-                "nextCursor": next_cursor,
-            },
-        }
-
-    def list(
-        self,
-        workspace_id: str,
-        *,
-        limit: int,
-        offset: int = 0,
-        cursor: str | None = None,
-        filters: dict | None = None,
-    ) -> tuple[list[dict], int, str | None]:
-        """Newest first: offset paging within the engine's result window, or a cursor
-        (search_after on createdAt, id) for any depth.
-
-        createdAt never changes, so new contacts only ever land before the first page and
-        search_after alone neither repeats nor skips a row: no point in time is needed.
-        `filters` (externalId, source) are the search filters of the same names.
-        """
-        # A cursor pages the filters it was made with (unfiltered cursors stay as they were).
-        mark = cursors.fingerprint(workspace_id, "list", *([filters] if filters else []))
-        after = None
-        if cursor:
-            after = decode_cursor(
-                self._codec(), cursor, workspace_id, mark, offset=offset, sort_keys=2
-            ).after
-        else:
-            require_window(offset, limit)
-        body = {
-            "query": {"bool": {"filter": build_filters(workspace_id, filters)}},
-            "sort": [{"createdAt": "desc"}, {"id": "desc"}],
-            "size": probe_size(limit, offset if after is None else 0),
-            "track_total_hits": True,
-            "_source": {"excludes": ["phoneDigits", "fullNameExact"]},
-        }
-        if after is not None:
-            body["search_after"] = after
-        else:
-            body["from"] = offset
-        result = self.client.search(index=self.names.read, routing=workspace_id, body=body)
-        hits = result["hits"]["hits"]
-        contacts = [from_source(hit["_source"]) for hit in hits[:limit]]
-        self.annotate(workspace_id, contacts)
-        next_cursor = None
-        total = result["hits"]["total"]
-        if hits and more_after(hits, limit, offset if after is None else 0, total):
-            last = cursors.Cursor(hits[:limit][-1]["sort"], mark)
-            next_cursor = self._codec().encode(last, workspace_id)
-        return contacts, total["value"], next_cursor
-
-    def _codec(self) -> cursors.CursorCodec:
-        if self.cursors is None:
-            raise RuntimeError("cursor paging needs a ContactService built with cursor_key")
-        return self.cursors
