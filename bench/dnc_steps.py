@@ -9,9 +9,10 @@ batch: the whole POST through the Flask test client, the strict JSON parse of it
 the normalization (`canonical_many`), the cache script call, the listed numbers' entry
 read, the rows (`check_rows`) and the reply's orjson encoding; then the raw `SMISMEMBER`
 of the same 1,000 numbers on a plain set. For the single check it times an unlisted and
-a listed number's GET, and the entry read alone (one GET by id against the one-document
-mget it replaced). Medians and p99 in ms; the machine's load moves every figure, so read
-the steps against each other and against the raw call of the same run.
+a listed number's GET, and the entry read alone (`DncService.lookup`, a one-document
+mget) beside a GET by id of another entry. Medians and p99 in ms; the machine's load
+moves every figure, so read the steps against each other and against the raw call of
+the same run.
 
 It uses the shared Redis and OpenSearch under a key and index prefix of its own
 (`bench-dncsteps-<run>-`) and removes everything it made.
@@ -119,9 +120,9 @@ def run(args) -> None:
             def post(body: bytes) -> bytes:
                 return client.post("/v1/dnc/check", data=body, headers=headers).get_data()
 
-            def mget_one(phone: str) -> dict:
-                docs = [{"_id": dnc.doc_id(WORKSPACE, phone), "routing": WORKSPACE}]
-                return dnc.client.mget(index=dnc.names.read, body={"docs": docs}, realtime=True)
+            def get_one(phone: str) -> dict:
+                doc_id = dnc.doc_id(WORKSPACE, phone)
+                return dnc.client.get(index=dnc.names.read, id=doc_id, routing=WORKSPACE)
 
             for i in range(args.batches + 10):
                 batch = [fresh() for _ in range(1_000)]
@@ -143,8 +144,8 @@ def run(args) -> None:
                 timed("raw SMISMEMBER x1000 (plain set)", redis_client.smismember, plain, batch)
                 timed("GET /v1/dnc/check, unlisted", get, fresh())
                 timed("GET /v1/dnc/check, listed (first check)", get, unread.pop())
-                timed("  entry read: GET by id", dnc.lookup, WORKSPACE, [unread.pop()])
-                timed("  entry read: one-document mget", mget_one, unread.pop())
+                timed("  entry read: lookup (mget)", dnc.lookup, WORKSPACE, [unread.pop()])
+                timed("  entry read: GET by id", get_one, unread.pop())
                 if i == 9:  # the first ten rounds warm the process up
                     steps.clear()
     finally:

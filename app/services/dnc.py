@@ -344,40 +344,26 @@ class DncService(DncInputs, DncCacheWrites, DncContactSync, DncBuilds, DncPages)
         if not unique:
             return {}
         try:
-            if len(unique) == 1:  # a single check's evidence: a GET costs less than an mget
-                docs = [self._get_entry(workspace_id, unique[0])]
-            else:
-                docs = self.client.mget(
-                    index=self.names.read,
-                    body={
-                        "docs": [
-                            {"_id": self.doc_id(workspace_id, p), "routing": workspace_id}
-                            for p in unique
-                        ]
-                    },
-                    realtime=True,
-                )["docs"]
+            result = self.client.mget(
+                index=self.names.read,
+                body={
+                    "docs": [
+                        {"_id": self.doc_id(workspace_id, p), "routing": workspace_id}
+                        for p in unique
+                    ]
+                },
+                realtime=True,
+            )
         except Exception as exc:  # unreachable, timed out or refusing: fail closed
             log.warning("DNC lookup failed: %s", type(exc).__name__)
             raise ServiceUnavailable(UNAVAILABLE) from exc
         entries = {}
-        for doc in docs:
+        for doc in result["docs"]:
             if doc.get("error"):
                 raise ServiceUnavailable(UNAVAILABLE)
             if doc.get("found"):
                 entries[doc["_source"]["phone"]] = doc["_source"]
         return entries
-
-    def _get_entry(self, workspace_id: str, phone: str) -> dict:
-        """One entry by id, real-time, shaped as an mget's doc (404: `found: false` for an
-        absent entry, an `error` when the index itself is missing)."""
-        return self.client.get(
-            index=self.names.read,
-            id=self.doc_id(workspace_id, phone),
-            routing=workspace_id,
-            realtime=True,
-            ignore=404,
-        )
 
     def check(
         self,

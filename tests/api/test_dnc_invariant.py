@@ -315,8 +315,6 @@ def test_contacts_read_dnc_null_when_nothing_can_decide(app, workspace, auth):
         services.dnc().client = Faulty(
             services.dnc().client,
             mget=lambda real, *a, **k: (_ for _ in ()).throw(ConnectionTimeout("T", "x", None)),
-            # One number's entry is read by id (DncService.lookup): refused the same way.
-            get=lambda real, *a, **k: (_ for _ in ()).throw(ConnectionTimeout("T", "x", None)),
         )
     got = client.get(f"/v1/contacts/{contact.json['data']['id']}", headers=auth)
     assert got.status_code == 200 and got.json["data"]["dnc"] is None

@@ -1,6 +1,6 @@
-"""A listed number's entry read alone (DncService.lookup of one number: a GET by id, the
-single check's evidence) is exactly what the multi-get of several reads, and fails closed
-the same way when the record cannot answer."""
+"""A listed number's entry read alone (DncService.lookup of one number, the single check's
+evidence) is exactly what a read of several returns, real time, and fails closed when the
+record cannot answer (a missing index, an unreachable node)."""
 
 from __future__ import annotations
 
