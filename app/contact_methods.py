@@ -57,11 +57,20 @@ def entries_of(contact: dict, kind: Kind) -> list[dict]:
 
 def numbers_of(contact: dict) -> list[str]:
     """Every E.164 number of a contact, primary first."""
-    return [entry["number"] for entry in entries_of(contact, PHONES)]
+    return _values_of(contact, PHONES)
 
 
 def addresses_of(contact: dict) -> list[str]:
-    return [entry["address"] for entry in entries_of(contact, EMAILS)]
+    return _values_of(contact, EMAILS)
+
+
+def _values_of(contact: dict, kind: Kind) -> list[str]:
+    """The values of entries_of(contact, kind), read in place (no copy of each entry)."""
+    entries = contact.get(kind.plural)
+    if entries:
+        return [entry[kind.key] for entry in entries]
+    value = contact.get(kind.scalar)
+    return [value] if value else []
 
 
 def flag_numbers(contact: dict, listed: set[str] | None) -> None:

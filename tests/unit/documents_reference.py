@@ -130,3 +130,11 @@ def merge(current: dict, changes: dict) -> dict:
     contact["customFields"] = contact.get("customFields") or {}
     require_identity(contact)
     return contact
+
+
+def numbers_of(contact: dict) -> list[str]:
+    return [entry["number"] for entry in entries_of(contact, PHONES)]
+
+
+def addresses_of(contact: dict) -> list[str]:
+    return [entry["address"] for entry in entries_of(contact, EMAILS)]

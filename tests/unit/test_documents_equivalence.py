@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from app.contact_methods import EMAILS, PHONES, _with_primary
+from app.contact_methods import EMAILS, PHONES, _with_primary, addresses_of, numbers_of
 from app.errors import ApiError
 from app.search import documents, names
 from app.services.contact_rules import prepare_fields
@@ -214,3 +214,9 @@ def test_timestamps_equal_the_datetime_text_of_the_same_instant(monkeypatch):
         moment = moment.replace(microsecond=millis % 1000 * 1000 + 999)
         expected = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert documents.utc_now() == expected, millis
+
+
+def test_numbers_and_addresses_equal_the_values_of_the_copied_entries():
+    for contact in _contacts(random.Random(24)):
+        assert _outcome(numbers_of, contact) == _outcome(reference.numbers_of, contact)
+        assert _outcome(addresses_of, contact) == _outcome(reference.addresses_of, contact)
