@@ -69,6 +69,13 @@ def strict_loads(text: str | bytes):
     except RecursionError:
         raise ValidationError("The JSON is nested too deeply.") from None
     try:
+        # orjson refuses lone surrogates (and ints past 64 bits, nesting past 254), about
+        # 15x faster than the stdlib writer: what it writes holds no lone surrogate.
+        orjson.dumps(value)
+        return value
+    except orjson.JSONEncodeError:
+        pass  # the stdlib decides, as it always did
+    try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("The JSON contains text that is not valid Unicode.") from None
