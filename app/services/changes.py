@@ -133,17 +133,8 @@ class ChangeLog:
 
     def begin(self, workspace_id: str, entries: list[list], kind: str = "contact") -> str:
         """Announce a write before it changes anything; 503 if Redis cannot take it."""
-        try:
-            low, token = self.sequence.begin(workspace_id, {"kind": kind, "entries": entries})
-            if low == STALE:
-                self._recover(workspace_id)
-                low, token = self.sequence.begin(workspace_id, {"kind": kind, "entries": entries})
-        except redis.RedisError as exc:
-            raise ServiceUnavailable(
-                "The change feed is unavailable; nothing was written."
-            ) from exc
-        if low == STALE:
-            raise ServiceUnavailable("The change feed is recovering; retry.")
+        payload = {"kind": kind, "entries": entries}
+        _, token = self._announce(workspace_id, lambda: self.sequence.begin(workspace_id, payload))
         return token
 
     def begin_numbered(self, workspace_id: str, entries: list[list]) -> tuple[str, int]:
@@ -151,18 +142,27 @@ class ChangeLog:
         same Redis call: (member, first number). Only for new random ids
         (app/services/change_writes.py says why); 503 if Redis cannot take it."""
         payload = {"kind": "contact", "entries": entries}
+        first, token = self._announce(
+            workspace_id,
+            lambda: self.sequence.begin_numbered(workspace_id, payload, len(entries)),
+        )
+        return token, first
+
+    def _announce(self, workspace_id: str, call) -> tuple[int, str]:
+        """`call` (a sequence script answering (number, member)), once more after a
+        recovery if Redis lost the sequence; 503 if it cannot be taken."""
         try:
-            first, token = self.sequence.begin_numbered(workspace_id, payload, len(entries))
-            if first == STALE:
+            number, token = call()
+            if number == STALE:
                 self._recover(workspace_id)
-                first, token = self.sequence.begin_numbered(workspace_id, payload, len(entries))
+                number, token = call()
         except redis.RedisError as exc:
             raise ServiceUnavailable(
                 "The change feed is unavailable; nothing was written."
             ) from exc
-        if first == STALE:
+        if number == STALE:
             raise ServiceUnavailable("The change feed is recovering; retry.")
-        return token, first
+        return number, token
 
     def commit(
         self,
