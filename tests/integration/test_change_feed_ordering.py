@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 
-import pytest
 from opensearchpy import helpers
 
 from app.search.documents import to_document
@@ -170,20 +169,6 @@ def test_a_write_in_flight_holds_readers_back_until_it_is_recorded(app, client, 
         query_string={"workspaceId": workspace, "cursor": held.json["meta"]["nextCursor"]},
     )
     assert [e["contactId"] for e in released.json["data"]] == [fast.json["data"]["id"]]
-
-
-@pytest.fixture
-def quick_settle(app):
-    """The app's change log with a short settle time, on the same servers and prefixes."""
-    wiring = app.extensions["wiring"]
-    return ChangeLog(
-        wiring.opensearch,
-        wiring.redis,
-        app.config["INDEX_PREFIX"],
-        app.config["REDIS_KEY_PREFIX"],
-        cursor_key=app.config["CURSOR_SECRET"],
-        settle_seconds=0.3,
-    )
 
 
 def test_a_write_that_died_before_recording_is_settled_from_the_record(

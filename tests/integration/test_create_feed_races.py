@@ -123,20 +123,6 @@ def test_writes_racing_new_contacts_before_their_create_answers_replay_to_the_st
     assert replay(follower.events) == stored
 
 
-@pytest.fixture
-def quick_settle(app):
-    """The app's change log with a short settle time, on the same servers and prefixes."""
-    wiring = app.extensions["wiring"]
-    return ChangeLog(
-        wiring.opensearch,
-        wiring.redis,
-        app.config["INDEX_PREFIX"],
-        app.config["REDIS_KEY_PREFIX"],
-        cursor_key=app.config["CURSOR_SECRET"],
-        settle_seconds=0.3,
-    )
-
-
 def died_after_storing(app, changes, workspace, *, with_contact: bool) -> str:
     """A create that numbered its change, stored the change (and maybe the contact) in its
     bulk, then died before leaving the in-flight set."""
