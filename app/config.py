@@ -190,6 +190,10 @@ class Config:
     WEBHOOK_MAX_FAILURES = int(os.environ.get("WEBHOOK_MAX_FAILURES", "10"))
     WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
     WEBHOOK_POLL_SECONDS = float(os.environ.get("WEBHOOK_POLL_SECONDS", "1"))
+    # Keys that seal webhook signing secrets at rest (app/changes/sealing.py): comma-
+    # separated passphrases, the first seals and every one opens (rotation: new key first,
+    # drop the old once every subscription was saved again). Unset: a public development key.
+    WEBHOOK_SECRET_KEYS = os.environ.get("WEBHOOK_SECRET_KEYS", "")
     WEBHOOKS_PER_WORKSPACE = int(os.environ.get("WEBHOOKS_PER_WORKSPACE", "10"))
 
     API_TITLE = "Contacts API"

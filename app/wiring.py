@@ -20,6 +20,7 @@ from opensearchpy import OpenSearch
 from redis.cluster import RedisCluster
 
 from app import jobs, observability
+from app.changes.sealing import SecretBox
 from app.jsonio import EngineSerializer
 from app.search.pits import PitBudget
 from app.search.shards import complete_reads
@@ -175,6 +176,7 @@ class Wiring:
                 max_failures=self.config["WEBHOOK_MAX_FAILURES"],
                 timeout_seconds=self.config["WEBHOOK_TIMEOUT_SECONDS"],
                 per_workspace=self.config["WEBHOOKS_PER_WORKSPACE"],
+                secret_box=SecretBox(self.config["WEBHOOK_SECRET_KEYS"]),
             ),
         )
 

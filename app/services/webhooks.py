@@ -1,7 +1,8 @@
 """WebhookService: subscriptions to a workspace's change feed, and their delivery.
 
 A subscription (OpenSearch `webhooks` index, the store of record) holds its URL, a
-secret returned once at creation, and its position in the feed. The worker
+secret returned once at creation (stored sealed: app/changes/sealing.py), and its
+position in the feed. The worker
 (app/worker.py) calls `deliver_due` every WEBHOOK_POLL_SECONDS: each subscription that
 is due is taken under its own lock (app/locks.py), so one process at a time delivers
 it, and its changes after its position are POSTed one by one, in feed order, signed
@@ -31,6 +32,7 @@ import redis
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
 from app.changes import delivery
+from app.changes.sealing import SealedSecretError, SecretBox
 from app.errors import Conflict, NotFound, ValidationError
 from app.locks import RenewableLock
 from app.search.documents import utc_now
@@ -81,6 +83,7 @@ class WebhookService:
         max_failures: int = 10,
         timeout_seconds: float = 5.0,
         per_workspace: int = 10,
+        secret_box: SecretBox | None = None,
     ) -> None:
         self.client = client
         self.redis = redis_client
@@ -92,6 +95,7 @@ class WebhookService:
         self.max_failures = max_failures
         self.timeout = timeout_seconds
         self.per_workspace = per_workspace
+        self.box = secret_box or SecretBox(None)
 
     # --- subscriptions ------------------------------------------------------------------
 
@@ -105,11 +109,12 @@ class WebhookService:
             ) from None
         if len(self.list(workspace_id)) >= self.per_workspace:
             raise Conflict(f"A workspace holds at most {self.per_workspace} webhooks.")
+        secret = "whsec_" + secrets.token_urlsafe(32)
         source = {
             "id": "wh_" + secrets.token_urlsafe(12),
             "workspaceId": workspace_id,
             "url": url,
-            "secret": "whsec_" + secrets.token_urlsafe(32),
+            "secret": self.box.seal(secret),
             "createdAt": utc_now(),
             "paused": False,
             "position": self.changes.head(workspace_id),
@@ -125,7 +130,7 @@ class WebhookService:
             op_type="create",
             refresh="wait_for",
         )
-        return {**public(source), "secret": source["secret"]}
+        return {**public(source), "secret": secret}
 
     def list(self, workspace_id: str) -> list[dict]:
         result = self.client.search(
@@ -170,7 +175,9 @@ class WebhookService:
         return found["_source"], (found["_seq_no"], found["_primary_term"])
 
     def _save(self, source: dict, version: tuple[int, int], refresh: str = "false") -> bool:
-        """Compare-and-set: False when the subscription changed or went meanwhile."""
+        """Compare-and-set: False when the subscription changed or went meanwhile. A
+        secret stored before sealing is sealed here."""
+        source["secret"] = self.box.seal(source["secret"])
         try:
             self.client.index(
                 index=self.names.write,
@@ -239,14 +246,19 @@ class WebhookService:
         """POST one event; record the attempt; True when it was accepted."""
         body = orjson.dumps(event)
         started = time.monotonic()
-        status, error = delivery.post(
-            source["url"],
-            source["secret"],
-            event["id"],
-            body,
-            timeout=self.timeout,
-            allow_private=self.allow_private,
-        )
+        try:
+            secret = self.box.open(source["secret"])
+        except SealedSecretError as exc:
+            status, error = None, str(exc)  # never signed with a wrong key
+        else:
+            status, error = delivery.post(
+                source["url"],
+                secret,
+                event["id"],
+                body,
+                timeout=self.timeout,
+                allow_private=self.allow_private,
+            )
         attempt = {
             "at": utc_now(),
             "eventId": event["id"],
