@@ -24,6 +24,10 @@ The contract:
   number listed meanwhile is never shown callable.
 - Validation and merging are ContactService's own (prepare_fields, prepare_new, merge),
   so a batch item is held to exactly the rules of a single create or PATCH.
+- The external ids the items give are claimed for the whole call
+  (app/services/external_ids.py), so a PATCH or create racing the batch on one of them
+  cannot make a second holder; an id another request keeps claimed is `invalid` (409).
+- read (and the references read and delete resolve) is app/services/batch_reads.py.
 """
 
 from __future__ import annotations
@@ -36,13 +40,13 @@ from opensearchpy import OpenSearch
 from app.errors import Conflict, ValidationError
 from app.schemas.batch import (
     CreateItemSchema,
-    RefItemSchema,
     UpdateItemSchema,
     UpsertItemSchema,
 )
 from app.schemas.loaders import compile_loader
 from app.search.bulk_bodies import BULK_REPLY, bulk_body
 from app.search.documents import utc_now
+from app.services.batch_reads import BatchReads
 from app.services.batch_results import (
     Batch,
     DuplicateItem,
@@ -56,6 +60,7 @@ from app.services.change_records import Written
 from app.services.changes import contact_entries
 from app.services.contact_rules import external_id_taken, new_contact_id, prepare_fields
 from app.services.contacts import UPDATE_RETRIES, ContactService
+from app.services.external_ids import being_assigned
 from app.services.keys import Stored
 
 # Precompiled from the item schemas (app/schemas/loaders.py): the same results as their
@@ -64,7 +69,6 @@ ITEM_SCHEMAS = {
     "create": compile_loader(CreateItemSchema),
     "update": compile_loader(UpdateItemSchema),
     "upsert": compile_loader(UpsertItemSchema),
-    "ref": compile_loader(RefItemSchema),
 }
 # Bulk item statuses that mean "plan this item again": a lost race, a full write queue.
 RETRYABLE = (409, 429)
@@ -75,7 +79,7 @@ BULK_TIMEOUT_SECONDS = 30
 OVERLOAD_BACKOFF_SECONDS = 0.25
 
 
-class BatchService:
+class BatchService(BatchReads):
     def __init__(self, client: OpenSearch, contacts: ContactService) -> None:
         self.client = client
         self.contacts = contacts
@@ -113,7 +117,7 @@ class BatchService:
                 writes.append(self._create(index, contact))
             return writes
 
-        self._rounds(workspace_id, batch, pending, plan, refresh)
+        self._claimed_rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def update(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
@@ -144,7 +148,7 @@ class BatchService:
             return self._merges(workspace_id, batch, targets)
 
         refresh = refresh_for_external_ids(pending.values(), refresh)
-        self._rounds(workspace_id, batch, pending, plan, refresh)
+        self._claimed_rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def upsert(
@@ -199,22 +203,7 @@ class BatchService:
 
         if key != "externalId":
             refresh = refresh_for_external_ids(pending.values(), refresh)
-        self._rounds(workspace_id, batch, pending, plan, refresh)
-        return batch.response()
-
-    def read(self, workspace_id: str, items: list) -> dict:
-        batch = Batch(items)
-        refs = self._refs(batch)
-        found = self._find(workspace_id, refs)
-        contacts = []
-        for index, ref in refs.items():
-            stored = found.get(index)
-            if stored is None:
-                batch.done(index, "not_found", id_=ref.get("id"))
-            else:
-                contacts.append(stored.contact)
-                batch.done(index, "found", stored.contact)
-        self.contacts.annotate(workspace_id, contacts)
+        self._claimed_rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def delete(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
@@ -300,33 +289,19 @@ class BatchService:
                 writes.append(Write(index, "updated", action, contact))
         return writes
 
-    def _refs(self, batch: Batch) -> dict[int, dict]:
-        refs = {}
-        for index in range(len(batch.items)):
-            ref = batch.load(index, ITEM_SCHEMAS["ref"])
-            if ref is not None:
-                refs[index] = ref
-        keyed = batch.first_of_each(
-            {
-                i: ("id:" + r["id"]) if "id" in r else ("x:" + r["externalId"])
-                for i, r in refs.items()
-            }
-        )
-        return {i: r for i, r in refs.items() if i in keyed}
-
-    def _find(self, workspace_id: str, refs: dict[int, dict]) -> dict[int, Stored]:
-        """The stored contact of each reference (by id or by external id), real-time."""
-        by_id = self.keys.read(workspace_id, [r["id"] for r in refs.values() if "id" in r])
-        external = [r["externalId"] for r in refs.values() if "externalId" in r]
-        held = self.keys.resolve(workspace_id, "externalId", external) if external else {}
-        found = {}
-        for index, ref in refs.items():
-            stored = by_id.get(ref["id"]) if "id" in ref else held[ref["externalId"]].holder
-            if stored is not None:
-                found[index] = stored
-        return found
-
     # --- writing -----------------------------------------------------------------
+
+    def _claimed_rounds(self, workspace_id, batch, pending, plan, refresh) -> None:
+        """_rounds, holding the claims on the external ids the items give (see
+        app/services/external_ids.py); an item whose id another request keeps claimed
+        is `invalid` (409, retry it)."""
+        wanted = {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
+        with self.contacts.claims.claim_many(workspace_id, wanted.values()) as held:
+            for index, external_id in wanted.items():
+                if external_id not in held:
+                    batch.invalid(index, being_assigned())
+                    del pending[index]
+            self._rounds(workspace_id, batch, pending, plan, refresh)
 
     def _rounds(
         self,

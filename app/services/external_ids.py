@@ -10,40 +10,70 @@ and a single create, checking at the same moment would each find the id free and
 write it: two contacts of the workspace with one externalId.
 
 So both hold a claim on (workspace, external id) across the check, the write and its
-refresh: a short Redis lock (app/locks.py, the service's one lock) named after a digest
-of the id, so a 255-character or non-ASCII id makes a short, plain key. The second
+refresh: a Redis key named after a digest of the id (a 255-character or non-ASCII id
+makes a short, plain key), taken with SET NX and freed only by its holder's token, as
+app/locks.py's lock is; written here as one script over many keys, so a batch takes
+all of its claims in one round trip, and never renewed (see CLAIM_SECONDS). The second
 request waits for the first (a PATCH with an external id answers only after the
 refresh, about a second at most) and then finds the first's contact: 409. A claim that
 stays taken longer than CLAIM_WAIT_SECONDS is a 409 too ("retry"), never a write.
 
-Batch update and upsert (one bulk of up to 1,000 items) do not take claims: they check
-and write under the same rules without them, so a batch racing a PATCH on the very same
-new external id is the one case this does not order.
+A batch (create, update, upsert: up to 1,000 items) claims every external id its items
+give (`claim_many`) for the whole call: plan, bulk, refresh. An id another request still
+holds after CLAIM_WAIT_SECONDS makes that item `invalid` (409, retry it); the others go
+on. Claims last CLAIM_SECONDS, well past a batch's bulk timeout, and are freed at the
+end of the call (or lapse, if the process dies).
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 
 import redis
 
 from app.errors import Conflict, ServiceUnavailable
-from app.locks import RenewableLock
 
-# A claim lives this long unless renewed (its holder renews it while it works).
-CLAIM_SECONDS = 10
+# A claim lives this long unless freed first: past the slowest call (a batch's bulk
+# times out after 30 s).
+CLAIM_SECONDS = 90
 # How long a request waits for another's claim on the same external id.
 CLAIM_WAIT_SECONDS = 5
 CLAIM_POLL_SECONDS = 0.05
+
+# Take each free key (SET NX PX) for ARGV[1]; 1 per key taken, 0 per key held by another.
+_TAKE = """
+local taken = {}
+for i, key in ipairs(KEYS) do
+  taken[i] = redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+end
+return taken
+"""
+# Free the keys that still hold ARGV[1] (never another holder's).
+_FREE = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 0
+"""
+
+
+def being_assigned() -> Conflict:
+    return Conflict(
+        "Another request is giving a contact this externalId; retry.",
+        details=[{"field": "externalId", "message": "Being assigned."}],
+    )
 
 
 class ExternalIdClaims:
     def __init__(self, client: redis.Redis, key_prefix: str) -> None:
         self.client = client
         self.key_prefix = key_prefix
+        self._take = client.register_script(_TAKE)
+        self._free = client.register_script(_FREE)
 
     def key(self, workspace_id: str, external_id: str) -> str:
         digest = hashlib.sha256(external_id.encode("utf-8", "surrogatepass")).hexdigest()
@@ -51,32 +81,53 @@ class ExternalIdClaims:
 
     @contextmanager
     def claim(self, workspace_id: str, external_id: str | None) -> Iterator[None]:
-        """Hold the claim on `external_id` of the workspace for the block (no claim for
-        None: clearing an external id cannot collide)."""
+        """Hold the claim on `external_id` of the workspace for the block, or 409 (no
+        claim for None: clearing an external id cannot collide)."""
         if not external_id:
             yield
             return
-        lock = RenewableLock(self.client, self.key(workspace_id, external_id), CLAIM_SECONDS)
+        with self.claim_many(workspace_id, [external_id]) as held:
+            if not held:
+                raise being_assigned()
+            yield
+
+    @contextmanager
+    def claim_many(self, workspace_id: str, external_ids: Iterable[str]) -> Iterator[set[str]]:
+        """Claims on as many of `external_ids` as are free within CLAIM_WAIT_SECONDS, held
+        for the block; yields the ids claimed (the caller refuses the others)."""
+        external_ids = set(external_ids)
+        wanted = {self.key(workspace_id, x): x for x in external_ids}
+        token, held = secrets.token_hex(16), set()
         deadline = time.monotonic() + CLAIM_WAIT_SECONDS
         try:
-            while not lock.acquire():
-                if time.monotonic() >= deadline:
-                    raise Conflict(
-                        "Another request is giving a contact this externalId; retry.",
-                        details=[{"field": "externalId", "message": "Being assigned."}],
-                    )
-                time.sleep(CLAIM_POLL_SECONDS)
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("Redis is unavailable; nothing was written.") from exc
-        try:
-            yield
+            try:
+                while wanted:
+                    keys = list(wanted)
+                    taken = self._take(keys=keys, args=[token, CLAIM_SECONDS * 1000])
+                    for key, got in zip(keys, taken, strict=True):
+                        if got:
+                            held.add(key)
+                            del wanted[key]
+                    if not wanted or time.monotonic() >= deadline:
+                        break
+                    time.sleep(CLAIM_POLL_SECONDS)
+            except redis.RedisError as exc:
+                raise ServiceUnavailable("Redis is unavailable; nothing was written.") from exc
+            yield {x for x in external_ids if self.key(workspace_id, x) in held}
         finally:
-            lock.release()
+            if held:
+                try:
+                    self._free(keys=sorted(held), args=[token])
+                except redis.RedisError:  # they lapse after CLAIM_SECONDS
+                    pass
 
 
 class _NoClaims:
     def claim(self, workspace_id: str, external_id: str | None):
         return nullcontext()
+
+    def claim_many(self, workspace_id: str, external_ids: Iterable[str]):
+        return nullcontext(set(external_ids))
 
 
 NO_CLAIMS = _NoClaims()

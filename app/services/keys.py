@@ -19,7 +19,8 @@ PATCH, a phone of a contact created by POST or an import). Those are found by a 
 of the keyword field, which sees writes after the next refresh; writes that assign an
 external id outside the chain therefore wait for that refresh before they answer
 (ContactService.update), so a later lookup finds them. Two such assignments running at
-the very same moment are the one case the chain does not order.
+the very same moment are the one case the chain does not order: every write that gives
+an external id holds a claim on it meanwhile (app/services/external_ids.py).
 """
 
 from __future__ import annotations

@@ -126,3 +126,93 @@ def test_a_claim_key_is_short_and_plain_whatever_the_external_id(app, workspace,
     assert key.isascii() and len(key) < 100
     assert key.startswith(f"p:xid:{{{workspace}}}:")
     assert key != claims.key(workspace, external_id + "x")
+
+
+def batch(client, op, workspace, auth, items, **extra):
+    body = {"workspaceId": workspace, "items": items, **extra}
+    return client.post(f"/v1/contacts/batch/{op}", json=body, headers=auth)
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_a_batch_upsert_and_a_patch_giving_one_external_id_leave_one_holder(
+    app, client, workspace, auth, round_
+):
+    existing = create(client, workspace, auth, firstName="Patched")
+    external_id = f"crm-batch-{round_}"
+    others = [{"externalId": f"other-{round_}-{k}", "firstName": "Other"} for k in range(20)]
+    responses = race(
+        app,
+        [
+            lambda c: c.patch(
+                f"/v1/contacts/{existing}", json={"externalId": external_id}, headers=auth
+            ),
+            lambda c: batch(
+                c,
+                "upsert",
+                workspace,
+                auth,
+                [{"externalId": external_id, "firstName": "Batched"}, *others],
+                key="externalId",
+            ),
+        ],
+    )
+    patched, batched = responses
+    assert patched.status_code in (200, 409), patched.json
+    assert batched.status_code == 200, batched.json
+    assert {r["status"] for r in batched.json["results"][1:]} == {"created"}
+    refresh(app)
+    assert len(holders(client, workspace, auth, external_id)) == 1
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_a_batch_update_and_a_patch_giving_one_external_id_to_two_contacts_leave_one_holder(
+    app, client, workspace, auth, round_
+):
+    first, second = (create(client, workspace, auth, firstName=n) for n in ("One", "Two"))
+    external_id = f"crm-update-{round_}"
+    patched, batched = race(
+        app,
+        [
+            lambda c: c.patch(
+                f"/v1/contacts/{first}", json={"externalId": external_id}, headers=auth
+            ),
+            lambda c: batch(
+                c, "update", workspace, auth, [{"id": second, "externalId": external_id}]
+            ),
+        ],
+    )
+    assert batched.status_code == 200, batched.json
+    outcomes = sorted([patched.status_code, batched.json["results"][0]["status"]], key=str)
+    assert outcomes in ([200, "invalid"], [409, "updated"]), (patched.json, batched.json)
+    refresh(app)
+    assert len(holders(client, workspace, auth, external_id)) == 1
+
+
+def test_a_batch_item_whose_external_id_stays_claimed_is_a_409_and_the_rest_are_written(
+    app, client, workspace, auth, monkeypatch
+):
+    monkeypatch.setattr("app.services.external_ids.CLAIM_WAIT_SECONDS", 0.3)
+    claims = ExternalIdClaims(app.extensions["redis"], app.config["REDIS_KEY_PREFIX"])
+    items = [{"externalId": "held", "firstName": "Held"}, {"externalId": "free", "firstName": "F"}]
+    with claims.claim(workspace, "held"):
+        response = batch(client, "create", workspace, auth, items)
+    assert response.status_code == 200, response.json
+    held, free = response.json["results"]
+    assert held["status"] == "invalid"
+    assert held["error"]["code"] == "conflict"
+    assert held["error"]["details"][0]["field"] == "externalId"
+    assert free["status"] == "created"
+    refresh(app)
+    assert holders(client, workspace, auth, "held") == []
+    assert len(holders(client, workspace, auth, "free")) == 1
+    # Freed at the end of the call: the same item now goes through.
+    again = batch(client, "create", workspace, auth, items[:1])
+    assert again.json["results"][0]["status"] == "created", again.json
+
+
+def test_a_batch_frees_every_claim_it_took(app, client, workspace, auth):
+    items = [{"externalId": f"x-{k}", "firstName": "C"} for k in range(50)]
+    assert batch(client, "create", workspace, auth, items).status_code == 200
+    claims = ExternalIdClaims(app.extensions["redis"], app.config["REDIS_KEY_PREFIX"])
+    keys = [claims.key(workspace, item["externalId"]) for item in items]
+    assert app.extensions["redis"].exists(*keys) == 0
