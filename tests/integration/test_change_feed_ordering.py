@@ -51,6 +51,18 @@ class Follower(threading.Thread):
         return has_more or bool(events)
 
 
+def http_follower(client, auth, workspace: str, *, limit: int) -> Follower:
+    """A Follower of the workspace's feed through HTTP, `limit` events a page."""
+
+    def read_page(cursor):
+        query = {"workspaceId": workspace, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        page = client.get(FEED, headers=auth, query_string=query)
+        assert page.status_code == 200, page.json
+        return page.json["data"], page.json["meta"]["nextCursor"], page.json["meta"]["hasMore"]
+
+    return Follower(read_page)
+
+
 def replay(events: list[dict]) -> dict[str, str]:
     """id -> firstName after applying the events in order."""
     state: dict[str, str] = {}
@@ -118,13 +130,7 @@ def test_a_follower_during_concurrent_http_writes_sees_each_acknowledged_write_o
     acked = [("create", cid) for cid in shared]
     errors: list = []
 
-    def read_page(cursor):
-        query = {"workspaceId": workspace, "limit": 5, **({"cursor": cursor} if cursor else {})}
-        page = client.get(FEED, headers=auth, query_string=query)
-        assert page.status_code == 200, page.json
-        return page.json["data"], page.json["meta"]["nextCursor"], page.json["meta"]["hasMore"]
-
-    follower = Follower(read_page)
+    follower = http_follower(client, auth, workspace, limit=5)
     follower.start()
     writers = [
         threading.Thread(target=http_writer, args=(app, workspace, shared, acked, errors, seed))

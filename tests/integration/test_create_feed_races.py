@@ -28,9 +28,8 @@ from app.services.changes import ChangeLog
 from app.services.contacts import ContactService
 from tests.conftest import bearer
 from tests.integration.test_change_feed_ordering import (
-    FEED,
-    Follower,
     assert_each_write_once,
+    http_follower,
     replay,
 )
 
@@ -84,13 +83,7 @@ def test_writes_racing_new_contacts_before_their_create_answers_replay_to_the_st
     errors: list = []
     done = threading.Event()
 
-    def read_page(cursor):
-        query = {"workspaceId": workspace, "limit": 7, **({"cursor": cursor} if cursor else {})}
-        page = client.get(FEED, headers=auth, query_string=query)
-        assert page.status_code == 200, page.json
-        return page.json["data"], page.json["meta"]["nextCursor"], page.json["meta"]["hasMore"]
-
-    follower = Follower(read_page)
+    follower = http_follower(client, auth, workspace, limit=7)
     follower.start()
     creators = [
         threading.Thread(target=creator, args=(app, workspace, seed, acked, errors))
