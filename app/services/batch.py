@@ -24,9 +24,8 @@ The contract:
   number listed meanwhile is never shown callable.
 - Validation and merging are ContactService's own (prepare_fields, prepare_new, merge),
   so a batch item is held to exactly the rules of a single create or PATCH.
-- The external ids the items give are claimed for the whole call
-  (app/services/external_ids.py), so a PATCH or create racing the batch on one of them
-  cannot make a second holder; an id another request keeps claimed is `invalid` (409).
+- A batch takes no external-id claims (app/services/external_ids.py says which race
+  that leaves open).
 - read (and the references read and delete resolve) is app/services/batch_reads.py.
 """
 
@@ -60,7 +59,6 @@ from app.services.change_records import Written
 from app.services.changes import contact_entries
 from app.services.contact_rules import external_id_taken, new_contact_id, prepare_fields
 from app.services.contacts import UPDATE_RETRIES, ContactService
-from app.services.external_ids import being_assigned
 from app.services.keys import Stored
 
 # Precompiled from the item schemas (app/schemas/loaders.py): the same results as their
@@ -117,7 +115,7 @@ class BatchService(BatchReads):
                 writes.append(self._create(index, contact))
             return writes
 
-        self._claimed_rounds(workspace_id, batch, pending, plan, refresh)
+        self._rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def update(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
@@ -148,7 +146,7 @@ class BatchService(BatchReads):
             return self._merges(workspace_id, batch, targets)
 
         refresh = refresh_for_external_ids(pending.values(), refresh)
-        self._claimed_rounds(workspace_id, batch, pending, plan, refresh)
+        self._rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def upsert(
@@ -203,7 +201,7 @@ class BatchService(BatchReads):
 
         if key != "externalId":
             refresh = refresh_for_external_ids(pending.values(), refresh)
-        self._claimed_rounds(workspace_id, batch, pending, plan, refresh)
+        self._rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def delete(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
@@ -290,18 +288,6 @@ class BatchService(BatchReads):
         return writes
 
     # --- writing -----------------------------------------------------------------
-
-    def _claimed_rounds(self, workspace_id, batch, pending, plan, refresh) -> None:
-        """_rounds, holding the claims on the external ids the items give (see
-        app/services/external_ids.py); an item whose id another request keeps claimed
-        is `invalid` (409, retry it)."""
-        wanted = {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
-        with self.contacts.claims.claim_many(workspace_id, wanted.values()) as held:
-            for index, external_id in wanted.items():
-                if external_id not in held:
-                    batch.invalid(index, being_assigned())
-                    del pending[index]
-            self._rounds(workspace_id, batch, pending, plan, refresh)
 
     def _rounds(
         self,

@@ -18,11 +18,14 @@ request waits for the first (a PATCH with an external id answers only after the
 refresh, about a second at most) and then finds the first's contact: 409. A claim that
 stays taken longer than CLAIM_WAIT_SECONDS is a 409 too ("retry"), never a write.
 
-A batch (create, update, upsert: up to 1,000 items) claims every external id its items
-give (`claim_many`) for the whole call: plan, bulk, refresh. An id another request still
-holds after CLAIM_WAIT_SECONDS makes that item `invalid` (409, retry it); the others go
-on. Claims last CLAIM_SECONDS, well past a batch's bulk timeout, and are freed at the
-end of the call (or lapse, if the process dies).
+Batch calls (create, update, upsert) and imports take no claims, so a batch racing a
+PATCH on the very same new external id can still leave two holders. Claiming every id a
+batch names for the whole call is not the fix: it serializes concurrent batches that
+only update the holders of those ids (tests/api/test_batch_changes.py forces such an
+interleaving). The claims belong inside the batch's plan, on the ids it is about to give
+(a create, or a move onto another contact), with the holders read again once claimed;
+`claim_many` takes them in one round trip. Claims last CLAIM_SECONDS and are freed at
+the end of the call (or lapse, if the process dies).
 """
 
 from __future__ import annotations
