@@ -129,8 +129,5 @@ class _NoClaims:
     def claim(self, workspace_id: str, external_id: str | None):
         return nullcontext()
 
-    def claim_many(self, workspace_id: str, external_ids: Iterable[str]):
-        return nullcontext(set(external_ids))
-
 
 NO_CLAIMS = _NoClaims()
