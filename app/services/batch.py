@@ -24,8 +24,12 @@ The contract:
   number listed meanwhile is never shown callable.
 - Validation and merging are ContactService's own (prepare_fields, prepare_new, merge),
   so a batch item is held to exactly the rules of a single create or PATCH.
-- A batch takes no external-id claims (app/services/external_ids.py says which race
-  that leaves open).
+- The external ids the items are about to give (a create under one, a move onto a
+  contact that does not hold it) are claimed in the plan, in one Redis round trip, and
+  their holders read again (app/services/external_id_gives.py); items that keep their
+  contact's id take none. An id still claimed elsewhere makes only its item `invalid`
+  (409, retry it). The claims are freed when the call ends, after its last bulk (and the
+  refresh that makes an id given outside its chain searchable).
 - read (and the references read and delete resolve) is app/services/batch_reads.py.
 """
 
@@ -59,6 +63,7 @@ from app.services.change_records import Written
 from app.services.changes import contact_entries
 from app.services.contact_rules import external_id_taken, new_contact_id, prepare_fields
 from app.services.contacts import UPDATE_RETRIES, ContactService
+from app.services.external_id_gives import GiveClaims
 from app.services.keys import Stored
 
 # Precompiled from the item schemas (app/schemas/loaders.py): the same results as their
@@ -97,6 +102,7 @@ class BatchService(BatchReads):
             {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
         )
         pending = {i: c for i, c in pending.items() if i in external or not c.get("externalId")}
+        claims = self._claims(workspace_id)
 
         def plan(todo: dict[int, dict]) -> list[Write]:
             held = self.keys.resolve(
@@ -104,10 +110,14 @@ class BatchService(BatchReads):
                 "externalId",
                 [c["externalId"] for c in todo.values() if c.get("externalId")],
             )
+            held.update(claims.take(x for x, found in held.items() if found.holder is None))
             writes = []
             for index, contact in todo.items():
                 if contact.get("externalId"):
                     found = held[contact["externalId"]]
+                    if contact["externalId"] in claims.refused:
+                        batch.invalid(index, claims.refused[contact["externalId"]])
+                        continue
                     if found.holder is not None:
                         batch.invalid(index, external_id_taken())
                         continue
@@ -115,7 +125,8 @@ class BatchService(BatchReads):
                 writes.append(self._create(index, contact))
             return writes
 
-        self._rounds(workspace_id, batch, pending, plan, refresh)
+        with claims:
+            self._rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def update(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
@@ -134,6 +145,7 @@ class BatchService(BatchReads):
             {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
         )
         pending = {i: c for i, c in pending.items() if i in external or not c.get("externalId")}
+        claims = self._claims(workspace_id)
 
         def plan(todo: dict[int, dict]) -> list[Write]:
             stored = self.keys.read(workspace_id, [c["id"] for c in todo.values()])
@@ -143,10 +155,11 @@ class BatchService(BatchReads):
                     targets[index] = (stored[changes["id"]], changes)
                 else:
                     batch.done(index, "not_found", id_=changes["id"])
-            return self._merges(workspace_id, batch, targets)
+            return self._merges(workspace_id, batch, targets, claims)
 
         refresh = refresh_for_external_ids(pending.values(), refresh)
-        self._rounds(workspace_id, batch, pending, plan, refresh)
+        with claims:
+            self._rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def upsert(
@@ -169,13 +182,18 @@ class BatchService(BatchReads):
             {i: c["externalId"] for i, c in pending.items() if c.get("externalId")}
         )
         pending = {i: c for i, c in pending.items() if i in external or not c.get("externalId")}
+        claims = self._claims(workspace_id)
 
         def plan(todo: dict[int, dict]) -> list[Write]:
             held = self.keys.resolve(workspace_id, key, [c[key] for c in todo.values()])
+            if key == "externalId":  # a key nobody holds is about to be given
+                held.update(claims.take(x for x, f in held.items() if f.holder is None))
             targets, writes, taken = {}, [], set()
             for index, changes in todo.items():
                 found = held[changes[key]]
-                if found.holder is None:
+                if key == "externalId" and changes[key] in claims.refused:
+                    batch.invalid(index, claims.refused[changes[key]])
+                elif found.holder is None:
                     # From the fields normalized while loading: phones are parsed once.
                     contact = batch.attempt(
                         index,
@@ -197,11 +215,12 @@ class BatchService(BatchReads):
                     # The key found the contact; it does not also make a secondary number
                     # or address the primary one.
                     targets[index] = (found.holder, {k: v for k, v in changes.items() if k != key})
-            return writes + self._merges(workspace_id, batch, targets)
+            return writes + self._merges(workspace_id, batch, targets, claims)
 
         if key != "externalId":
             refresh = refresh_for_external_ids(pending.values(), refresh)
-        self._rounds(workspace_id, batch, pending, plan, refresh)
+        with claims:
+            self._rounds(workspace_id, batch, pending, plan, refresh)
         return batch.response()
 
     def delete(self, workspace_id: str, items: list, *, refresh: str | None = None) -> dict:
@@ -235,6 +254,9 @@ class BatchService(BatchReads):
 
     # --- planning ----------------------------------------------------------------
 
+    def _claims(self, workspace_id: str) -> GiveClaims:
+        return GiveClaims(self.contacts.claims, self.keys, workspace_id)
+
     def _new(self, workspace_id: str, data: dict) -> dict:
         return self.contacts.prepare_new({**data, "workspaceId": workspace_id})
 
@@ -248,10 +270,15 @@ class BatchService(BatchReads):
         return Write(index, "created", action, contact)
 
     def _merges(
-        self, workspace_id: str, batch: Batch, targets: dict[int, tuple[Stored | None, dict]]
+        self,
+        workspace_id: str,
+        batch: Batch,
+        targets: dict[int, tuple[Stored | None, dict]],
+        claims: GiveClaims,
     ) -> list[Write]:
         """Writes that apply changes to stored contacts (compare-and-set), or create the
-        contacts of `(None, contact)` pairs, once each new external id is known free."""
+        contacts of `(None, contact)` pairs, once each new external id is known free (and
+        claimed: it is about to be given)."""
         merged: dict[int, tuple[Stored | None, dict]] = {}
         for index, (stored, changes) in targets.items():
             if stored is None:
@@ -275,10 +302,14 @@ class BatchService(BatchReads):
             and (stored is None or contact["externalId"] != stored.contact.get("externalId"))
         }
         held = self.keys.resolve(workspace_id, "externalId", list(moving.values()))
+        held.update(claims.take(x for x, found in held.items() if found.holder is None))
         writes = []
         for index, (stored, contact) in merged.items():
             holder = held[moving[index]].holder if index in moving else None
-            if holder is not None and holder.id != contact["id"]:
+            if index in moving and moving[index] in claims.refused:
+                refused_id = contact["id"] if stored else None
+                batch.invalid(index, claims.refused[moving[index]], refused_id)
+            elif holder is not None and holder.id != contact["id"]:
                 batch.invalid(index, external_id_taken(), contact["id"] if stored else None)
             elif stored is None:
                 writes.append(self._create(index, contact))

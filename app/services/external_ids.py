@@ -18,14 +18,15 @@ request waits for the first (a PATCH with an external id answers only after the
 refresh, about a second at most) and then finds the first's contact: 409. A claim that
 stays taken longer than CLAIM_WAIT_SECONDS is a 409 too ("retry"), never a write.
 
-Batch calls (create, update, upsert) and imports take no claims, so a batch racing a
-PATCH on the very same new external id can still leave two holders. Claiming every id a
-batch names for the whole call is not the fix: it serializes concurrent batches that
-only update the holders of those ids (tests/api/test_batch_changes.py forces such an
-interleaving). The claims belong inside the batch's plan, on the ids it is about to give
-(a create, or a move onto another contact), with the holders read again once claimed;
-`claim_many` takes them in one round trip. Claims last CLAIM_SECONDS and are freed at
-the end of the call (or lapse, if the process dies).
+Writes of many contacts claim only the ids they are about to give: a batch (create,
+update, upsert) in its plan, an import per chunk, through GiveClaims
+(app/services/external_id_gives.py): an item that creates a contact under an id, or moves
+an id onto a contact that does not hold it, is claimed with `claim_many` (one round trip
+per call), and the holders are read again once claimed. Items that keep their contact's
+current id take no claim: claiming every id a batch names serialized concurrent batches
+that only update those ids' holders (tests/api/test_batch_changes.py forces such an
+interleaving). Claims last CLAIM_SECONDS and are freed at the end of the call (or lapse,
+if the process dies).
 """
 
 from __future__ import annotations
@@ -47,11 +48,22 @@ CLAIM_SECONDS = 90
 CLAIM_WAIT_SECONDS = 5
 CLAIM_POLL_SECONDS = 0.05
 
-# Take each free key (SET NX PX) for ARGV[1]; 1 per key taken, 0 per key held by another.
+# Take free keys (SET NX PX) for ARGV[1]; 1 per key taken, 0 per key not taken. In
+# order (ARGV[3] == '1', KEYS sorted) it stops at the first key another holds: a caller
+# then waits only for a key above every key it holds, so two callers never wait on each
+# other (taking every free key and waiting for the rest deadlocks two batches that want
+# two keys each hold one of, until the wait runs out).
 _TAKE = """
-local taken = {}
+local taken, stop = {}, false
 for i, key in ipairs(KEYS) do
-  taken[i] = redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+  taken[i] = 0
+  if not stop then
+    if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+      taken[i] = 1
+    elseif ARGV[3] == '1' then
+      stop = true
+    end
+  end
 end
 return taken
 """
@@ -97,7 +109,9 @@ class ExternalIdClaims:
     @contextmanager
     def claim_many(self, workspace_id: str, external_ids: Iterable[str]) -> Iterator[set[str]]:
         """Claims on as many of `external_ids` as are free within CLAIM_WAIT_SECONDS, held
-        for the block; yields the ids claimed (the caller refuses the others)."""
+        for the block; yields the ids claimed (the caller refuses the others). Taken in
+        key order while waiting; the last attempt takes whatever is free (it waits no
+        more, so it cannot deadlock)."""
         external_ids = set(external_ids)
         wanted = {self.key(workspace_id, x): x for x in external_ids}
         token, held = secrets.token_hex(16), set()
@@ -105,13 +119,15 @@ class ExternalIdClaims:
         try:
             try:
                 while wanted:
-                    keys = list(wanted)
-                    taken = self._take(keys=keys, args=[token, CLAIM_SECONDS * 1000])
+                    last = time.monotonic() >= deadline
+                    keys = sorted(wanted)
+                    args = [token, CLAIM_SECONDS * 1000, 0 if last else 1]
+                    taken = self._take(keys=keys, args=args)
                     for key, got in zip(keys, taken, strict=True):
                         if got:
                             held.add(key)
                             del wanted[key]
-                    if not wanted or time.monotonic() >= deadline:
+                    if not wanted or last:
                         break
                     time.sleep(CLAIM_POLL_SECONDS)
             except redis.RedisError as exc:
@@ -128,6 +144,9 @@ class ExternalIdClaims:
 class _NoClaims:
     def claim(self, workspace_id: str, external_id: str | None):
         return nullcontext()
+
+    def claim_many(self, workspace_id: str, external_ids: Iterable[str]):
+        return nullcontext(set(external_ids))
 
 
 NO_CLAIMS = _NoClaims()
