@@ -158,6 +158,11 @@ class Config:
     # whose cache is not ready is answered from OpenSearch and built in the background.
     DNC_CACHE_BUCKET_TARGET = int(os.environ.get("DNC_CACHE_BUCKET_TARGET", "128"))
     DNC_CACHE_LAZY_BUILD = os.environ.get("DNC_CACHE_LAZY_BUILD", "true").lower() == "true"
+    # Lifetime of a workspace's DNC flags lock (renewed every quarter of it while its
+    # holder lives): how long a holder that died (kill -9, a lost host) holds up the
+    # workspace's DNC writes. Below the 20 s a write waits for the lock, so one queued behind
+    # a dead holder is taken once its lock lapses instead of being refused.
+    DNC_FLAGS_LOCK_SECONDS = float(os.environ.get("DNC_FLAGS_LOCK_SECONDS", "10"))
     # The worker compares every workspace's DNC cache with the record this often and
     # repairs differences (app/services/dnc_reconcile.py); 0 turns the loop off.
     DNC_RECONCILE_SECONDS = float(os.environ.get("DNC_RECONCILE_SECONDS", "60"))

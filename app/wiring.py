@@ -122,6 +122,7 @@ class Wiring:
                 self.config["DEFAULT_COUNTRY"],
                 bucket_target=self.config["DNC_CACHE_BUCKET_TARGET"],
                 lazy_build=self.config["DNC_CACHE_LAZY_BUILD"],
+                flags_lock_seconds=self.config["DNC_FLAGS_LOCK_SECONDS"],
                 on_change=lambda workspace_id, events: self.changes.record_dnc(
                     workspace_id, events
                 ),

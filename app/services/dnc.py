@@ -45,7 +45,7 @@ from app.search.indices import IndexNames
 from app.services.dnc_builds import DncBuilds
 from app.services.dnc_cache_writes import NOT_MARKED, NOT_SETTLED, SETTLE_BATCH, DncCacheWrites
 from app.services.dnc_checks import DncChecks
-from app.services.dnc_contact_sync import DncContactSync
+from app.services.dnc_contact_sync import FLAGS_LOCK_SECONDS, DncContactSync
 from app.services.dnc_flags import DncFlags
 from app.services.dnc_inputs import DncInputs
 from app.services.dnc_pages import DncPages
@@ -83,8 +83,10 @@ class DncService(DncInputs, DncCacheWrites, DncContactSync, DncBuilds, DncPages)
         bucket_target: int = 128,
         lazy_build: bool = True,
         on_change: Callable[[str, dict], None] | None = None,
+        flags_lock_seconds: float = FLAGS_LOCK_SECONDS,
     ) -> None:
         self.client = client
+        self.flags_lock_seconds = flags_lock_seconds
         # The change feed's hook (app/services/changes.py): listed/removed numbers by action.
         self.on_change = on_change or (lambda workspace_id, events: None)
         self.names = IndexNames(index_prefix, "dnc")

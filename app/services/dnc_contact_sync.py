@@ -26,8 +26,12 @@ from app.errors import ServiceUnavailable
 from app.locks import RenewableLock
 from app.services.dnc_builds import BUILD_BATCH
 
-# One writer of a workspace's indexed flags at a time (DncService.flags_lock).
-FLAGS_LOCK_SECONDS = 30
+# One writer of a workspace's indexed flags at a time (DncService.flags_lock). The lock
+# is renewed every quarter of its lifetime while its holder lives, so its lifetime only
+# bounds how long a holder that died keeps every DNC write of the workspace waiting:
+# shorter than the wait, so those writes are taken once it lapses, not refused.
+# DncService takes the lifetime from DNC_FLAGS_LOCK_SECONDS (app/config.py).
+FLAGS_LOCK_SECONDS = 10.0
 FLAGS_LOCK_WAIT_SECONDS = 20
 FLAGS_BUSY = "Another change of this DNC list is updating its contacts; retry the request."
 
@@ -47,7 +51,7 @@ class DncContactSync:
         add's update runs wholly before it (and the decision sees the entry) or after it.
         """
         key = self.cache.lock_key(workspace_id) + ":flags"
-        lock = RenewableLock(self.cache.client, key, FLAGS_LOCK_SECONDS)
+        lock = RenewableLock(self.cache.client, key, self.flags_lock_seconds)
         deadline = time.monotonic() + FLAGS_LOCK_WAIT_SECONDS
         while not lock.acquire():
             if time.monotonic() > deadline:

@@ -117,7 +117,9 @@ def first_success(attempt, seconds: float) -> tuple[object, float]:
 def test_dnc_adds_are_taken_once_redis_is_back_after_a_cut_caught_a_write_holding_its_lock(
     stack, workspace
 ):
-    api = stack.app()
+    # A lock that would outlive the recovery bound on its own, so only its release can
+    # free it in time.
+    api = stack.app(DNC_FLAGS_LOCK_SECONDS=3 * RECOVERY_BOUND_SECONDS)
     client, auth = api.test_client(), bearer(workspace)
     assert add(client, auth, workspace, NUMBERS[0]).status_code == 201
     flags_lock = f"{api.config['REDIS_KEY_PREFIX']}dnc:{{{workspace}}}:lock:flags"
