@@ -13,13 +13,13 @@ def test_create_view_edit_with_a_conflict_and_delete(page, client, workspace, wa
     page.click("nav >> text=New contact")
     page.fill("#f-firstName", "Jane")
     page.fill("#f-lastName", "Doe")
-    page.fill("#f-phone", "(415) 555-2671")
+    page.fill("#phone-rows .method-value", "(415) 555-2671")
     # Live normalization from /v1/contacts/normalize.
-    page.wait_for_selector("#phone-info .e164")
-    assert page.text_content("#phone-info .e164") == "+14155552671"
-    info = page.text_content("#phone-info")
+    page.wait_for_selector("#phone-rows .phone-info .e164")
+    assert page.text_content("#phone-rows .phone-info .e164") == "+14155552671"
+    info = page.text_content("#phone-rows .phone-info")
     assert "valid" in info and "US" in info
-    page.fill("#f-email", "Jane@Example.com")
+    page.fill("#email-rows .method-value", "Jane@Example.com")
     page.fill("#f-company", "Acme Inc")
     page.fill("#f-tags", "vip, lead")
     shot(page, "contact-new")
@@ -29,15 +29,15 @@ def test_create_view_edit_with_a_conflict_and_delete(page, client, workspace, wa
     stored = client.get(f"/v1/contacts/{contact_id}", headers=bearer(workspace)).json["data"]
     assert stored["phone"] == "+14155552671" and stored["email"] == "jane@example.com"
     assert stored["tags"] == ["vip", "lead"]
-    assert page.text_content("dd[data-field=phone]") == "+14155552671"
+    assert page.text_content("#phones code.e164") == "+14155552671"
     shot(page, "contact-view")
 
     # An invalid phone is shown as such while typing.
     page.click("#edit")
-    page.fill("#f-phone", "12")
-    page.wait_for_selector("#phone-info .badge.bad")
-    page.fill("#f-phone", "+14155552671")
-    page.wait_for_selector("#phone-info .e164")
+    page.fill("#phone-rows .method-value", "12")
+    page.wait_for_selector("#phone-rows .phone-info .badge.bad")
+    page.fill("#phone-rows .method-value", "+14155552671")
+    page.wait_for_selector("#phone-rows .phone-info .e164")
 
     # Someone else edits the company while this form is open: saving answers 412.
     page.fill("#f-notes", "Interested in premium plan")

@@ -1,15 +1,15 @@
 // One contact: view, create, edit (If-Match; a 412 offers to reload and re-apply the
-// user's changes), delete; the phone field shows live normalization from the API. Custom
+// user's changes), delete. Every phone and email is shown and edited as rows (methods.js:
+// each number's DNC state, live normalization, whole lists sent only when changed). Custom
 // fields are key/value rows; a change sends the whole edited object as `customFields`.
 import { api, ApiError } from "./api.js";
-import { h, clear, field, when, debounce } from "./dom.js";
+import { h, append, clear, field, when } from "./dom.js";
 import { session } from "./session.js";
+import { KINDS, PHONES, methodsView, methodsEditor, addNationalFormats, rebase } from "./methods.js";
 
 const FIELDS = [
   ["firstName", "First name"],
   ["lastName", "Last name"],
-  ["phone", "Phone"],
-  ["email", "Email"],
   ["company", "Company"],
   ["tags", "Tags"],
   ["notes", "Notes"],
@@ -58,26 +58,19 @@ function readCustom(rows, original) {
   return out;
 }
 
-function phoneInfoView(info) {
-  if (!info) return [];
-  if (!info.isValid) {
-    const why = (info.validationErrors || []).join("; ") || "not a valid number";
-    return [h("span", { class: "badge bad" }, "invalid"), ` ${why}`];
-  }
-  return [
-    h("span", { class: "badge ok" }, "valid"), " ",
-    h("code", { class: "e164" }, info.normalized),
-    ` · ${(info.numberType || "unknown type").toLowerCase().replace(/_/g, " ")}`,
-    ` · ${info.countryCode || info.regionUsed || "?"}`,
-    info.areaCode ? ` · area ${info.areaCode}` : "",
-  ];
+// The contact's flag is "any number listed": with some numbers callable, say how many are
+// listed, so the header does not read as "never call this person".
+function dncSummary(phones) {
+  const listed = (phones || []).filter((p) => p.dnc !== false).length;
+  const total = (phones || []).length;
+  return listed < total ? `DNC: ${listed} of ${total} numbers listed` : "DNC: do not call";
 }
 
 export function render(el, { id, flash }) {
   const workspaceId = session.workspace;
   let contact = null;
   let etag = null;
-  let normalizer = null;
+  const aborts = new Set(); // live normalizations and the national-format call
   const section = h("section", { class: "contact card" });
   el.append(section);
 
@@ -89,17 +82,18 @@ export function render(el, { id, flash }) {
 
   function showView() {
     clear(section);
-    const rows = FIELDS.map(([name, label]) =>
-      h("div", { class: "row" }, h("dt", null, label), h("dd", { dataset: { field: name } }, formValue(contact, name))),
-    );
+    const row = ([name, label]) =>
+      h("div", { class: "row" }, h("dt", null, label), h("dd", { dataset: { field: name } }, formValue(contact, name)));
+    const methods = KINDS.map((kind) => h("div", { class: "row" },
+      h("dt", null, kind === PHONES ? "Phones" : "Emails"), h("dd", null, methodsView(kind, contact[kind.plural]))));
     const badge = contact.dnc === true
-      ? h("span", { class: "badge dnc" }, "DNC: do not call")
-      : contact.dnc === null ? h("span", { class: "badge unknown" }, "DNC list unreadable: do not call") : null;
+      ? h("span", { class: "badge dnc", id: "contact-dnc" }, dncSummary(contact.phones))
+      : contact.dnc === null ? h("span", { class: "badge unknown", id: "contact-dnc" }, "DNC list unreadable: do not call") : null;
     const name = [contact.firstName, contact.lastName].filter(Boolean).join(" ") || contact.company || contact.email || contact.phone || contact.id;
     const custom = customEntries(contact.customFields);
     section.append(
-      h("h1", { id: "contact-name" }, name, " ", badge),
-      h("dl", { class: "details" }, rows,
+      h("h1", { id: "contact-name" }, h("bdi", null, name), " ", badge),
+      h("dl", { class: "details" }, FIELDS.slice(0, 2).map(row), methods, FIELDS.slice(2).map(row),
         h("div", { class: "row" }, h("dt", null, "Created"), h("dd", null, when(contact.createdAt))),
         h("div", { class: "row" }, h("dt", null, "Updated"), h("dd", null, when(contact.updatedAt)))),
       h("h2", null, "Custom fields"),
@@ -112,6 +106,12 @@ export function render(el, { id, flash }) {
         deleteButton(),
         h("a", { href: "#/search" }, "Back to search")),
     );
+    const phones = section.querySelector("table#phones");
+    if (phones) {
+      const controller = new AbortController();
+      aborts.add(controller);
+      addNationalFormats(phones, controller.signal);
+    }
   }
 
   function deleteButton() {
@@ -148,29 +148,18 @@ export function render(el, { id, flash }) {
     }
     const customRows = h("div", { id: "custom-rows" },
       customEntries(values?.customFields).map(([key, value]) => customRow(key, value)));
-    const phoneInfo = h("div", { id: "phone-info", class: "phone-info", "aria-live": "polite" });
+    const editors = KINDS.map((kind) => [kind, methodsEditor(kind, values?.[kind.plural], aborts)]);
     const errors = h("div", { id: "form-errors", class: "error", role: "alert" });
     const conflict = h("div", { id: "conflict" });
-    const normalize = debounce(async () => {
-      normalizer?.abort();
-      const text = inputs.phone.value.trim();
-      if (!text) return clear(phoneInfo);
-      normalizer = new AbortController();
-      try {
-        const result = await api("POST", "/v1/contacts/normalize", { body: { phone: text }, signal: normalizer.signal });
-        clear(phoneInfo).append(...phoneInfoView(result.data));
-      } catch (err) {
-        if (err.name !== "AbortError") clear(phoneInfo).append(err.message);
-      }
-    }, 120);
-    inputs.phone.addEventListener("input", normalize);
-    if (inputs.phone.value) normalize();
-
     const changes = () => {
       const patch = {};
       for (const [name] of FIELDS) {
         const value = parsed(name, inputs[name].value);
         if (!contact || !same(name, value, contact[name])) patch[name] = value;
+      }
+      for (const [kind, editor] of editors) {
+        const list = editor.read();
+        if (editor.changed(list, contact?.[kind.plural])) patch[kind.plural] = list;
       }
       const custom = readCustom(customRows, contact?.customFields);
       if (!sameCustom(custom, contact?.customFields)) patch.customFields = custom;
@@ -210,25 +199,36 @@ export function render(el, { id, flash }) {
             h("button", { type: "button", id: "reapply", onclick: () => reapply(patch) }, "Reload it and re-apply my changes")));
           return;
         }
+        for (const [, editor] of editors) editor.markErrors(err.details);
         errors.append(err.message, h("ul", null, err.details.map((d) => h("li", null, d.field ? `${d.field}: ${d.message}` : d.message))));
       }
     }
 
+    // Lists are re-applied as edits (rows added, removed, retyped), not as a whole list, so
+    // a number someone else added meanwhile is kept.
     async function reapply(patch) {
       try {
+        const base = contact;
         await load();
-        showForm({ ...contact, ...patch }, "Reloaded the latest version and re-applied your changes: review them and save.");
+        const values = { ...contact, ...patch };
+        for (const kind of KINDS) {
+          if (kind.plural in patch) values[kind.plural] = rebase(kind, base[kind.plural], patch[kind.plural], contact[kind.plural]);
+        }
+        showForm(values, "Reloaded the latest version and re-applied your changes: review them and save.");
       } catch (err) {
         flash(err.describe ? err.describe() : err.message, "error");
       }
     }
 
-    section.append(
+    // dom.js's append, not the native one: that would show a missing note as "null".
+    append(section, [
       h("h1", null, contact ? "Edit contact" : "New contact"),
       note ? h("p", { class: "flash info", id: "reapplied" }, note) : null,
       conflict,
       h("form", { id: "contact-form", class: "contact-form", onsubmit: save },
-        FIELDS.map(([name, label]) => field(label, inputs[name], name === "phone" ? phoneInfo : null)),
+        FIELDS.slice(0, 2).map(([name, label]) => field(label, inputs[name])),
+        editors.map(([, editor]) => editor.element),
+        FIELDS.slice(2).map(([name, label]) => field(label, inputs[name])),
         h("fieldset", { class: "custom" }, h("legend", null, "Custom fields"), customRows,
           h("button", { type: "button", id: "custom-add", class: "small", onclick: () => {
             const row = customRow();
@@ -239,13 +239,14 @@ export function render(el, { id, flash }) {
         h("div", { class: "actions" },
           h("button", { type: "submit", class: "primary", id: "save" }, contact ? "Save" : "Create"),
           h("button", { type: "button", onclick: () => (contact ? showView() : (location.hash = "#/search")) }, "Cancel"))),
-    );
+    ]);
     inputs.firstName.focus();
   }
 
+  const stop = () => aborts.forEach((controller) => controller.abort());
   if (!id) {
     showForm(null);
-    return () => normalizer?.abort();
+    return stop;
   }
   section.append(h("p", { class: "muted" }, "Loading…"));
   load().then(showView, (err) => {
@@ -253,5 +254,5 @@ export function render(el, { id, flash }) {
       err.status === 404 ? "No such contact in this workspace." : err.describe ? err.describe() : err.message),
       h("a", { href: "#/search" }, "Back to search"));
   });
-  return () => normalizer?.abort();
+  return stop;
 }

@@ -58,6 +58,13 @@ function exportQuery(workspaceId) {
   return query;
 }
 
+// "+N more" beside the primary number or address, the others in its tooltip.
+function more(entries, key) {
+  if (!entries || entries.length < 2) return null;
+  const others = entries.slice(1).map((e) => e[key]);
+  return h("span", { class: "more-count", title: others.join(", ") }, ` +${others.length} more`);
+}
+
 function hitItem(hit, index) {
   const marks = Object.fromEntries((hit.highlights || []).map((hl) => [hl.field, hl]));
   const part = (name) =>
@@ -77,8 +84,8 @@ function hitItem(hit, index) {
       h("div", { class: "name" }, name, badge),
       h("div", { class: "meta" },
         hit.company ? h("span", { class: "company" }, part("company")) : null,
-        hit.email ? h("span", { class: "email" }, part("email")) : null,
-        hit.phone ? h("span", { class: "phone" }, part("phone")) : null,
+        hit.email ? h("span", { class: "email" }, part("email"), more(hit.emails, "address")) : null,
+        hit.phone ? h("span", { class: "phone" }, part("phone"), more(hit.phones, "number")) : null,
       ),
     ),
   );
