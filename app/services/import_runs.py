@@ -22,6 +22,8 @@ from app.search.documents import from_source
 from app.search.indices import IndexNames
 from app.services.change_records import Written
 from app.services.contacts import ContactService
+from app.services.external_id_gives import GiveClaims
+from app.services.import_gives import claim_chunk_gives, fold_resolved
 
 # Rows written since the last refresh are remembered exactly; a refresh every few chunks
 # makes them searchable and bounds that memory (about 4,000 keys per chunk).
@@ -84,6 +86,7 @@ class Planned:
     actions: dict[str, dict] = field(default_factory=dict)
     outcomes: list[tuple[Row, str, str | None]] = field(default_factory=list)
     change: str | None = None  # its announcement to the change feed (app/services/changes.py)
+    claims: GiveClaims | None = None  # on the ids it gives, until it lands (import_gives.py)
 
 
 def change_entries(actions: dict[str, dict]) -> list[list]:
@@ -207,7 +210,11 @@ class ImportRun:
         future, planned, number = self._pending
         self._pending = None
         self._settled_no = number
-        failures = future.result() if future else {}
+        try:
+            failures = future.result() if future else {}
+        finally:
+            if planned.claims is not None:
+                planned.claims.close()
         outcomes = []
         for row, outcome, action_id in planned.outcomes:
             error = failures.get(action_id) if action_id else None
@@ -237,6 +244,12 @@ class ImportRun:
             # Updating a contact this file wrote moments ago needs its current version.
             self._refresh()
         existing = self._lookup(keys) if keys else {}
+        if not self.dry_run:
+            planned.claims = GiveClaims(self.contacts.claims, self.contacts.keys, self.workspace_id)
+            args = (planned.claims, valid, existing, self.recent, self._free_slots)
+            for row in claim_chunk_gives(*args):  # the id another request is giving
+                planned.outcomes.append((row, "invalid", None))
+                valid.remove(row)
         in_chunk: dict[str, str] = {}  # key -> id of the action that carries it
         for row in valid:
             row_keys = keys_of[row.line]
@@ -339,16 +352,7 @@ class ImportRun:
         if external:
             # Real time (the slots, then the field): an external id has one holder.
             resolved = self.contacts.keys.resolve(self.workspace_id, "externalId", external)
-            for value, where in resolved.items():
-                self._free_slots[value] = where.free_id
-                if where.holder is not None:
-                    holder = where.holder
-                    found["x:" + value] = {
-                        "_id": holder.id,
-                        "_source": holder.contact,
-                        "_seq_no": holder.seq_no,
-                        "_primary_term": holder.primary_term,
-                    }
+            fold_resolved(resolved, found, self._free_slots)
         phones = [k[2:] for k in keys if k.startswith("p:")]
         emails = [k[2:] for k in keys if k.startswith("e:")]
         if not phones and not emails:

@@ -20,7 +20,8 @@ of the keyword field, which sees writes after the next refresh; writes that assi
 external id outside the chain therefore wait for that refresh before they answer
 (ContactService.update), so a later lookup finds them. Two such assignments running at
 the very same moment are the one case the chain does not order: every write that gives
-an external id holds a claim on it meanwhile (app/services/external_ids.py).
+an external id holds a claim on it meanwhile (app/services/external_ids.py), a batch
+call or an import chunk on the ids it is about to give (app/services/external_id_gives.py).
 """
 
 from __future__ import annotations
