@@ -12,8 +12,9 @@ import functools
 import re
 import unicodedata
 
-from app.search.queries import FUZZY_PREFIX_LENGTH, MIN_FUZZY_PREFIX, fuzziness_for
+from app.search.queries import fuzziness_for
 from app.search.readings import ParsedQuery
+from app.search.weights import FUZZY_PREFIX_LENGTH, MIN_FUZZY_PREFIX
 
 TEXT_FIELDS = ("firstName", "lastName", "company", "email")
 _TOKEN = re.compile(r"[^\W_]+")
