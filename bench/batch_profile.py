@@ -29,6 +29,7 @@ STEPS = (
     ("new contact", "app/services/contacts.py", "new_contact"),
     ("merge", "app/services/contacts.py", "merge"),
     ("key resolution", "app/services/keys.py", "resolve"),
+    ("external-id claims + re-read", "app/services/external_id_gives.py", "take"),
     ("to_document", "app/search/documents.py", "to_document"),
     ("DNC annotate", "app/services/contacts.py", "settle_dnc_flags"),
     ("change feed commit", "app/services/changes.py", "commit"),

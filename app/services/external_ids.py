@@ -112,8 +112,8 @@ class ExternalIdClaims:
         for the block; yields the ids claimed (the caller refuses the others). Taken in
         key order while waiting; the last attempt takes whatever is free (it waits no
         more, so it cannot deadlock)."""
-        external_ids = set(external_ids)
-        wanted = {self.key(workspace_id, x): x for x in external_ids}
+        names = {self.key(workspace_id, x): x for x in set(external_ids)}
+        wanted = dict(names)
         token, held = secrets.token_hex(16), set()
         deadline = time.monotonic() + CLAIM_WAIT_SECONDS
         try:
@@ -132,7 +132,7 @@ class ExternalIdClaims:
                     time.sleep(CLAIM_POLL_SECONDS)
             except redis.RedisError as exc:
                 raise ServiceUnavailable("Redis is unavailable; nothing was written.") from exc
-            yield {x for x in external_ids if self.key(workspace_id, x) in held}
+            yield {names[key] for key in held}
         finally:
             if held:
                 try:
