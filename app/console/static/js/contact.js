@@ -110,7 +110,7 @@ export function render(el, { id, flash }) {
     if (phones) {
       const controller = new AbortController();
       aborts.add(controller);
-      addNationalFormats(phones, controller.signal);
+      addNationalFormats(phones, controller.signal).finally(() => aborts.delete(controller));
     }
   }
 

@@ -85,16 +85,18 @@ export function methodsEditor(kind, entries, aborts) {
     let controller = null;
     const run = debounce(async () => {
       controller?.abort();
-      aborts.delete(controller);
       const text = input.value.trim();
       if (!text) return clear(info);
-      controller = new AbortController();
-      aborts.add(controller);
+      const mine = new AbortController();
+      controller = mine;
+      aborts.add(mine);
       try {
-        const result = await api("POST", "/v1/contacts/normalize", { body: { phone: text }, signal: controller.signal });
+        const result = await api("POST", "/v1/contacts/normalize", { body: { phone: text }, signal: mine.signal });
         clear(info).append(...phoneInfoView(result.data));
       } catch (err) {
         if (err.name !== "AbortError") clear(info).append(err.message);
+      } finally {
+        aborts.delete(mine);
       }
     }, 120);
     input.addEventListener("input", run);
