@@ -36,8 +36,8 @@ from __future__ import annotations
 from opensearchpy import OpenSearch, TransportError
 from opensearchpy.exceptions import HTTP_EXCEPTIONS
 
-from app.search.documents import from_source, utc_now
-from app.services.change_records import Written, contact_change
+from app.search.documents import utc_now
+from app.services.change_records import Written, change_data, contact_change
 from app.services.changes import ChangeLog
 
 
@@ -66,7 +66,7 @@ class NewRecordWriter:
         token, first = self.changes.begin_numbered(workspace_id, entries)
         now = utc_now()
         docs = [
-            (first + k, contact_change(contact_id, op, from_source(documents[contact_id]), now))
+            (first + k, contact_change(contact_id, op, change_data(documents[contact_id]), now))
             for k, (contact_id, op, _) in enumerate(entries)
         ]
         # No answer: the member stays for a reader to settle (see the module docstring).
