@@ -112,6 +112,18 @@ def test_the_detail_lists_every_number_with_its_own_dnc_state_and_every_address(
     # The contact is listed because one of its numbers is, not only when the primary is.
     assert page.text_content("#contact-dnc") == "DNC: 1 of 3 numbers listed"
     shot(page, "contact-methods")
+    # The form says which number is listed too, where the primary is chosen.
+    page.click("#edit")
+    marked = page.eval_on_selector_all(
+        "#phone-rows .method-row", "els => els.map(e => e.querySelector('.badge.dnc') !== null)"
+    )
+    assert marked == [False, True, False]
+    shot(page, "contact-methods-form")
+    # Typed over, the row is another number: the list's answer was about the old one.
+    listed_row = row_with(page, "phone", "+14155552671")
+    listed_row.locator(".method-value").fill("+1 415 555 2672")
+    assert not listed_row.locator(".badge.dnc").is_visible()
+    page.click("text=Cancel")
 
     page.click("nav >> text=Search")
     page.fill("#search", "jane")

@@ -121,7 +121,10 @@ export function methodsEditor(kind, entries, aborts) {
         } }, "Remove")));
     if (kind === PHONES) {
       const info = h("div", { class: "phone-info", "aria-live": "polite" });
-      item.append(info);
+      // The list's answer for the number as loaded, so nobody makes a listed number primary unawares.
+      const listed = entry && "dnc" in entry && entry.dnc !== false ? dncCell(entry.dnc) : null;
+      if (listed) value.addEventListener("input", () => { listed.hidden = value.value.trim() !== entry.number; });
+      item.append(h("div", { class: "method-notes" }, listed, info));
       live(value, info);
     }
     return item;
