@@ -108,6 +108,7 @@ def python_steps(per_call: int) -> None:
         ),
     ]
     rows += document_steps(items, docs)
+    rows.append(change_step(docs))
     print(f"\nPython steps of one {per_call}-item upsert, no I/O (best of 5, CPU)")
     print(f"  {'step':34} {'before':>8} {'after':>8}")
     for label, before, after in rows:
@@ -153,6 +154,21 @@ def document_steps(items: list[dict], docs: list[dict]) -> list[tuple]:
             lambda: bulk_body(lines, serializer),
         ),
     ]
+
+
+def change_step(docs: list[dict]) -> tuple:
+    """The change feed's record of written contacts (its change documents from the stored
+    documents) against the builder it replaced (tests/unit/change_records_reference.py)."""
+    from app.search.documents import utc_now
+    from app.services.change_records import change_data, contact_change
+    from tests.unit import change_records_reference as old
+
+    now = utc_now()
+    return (
+        "change documents",
+        lambda: [old.contact_change(d["id"], "created", old.from_source(d), now) for d in docs],
+        lambda: [contact_change(d["id"], "created", change_data(d), now) for d in docs],
+    )
 
 
 def report(phase: str, profiled: bool, args, wall: float, cpu: float, profile) -> None:
