@@ -251,6 +251,9 @@ class ImportRun:
                 planned.outcomes.append((row, "invalid", None))
                 valid.remove(row)
         in_chunk: dict[str, str] = {}  # key -> id of the action that carries it
+        # A created row's keys are its document's: kept unless a row merges into it (not
+        # under `create`: keys_of holds the external id only). tests/unit/test_plan_keys.py
+        created_keys: dict[str, tuple[str, ...] | None] = {}
         for row in valid:
             row_keys = keys_of[row.line]
             own_id = row_contact_id(self.import_id, row.line)
@@ -274,7 +277,8 @@ class ImportRun:
                     planned.outcomes.append((row, outcome, None))
                     continue
                 if hit is None:
-                    action_id = self._add_create(planned, row)
+                    action_id = self._add_create(planned, row, own_id)
+                    created_keys[action_id] = row_keys if self.policy != "create" else None
                     for key in row_keys:
                         in_chunk.setdefault(key, action_id)
                     continue
@@ -288,6 +292,7 @@ class ImportRun:
                 planned.outcomes.append((row, "skipped", None))
                 continue
             action = planned.actions[target]
+            created_keys.pop(target, None)
             try:
                 action["_source"] = merge_into(action["_source"], row.contact)
             except ValidationError as exc:  # e.g. more numbers than a contact may hold
@@ -299,8 +304,9 @@ class ImportRun:
                 in_chunk.setdefault(key, target)
         written: dict[str, str] = {}
         self.contacts.prepare_bulk(self.workspace_id, planned.actions.values(), self.dry_run)
-        for action in planned.actions.values():
-            for key in dedupe_keys(action["_source"]):
+        for action_id, action in planned.actions.items():
+            keys = created_keys.get(action_id)
+            for key in dedupe_keys(action["_source"]) if keys is None else keys:
                 written[key] = action["_id"]
                 if self.seen is not None:
                     self.seen.add(key)
@@ -323,9 +329,9 @@ class ImportRun:
         keys = dedupe_keys(contact)
         return tuple(k for k in keys if k.startswith("x:")) if self.policy == "create" else keys
 
-    def _add_create(self, planned: Planned, row: Row) -> str:
+    def _add_create(self, planned: Planned, row: Row, own_id: str | None = None) -> str:
         contact = row.contact
-        contact["id"] = row_contact_id(self.import_id, row.line)
+        contact["id"] = own_id or row_contact_id(self.import_id, row.line)
         slot = self._free_slots.get(contact.get("externalId"))
         if slot:
             # Created under the external id's slot, if still free (app/services/keys.py):
