@@ -110,7 +110,7 @@ class BatchService(BatchReads):
                 "externalId",
                 [c["externalId"] for c in todo.values() if c.get("externalId")],
             )
-            held.update(claims.take(x for x, found in held.items() if found.holder is None))
+            held.update(claims.take_free(held))
             writes = []
             for index, contact in todo.items():
                 if contact.get("externalId"):
@@ -187,7 +187,7 @@ class BatchService(BatchReads):
         def plan(todo: dict[int, dict]) -> list[Write]:
             held = self.keys.resolve(workspace_id, key, [c[key] for c in todo.values()])
             if key == "externalId":  # a key nobody holds is about to be given
-                held.update(claims.take(x for x, f in held.items() if f.holder is None))
+                held.update(claims.take_free(held))
             targets, writes, taken = {}, [], set()
             for index, changes in todo.items():
                 found = held[changes[key]]

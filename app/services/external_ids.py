@@ -27,6 +27,13 @@ current id take no claim: claiming every id a batch names serialized concurrent 
 that only update those ids' holders (tests/api/test_batch_changes.py forces such an
 interleaving). Claims last CLAIM_SECONDS and are freed at the end of the call (or lapse,
 if the process dies).
+
+A batch item creating a contact under the id's own slot of its chain claims it shared (a
+set of holders' tokens instead of one): racing creates of one id need no claim among
+themselves, the slot lets exactly one win, so two batches creating the same new ids (a
+sync retrying a call that is still running, overlapping workers) go side by side
+instead of the second waiting for the first and answering 409s. A claim held alone (a
+PATCH, a single create, a create outside the chain) and a shared one exclude each other.
 """
 
 from __future__ import annotations
@@ -48,9 +55,11 @@ CLAIM_SECONDS = 90
 CLAIM_WAIT_SECONDS = 5
 CLAIM_POLL_SECONDS = 0.05
 
-# Take free keys (SET NX PX) for ARGV[1]; 1 per key taken, 0 per key not taken. In
-# order (ARGV[3] == '1', KEYS sorted) it stops at the first key another holds: a caller
-# then waits only for a key above every key it holds, so two callers never wait on each
+# Take free keys for ARGV[1]; 1 per key taken, 0 per key not taken. ARGV[4] has one
+# letter per key: "x" takes it alone (SET NX PX: free only when nobody holds it), "s"
+# shares it (a set of holders' tokens: free unless someone holds it alone). In order
+# (ARGV[3] == '1', KEYS sorted) it stops at the first key it cannot take: a caller then
+# waits only for a key above every key it holds, so two callers never wait on each
 # other (taking every free key and waiting for the rest deadlocks two batches that want
 # two keys each hold one of, until the wait runs out).
 _TAKE = """
@@ -58,7 +67,18 @@ local taken, stop = {}, false
 for i, key in ipairs(KEYS) do
   taken[i] = 0
   if not stop then
-    if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    local got = false
+    if string.sub(ARGV[4], i, i) == 's' then
+      local kind = redis.call('TYPE', key).ok
+      if kind == 'none' or kind == 'set' then
+        redis.call('SADD', key, ARGV[1])
+        redis.call('PEXPIRE', key, ARGV[2])
+        got = true
+      end
+    else
+      got = redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2])
+    end
+    if got then
       taken[i] = 1
     elseif ARGV[3] == '1' then
       stop = true
@@ -67,10 +87,16 @@ for i, key in ipairs(KEYS) do
 end
 return taken
 """
-# Free the keys that still hold ARGV[1] (never another holder's).
+# Free the keys ARGV[1] holds, alone or shared (never another holder's; a set whose
+# last token goes is deleted by Redis).
 _FREE = """
 for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'string' then
+    if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+  elseif kind == 'set' then
+    redis.call('SREM', key, ARGV[1])
+  end
 end
 return 0
 """
@@ -107,12 +133,21 @@ class ExternalIdClaims:
             yield
 
     @contextmanager
-    def claim_many(self, workspace_id: str, external_ids: Iterable[str]) -> Iterator[set[str]]:
+    def claim_many(
+        self, workspace_id: str, external_ids: Iterable[str], shared: Iterable[str] = ()
+    ) -> Iterator[set[str]]:
         """Claims on as many of `external_ids` as are free within CLAIM_WAIT_SECONDS, held
         for the block; yields the ids claimed (the caller refuses the others). Taken in
         key order while waiting; the last attempt takes whatever is free (it waits no
-        more, so it cannot deadlock)."""
+        more, so it cannot deadlock).
+
+        The ids in `shared` are claimed shared: by a create under the id's own slot in
+        its key chain (app/services/keys.py), where racing creates of one id meet on one
+        document id and exactly one wins, so they need not wait for each other; they
+        wait only for a claim held alone (a PATCH or a create outside the chain), and
+        such a claim waits for every shared one to go."""
         names = {self.key(workspace_id, x): x for x in set(external_ids)}
+        modes = {self.key(workspace_id, x): "s" for x in set(shared)}
         wanted = dict(names)
         token, held = secrets.token_hex(16), set()
         deadline = time.monotonic() + CLAIM_WAIT_SECONDS
@@ -121,7 +156,8 @@ class ExternalIdClaims:
                 while wanted:
                     last = time.monotonic() >= deadline
                     keys = sorted(wanted)
-                    args = [token, CLAIM_SECONDS * 1000, 0 if last else 1]
+                    mode = "".join(modes.get(key, "x") for key in keys)
+                    args = [token, CLAIM_SECONDS * 1000, 0 if last else 1, mode]
                     taken = self._take(keys=keys, args=args)
                     for key, got in zip(keys, taken, strict=True):
                         if got:
@@ -145,7 +181,7 @@ class _NoClaims:
     def claim(self, workspace_id: str, external_id: str | None):
         return nullcontext()
 
-    def claim_many(self, workspace_id: str, external_ids: Iterable[str]):
+    def claim_many(self, workspace_id: str, external_ids: Iterable[str], shared=()):
         return nullcontext(set(external_ids))
 
 

@@ -40,10 +40,10 @@ def count_claim_calls(app, monkeypatch) -> list[list[str]]:
     claims = app.extensions["wiring"].contacts.claims
     real, calls = claims.claim_many, []
 
-    def counted(workspace_id, external_ids):
+    def counted(workspace_id, external_ids, shared=()):
         external_ids = list(external_ids)
         calls.append(external_ids)
-        return real(workspace_id, external_ids)
+        return real(workspace_id, external_ids, shared)
 
     monkeypatch.setattr(claims, "claim_many", counted)
     return calls
@@ -128,14 +128,14 @@ def test_a_patch_landing_between_the_batchs_read_and_its_claim_is_seen(
     take = GiveClaims.take
     landed = []
 
-    def take_after_a_patch(self, external_ids):
+    def take_after_a_patch(self, external_ids, chained=()):
         external_ids = list(external_ids)
         if "late" in external_ids and not landed:
             patched = app.test_client().patch(
                 f"/v1/contacts/{existing}", json={"externalId": "late"}, headers=auth
             )
             landed.append(patched.status_code)
-        return take(self, external_ids)
+        return take(self, external_ids, chained)
 
     monkeypatch.setattr(GiveClaims, "take", take_after_a_patch)
     items = [{"externalId": "late", "firstName": "B"}, {"externalId": "free", "firstName": "F"}]
