@@ -4,6 +4,17 @@ Computed from the parsed query with the same rules the query builder uses (folde
 tokens, exact / prefix / typo within the same edit budget, phone digits as prefix or
 suffix), so a UI can bold "Joh" in "John" while the user types. The engine's own
 highlighter would mark the whole n-gram token and costs a re-analysis per hit.
+
+The primary number and address are entries `phone` and `email`. Search matches every
+number and address of a contact (phoneDigits, emailAddresses), so a secondary one the
+query matched gets its own entry, `phones` / `emails` with its `index` in the contact's
+list: a caller ID showing a mobile that is not the primary says which number it was.
+Secondary numbers follow the primary's digit rules; secondary addresses are drawn only
+where the engine's email clause could match: the address split as the mapping's
+`email_parts` tokenizer splits it, each part of a query word equal to or a prefix of a
+part (no typos: the query builder never allows them on emails), and every part of the
+word found among the contact's addresses (the clause's operator "and"). A contact with
+one number and one address, or a query with no digits or no words, costs nothing more.
 """
 
 from __future__ import annotations
@@ -18,6 +29,10 @@ from app.search.weights import FUZZY_PREFIX_LENGTH, MIN_FUZZY_PREFIX
 
 TEXT_FIELDS = ("firstName", "lastName", "company", "email")
 _TOKEN = re.compile(r"[^\W_]+")
+# The mapping's email_parts tokenizer splits on runs of these (index_mappings/contacts.json).
+_EMAIL_PART = re.compile(r"[^@._+\-]+")
+EMAIL_PREFIX_CHARS = 20  # the email_prefix analyzer's edge n-grams stop here
+_SEP = "\x00"  # joins an address's folded parts for a quick substring test
 # asciifolding maps these letters to more than the base letter NFKD leaves.
 _SPECIAL = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d"})
 
@@ -160,6 +175,8 @@ def _merge(spans: list[tuple[int, int]]) -> list[dict]:
 def _phone_spans(phone: str, digit_strings: tuple[str, ...]) -> list[tuple[int, int]]:
     """Spans in the E.164 string for digits that match its start (after any country
     code) or its end."""
+    if phone[:1] == "+" and phone.isascii() and phone[1:].isdigit():
+        return _e164_spans(phone, digit_strings)
     positions = [i for i, ch in enumerate(phone) if ch.isdigit()]
     stored = "".join(phone[i] for i in positions)
     spans = []
@@ -177,11 +194,30 @@ def _phone_spans(phone: str, digit_strings: tuple[str, ...]) -> list[tuple[int, 
     return spans
 
 
+def _e164_spans(phone: str, digit_strings: tuple[str, ...]) -> list[tuple[int, int]]:
+    """_phone_spans of a stored number ("+" and ASCII digits): digit i is character i + 1,
+    so the spans are sums instead of a walk over the characters (three or more numbers
+    per hit on a phone query; the same spans: tests/unit/test_highlights_equivalence.py)."""
+    stored = phone[1:]
+    spans = []
+    for digits in digit_strings:
+        size = len(digits)
+        if size > len(stored):
+            continue
+        if stored.endswith(digits):
+            spans.append((len(phone) - size, len(phone)))
+        else:
+            at = stored.find(digits)
+            if 0 <= at <= 3:
+                spans.append((at + 1, at + 1 + size))
+    return spans
+
+
 def highlights(contact: dict, parsed: ParsedQuery) -> list[dict]:
     """[{"field", "value", "spans": [{"start", "end"}]}] for each field the query matched."""
     if parsed.is_empty:
         return []
-    words, joined_words, digit_strings = _plan(parsed)
+    words, joined_words, digit_strings, email_words = _plan(parsed)
     result = []
     for field in TEXT_FIELDS:
         value = contact.get(field)
@@ -203,14 +239,115 @@ def highlights(contact: dict, parsed: ParsedQuery) -> list[dict]:
         spans = _phone_spans(contact["phone"], digit_strings)
         if spans:
             result.append({"field": "phone", "value": contact["phone"], "spans": _merge(spans)})
+    if digit_strings:
+        _secondary_phones(contact, digit_strings, result)
+    if email_words:
+        _secondary_emails(contact, email_words, result)
     return result
 
 
+def _secondary_phones(contact: dict, digit_strings: tuple[str, ...], result: list) -> None:
+    """A `phones` entry for each number other than the primary that the digits match."""
+    entries = contact.get("phones") or ()
+    if len(entries) < 2:
+        return
+    primary = contact.get("phone")
+    for index, entry in enumerate(entries):
+        number = entry.get("number")
+        if not number or number == primary:
+            continue
+        for digits in digit_strings:
+            if digits in number:
+                break
+        else:
+            continue  # a span needs the digits in the number, in one piece
+        spans = _phone_spans(number, digit_strings)
+        if spans:
+            result.append(
+                {"field": "phones", "index": index, "value": number, "spans": _merge(spans)}
+            )
+
+
+def _secondary_emails(contact: dict, email_words: tuple, result: list) -> None:
+    """An `emails` entry for each address other than the primary where a query word's
+    parts match, for the words whose every part some address of the contact holds."""
+    entries = contact.get("emails") or ()
+    if len(entries) < 2:
+        return
+    primary = contact.get("email")
+    secondary = [
+        (index, address, _email_parts(address))
+        for index, entry in enumerate(entries)
+        if (address := entry.get("address")) and address != primary
+    ]
+    found: dict[int, list[tuple[int, int]]] = {}
+    for word_parts in email_words:
+        spans: list[tuple[int, int, int]] = []
+        missing = []
+        for wanted in word_parts:
+            before = len(spans)
+            for n, (_, _, (joined, parts)) in enumerate(secondary):
+                if _SEP + wanted not in joined:
+                    continue  # no part of this address starts with it
+                for start, end, part in parts:
+                    if part == wanted or (
+                        len(wanted) <= EMAIL_PREFIX_CHARS and part.startswith(wanted)
+                    ):
+                        # Folding may lengthen a letter (ß -> ss): stay inside the part.
+                        spans.append((n, start, min(start + len(wanted), end)))
+            if len(spans) == before:
+                missing.append(wanted)
+        # Operator "and": the engine's email clause matched the word only if the parts
+        # no secondary address holds are in the primary one.
+        if spans and all(_holds(primary, wanted) for wanted in missing):
+            for n, start, end in spans:
+                found.setdefault(n, []).append((start, end))
+    for n in sorted(found):
+        index, address, _ = secondary[n]
+        result.append(
+            {"field": "emails", "index": index, "value": address, "spans": _merge(found[n])}
+        )
+
+
+def _holds(address: str | None, wanted: str) -> bool:
+    """Whether the engine's email clause finds the part `wanted` in this address."""
+    if not address:
+        return False
+    return any(
+        part == wanted or (len(wanted) <= EMAIL_PREFIX_CHARS and part.startswith(wanted))
+        for _, _, part in _email_parts(address)[1]
+    )
+
+
+def _email_parts(address: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+    """The folded parts of an address joined behind _SEP (a part starts with a word only
+    where _SEP + word occurs: one substring test rules an address out), and each part's
+    (start, end, folded part), as the email_parts tokenizer splits the address."""
+    if len(address) > MAX_MEMO_KEY_CHARS:
+        return _scan_email_parts(address)
+    return _email_parts_memo(address)
+
+
+def _scan_email_parts(address: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+    found = []
+    for match in _EMAIL_PART.finditer(address):
+        found.append((match.start(), match.end(), fold(match.group())))
+        if len(found) == MAX_TOKENS_PER_FIELD:
+            break
+    return "".join(_SEP + part for _, _, part in found), tuple(found)
+
+
+# A page meets the same addresses again on the next keystroke; bounded like the token memo.
+_email_parts_memo = functools.lru_cache(maxsize=TOKENS_MEMO_ENTRIES)(_scan_email_parts)
+
+
 @functools.lru_cache(maxsize=256)
-def _plan(parsed: ParsedQuery) -> tuple[tuple, tuple[str, ...], tuple[str, ...]]:
+def _plan(parsed: ParsedQuery) -> tuple[tuple, tuple[str, ...], tuple[str, ...], tuple]:
     """What every hit of one query is compared with, worked out once per query (a page
     has up to 100 hits; as-you-type sends the same query from many clients): the folded
-    query words (flagged when last), the same for joined runs, and the phone digits."""
+    query words (flagged when last), the same for joined runs, the phone digits, and
+    each word's parts as the email analyzer reads it (a word of more parts than
+    MAX_QUERY_PARTS is left out: it cannot be checked whole, so it marks nothing)."""
     last = len(parsed.words) - 1
     words = tuple(
         (word, i == last)
@@ -222,4 +359,9 @@ def _plan(parsed: ParsedQuery) -> tuple[tuple, tuple[str, ...], tuple[str, ...]]
         for w in parsed.words
         if len(d := re.sub(r"\D", "", w)) >= 3 and not re.search(r"[^\W\d_]", w)
     )
-    return words, tuple(word for word, _ in words), digit_strings
+    email_words = tuple(
+        parts
+        for raw in parsed.words
+        if 0 < len(parts := tuple(fold(p) for p in _EMAIL_PART.findall(raw))) <= MAX_QUERY_PARTS
+    )
+    return words, tuple(word for word, _ in words), digit_strings, email_words
