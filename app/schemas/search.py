@@ -198,7 +198,21 @@ class SpanSchema(Schema):
 
 
 class HighlightSchema(Schema):
-    field = fields.String(required=True, metadata={"example": "lastName"})
+    field = fields.String(
+        required=True,
+        metadata={
+            "example": "lastName",
+            "description": "firstName, lastName, company, email, phone (the primary ones), "
+            "or phones / emails: a secondary number or address the query matched.",
+        },
+    )
+    index = fields.Integer(
+        metadata={
+            "example": 1,
+            "description": "For phones / emails: the entry's position in the contact's "
+            "phones / emails list.",
+        }
+    )
     value = fields.String(required=True, metadata={"example": "Smith"})
     spans = fields.List(fields.Nested(SpanSchema), required=True)
 
