@@ -259,3 +259,58 @@ def test_created_and_updated_date_filters(page, app, client, workspace, watch):
     page.fill("#filter-updatedBefore", today)
     wait_ids(page, [ann["id"]])
     assert watch.blocked == [] and watch.errors == []
+
+
+def test_a_search_by_a_secondary_numbers_last_digits_shows_that_number_highlighted(
+    page, client, workspace, watch
+):
+    caller = create(
+        client,
+        workspace,
+        False,
+        firstName="Nadia",
+        lastName="Okafor",
+        phones=[
+            {"number": "+12125550143", "type": "work", "primary": True},
+            {"number": "+14155559321", "type": "mobile"},
+            {"number": "+442079460777", "type": "home"},
+        ],
+        emails=[
+            {"address": "nadia@okafor.example", "primary": True},
+            {"address": "n.private@mail.example", "type": "home"},
+        ],
+    )
+    create(client, workspace, firstName="Other", phone="+12125550999")
+    sign_in(page, token_for(workspace))
+    wait_rendered(page, "")
+
+    page.fill("#search", "9321")
+    wait_rendered(page, "9321")
+    assert shown_ids(page) == [caller["id"]] == api_ids(client, workspace, "9321")
+    row = "#results li.hit .phone"
+    # The primary first, then the number that matched, marked with its type, the digits
+    # highlighted; the one left over stays behind "+1 more".
+    assert page.text_content(f"{row}") == "+12125550143mobile+14155559321 +1 more"
+    assert page.text_content(f"{row} .matched-other .matched-type") == "mobile"
+    assert page.get_attribute(f"{row} .matched-other", "data-index") == "1"
+    marks = page.eval_on_selector_all(f"{row} mark", "els => els.map(e => e.textContent)")
+    assert marks == ["9321"]
+    assert page.get_attribute(f"{row} .more-count", "title") == "+442079460777"
+    shot(page, "search-secondary-number")
+
+    # A secondary address by its local part: that address, its prefix highlighted.
+    page.fill("#search", "privat")
+    wait_rendered(page, "privat")
+    assert shown_ids(page) == [caller["id"]]
+    row = "#results li.hit .email"
+    assert page.text_content(f"{row} .matched-other") == "homen.private@mail.example"
+    marks = page.eval_on_selector_all(f"{row} mark", "els => els.map(e => e.textContent)")
+    assert marks == ["privat"]
+    assert page.locator(f"{row} .more-count").count() == 0
+
+    # The primary matched: the row is as before, the others behind "+N more".
+    page.fill("#search", "0143")
+    wait_rendered(page, "0143")
+    assert page.text_content("#results li.hit .phone") == "+12125550143 +2 more"
+    assert page.locator("#results li.hit .matched-other").count() == 0
+    assert watch.blocked == [] and watch.errors == []

@@ -58,15 +58,29 @@ function exportQuery(workspaceId) {
   return query;
 }
 
-// "+N more" beside the primary number or address, the others in its tooltip.
-function more(entries, key) {
-  if (!entries || entries.length < 2) return null;
-  const others = entries.slice(1).map((e) => e[key]);
-  return h("span", { class: "more-count", title: others.join(", ") }, ` +${others.length} more`);
+// Beside the primary number or address: when the query matched another one and not the
+// primary (the API's `phones` / `emails` highlights: a caller ID showing a mobile that
+// is not the primary), the first such one, marked with its type and highlighted; then
+// "+N more" for the rest, listed in its tooltip.
+function others(hit, plural, key, primaryMatched) {
+  const entries = hit[plural] || [];
+  const matched = primaryMatched ? undefined : (hit.highlights || []).find(
+    (hl) => hl.field === plural && hl.index > 0 && entries[hl.index]?.[key] === hl.value,
+  );
+  const rest = entries.filter((e, i) => i > 0 && i !== matched?.index).map((e) => e[key]);
+  const type = matched ? entries[matched.index].type || "other" : "";
+  return [
+    matched
+      ? h("span", { class: "matched-other", title: `Matched the ${type} one`, dataset: { index: matched.index } },
+          h("span", { class: "matched-type" }, type), highlighted(matched.value, matched.spans))
+      : null,
+    rest.length ? h("span", { class: "more-count", title: rest.join(", ") }, ` +${rest.length} more`) : null,
+  ];
 }
 
 function hitItem(hit, index) {
-  const marks = Object.fromEntries((hit.highlights || []).map((hl) => [hl.field, hl]));
+  const primaries = (hit.highlights || []).filter((hl) => hl.field !== "phones" && hl.field !== "emails");
+  const marks = Object.fromEntries(primaries.map((hl) => [hl.field, hl]));
   const part = (name) =>
     marks[name] ? highlighted(marks[name].value, marks[name].spans) : (hit[name] ?? "");
   const name = [];
@@ -84,8 +98,8 @@ function hitItem(hit, index) {
       h("div", { class: "name" }, name, badge),
       h("div", { class: "meta" },
         hit.company ? h("span", { class: "company" }, part("company")) : null,
-        hit.email ? h("span", { class: "email" }, part("email"), more(hit.emails, "address")) : null,
-        hit.phone ? h("span", { class: "phone" }, part("phone"), more(hit.phones, "number")) : null,
+        hit.email ? h("span", { class: "email" }, part("email"), others(hit, "emails", "address", "email" in marks)) : null,
+        hit.phone ? h("span", { class: "phone" }, part("phone"), others(hit, "phones", "number", "phone" in marks)) : null,
       ),
     ),
   );
