@@ -20,7 +20,8 @@ from pathlib import Path
 
 from app.search.documents import utc_now
 from app.services.export import neutralize
-from app.services.import_runs import Counts, Row
+from app.services.import_rows import Row
+from app.services.import_runs import Counts
 
 FIRST_ERRORS = 20
 

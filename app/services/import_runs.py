@@ -14,55 +14,20 @@ from dataclasses import dataclass, field
 from opensearchpy import OpenSearch
 
 from app.errors import ValidationError
-from app.imports import RowConverter, RowProblem
+from app.imports import RowProblem
 from app.imports.bloom import BloomFilter
 from app.imports.dedupe import dedupe_keys, merge_into, row_contact_id
 from app.search.bulk_bodies import bulk_items
 from app.search.documents import from_source
 from app.search.indices import IndexNames
 from app.services.change_records import Written
-from app.services.contacts import ContactService
 from app.services.external_id_gives import GiveClaims
 from app.services.import_gives import claim_chunk_gives, fold_resolved
+from app.services.import_rows import Row, RowValidator
 
 # Rows written since the last refresh are remembered exactly; a refresh every few chunks
 # makes them searchable and bounds that memory (about 4,000 keys per chunk).
 REFRESH_EVERY_CHUNKS = 8
-
-
-@dataclass
-class Row:
-    line: int
-    values: list[str]
-    contact: dict | None = None
-    problems: list[RowProblem] = field(default_factory=list)
-    # "inFile" (an earlier row of the file holds one of its numbers or addresses) or
-    # "existing" (a contact that was there before): reported apart, whatever the policy.
-    duplicate: str | None = None
-    duplicate_of: str | None = None  # the contact's id, when known
-
-
-class RowValidator:
-    """CSV record -> validated contact, through ContactService's own rules."""
-
-    def __init__(self, converter: RowConverter, contacts: ContactService) -> None:
-        self.converter = converter
-        self.contacts = contacts
-
-    def validate(self, line: int, values: list[str]) -> Row:
-        row = Row(line, values)
-        payload, row.problems = self.converter.convert(values)
-        if payload is None:
-            return row
-        try:
-            row.contact = self.contacts.validate_new(payload)
-        except ValidationError as exc:
-            details = exc.details or [{"field": "row", "message": exc.message}]
-            row.problems = [
-                RowProblem(d["field"], d["message"], self.converter.raw_value(values, d["field"]))
-                for d in details
-            ]
-        return row
 
 
 @dataclass

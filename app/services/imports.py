@@ -41,7 +41,8 @@ from app.search.indices import IndexNames
 from app.services.contacts import ContactService
 from app.services.export import neutralize
 from app.services.import_records import errors_writer, new_record, record_duplicate, record_error
-from app.services.import_runs import Counts, ImportRun, Row, RowValidator
+from app.services.import_rows import Row, RowValidator
+from app.services.import_runs import Counts, ImportRun
 
 log = logging.getLogger(__name__)
 FINAL = ("completed", "failed")
