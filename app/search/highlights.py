@@ -31,6 +31,7 @@ TEXT_FIELDS = ("firstName", "lastName", "company", "email")
 _TOKEN = re.compile(r"[^\W_]+")
 # The mapping's email_parts tokenizer splits on runs of these (index_mappings/contacts.json).
 _EMAIL_PART = re.compile(r"[^@._+\-]+")
+_EMAIL_SEPARATORS = re.compile(r"[@._+\-]+")
 EMAIL_PREFIX_CHARS = 20  # the email_prefix analyzer's edge n-grams stop here
 _SEP = "\x00"  # joins an address's folded parts for a quick substring test
 # asciifolding maps these letters to more than the base letter NFKD leaves.
@@ -276,7 +277,7 @@ def _secondary_emails(contact: dict, email_words: tuple, result: list) -> None:
         return
     primary = contact.get("email")
     secondary = [
-        (index, address, _email_parts(address))
+        (index, address, _email_text(address))
         for index, entry in enumerate(entries)
         if (address := entry.get("address")) and address != primary
     ]
@@ -286,10 +287,10 @@ def _secondary_emails(contact: dict, email_words: tuple, result: list) -> None:
         missing = []
         for wanted in word_parts:
             before = len(spans)
-            for n, (_, _, (joined, parts)) in enumerate(secondary):
-                if _SEP + wanted not in joined:
+            for n, (_, address, text) in enumerate(secondary):
+                if _SEP + wanted not in text:
                     continue  # no part of this address starts with it
-                for start, end, part in parts:
+                for start, end, part in _email_parts(address):
                     if part == wanted or (
                         len(wanted) <= EMAIL_PREFIX_CHARS and part.startswith(wanted)
                     ):
@@ -315,29 +316,47 @@ def _holds(address: str | None, wanted: str) -> bool:
         return False
     return any(
         part == wanted or (len(wanted) <= EMAIL_PREFIX_CHARS and part.startswith(wanted))
-        for _, _, part in _email_parts(address)[1]
+        for _, _, part in _email_parts(address)
     )
 
 
-def _email_parts(address: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
-    """The folded parts of an address joined behind _SEP (a part starts with a word only
-    where _SEP + word occurs: one substring test rules an address out), and each part's
-    (start, end, folded part), as the email_parts tokenizer splits the address."""
+def _email_text(address: str) -> str:
+    """The address's folded parts, each behind _SEP: a part starts with a word only where
+    _SEP + word occurs, so one substring test rules out most addresses before any part
+    is located. An ASCII address folds by lowercasing (no accent to strip, no letter
+    that asciifolding lengthens): one substitution, no walk over its parts (a separator
+    run leaves an empty part, which no word matches)."""
+    if len(address) > MAX_MEMO_KEY_CHARS:
+        return _scan_email_text(address)
+    return _email_text_memo(address)
+
+
+def _scan_email_text(address: str) -> str:
+    if address.isascii():
+        return _SEP + _EMAIL_SEPARATORS.sub(_SEP, address.lower())
+    return "".join(_SEP + part for _, _, part in _email_parts(address))
+
+
+def _email_parts(address: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, folded part) of each part of an address, split as the email_parts
+    tokenizer splits it (the first MAX_TOKENS_PER_FIELD)."""
     if len(address) > MAX_MEMO_KEY_CHARS:
         return _scan_email_parts(address)
     return _email_parts_memo(address)
 
 
-def _scan_email_parts(address: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+def _scan_email_parts(address: str) -> tuple[tuple[int, int, str], ...]:
+    folded = str.lower if address.isascii() else fold
     found = []
     for match in _EMAIL_PART.finditer(address):
-        found.append((match.start(), match.end(), fold(match.group())))
+        found.append((match.start(), match.end(), folded(match.group())))
         if len(found) == MAX_TOKENS_PER_FIELD:
             break
-    return "".join(_SEP + part for _, _, part in found), tuple(found)
+    return tuple(found)
 
 
 # A page meets the same addresses again on the next keystroke; bounded like the token memo.
+_email_text_memo = functools.lru_cache(maxsize=TOKENS_MEMO_ENTRIES)(_scan_email_text)
 _email_parts_memo = functools.lru_cache(maxsize=TOKENS_MEMO_ENTRIES)(_scan_email_parts)
 
 
