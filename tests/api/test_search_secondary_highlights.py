@@ -22,6 +22,7 @@ def reachable(client, workspace, auth):
         client,
         workspace,
         auth,
+        refresh="false",
         firstName="Quentin",
         lastName="Marsh",
         phones=[
@@ -35,8 +36,14 @@ def reachable(client, workspace, auth):
             {"address": "qm-billing@acme.example"},
         ],
     )
-    single = create(
-        client, workspace, auth, firstName="Olga", phone="+14155550199", email="olga@x.example"
+    single = create(  # searchable at once, and the one before it with it
+        client,
+        workspace,
+        auth,
+        refresh="true",
+        firstName="Olga",
+        phone="+14155550199",
+        email="olga@x.example",
     )
     return several, single
 
