@@ -10,8 +10,8 @@ engine error on any document raises 503 (`UNRECORDED`), so nothing partial is st
 A writer that knows what it stored passes it as `written`: a record still at that
 version is taken from it and only versions are fetched.
 
-A change's `data` is what from_source reads of the stored document, built in one pass
-(`change_data`) and owned by the change: its lists, entries and custom fields are copies,
+A change's `data` is what from_source reads of the stored document (`change_data`),
+owned by the change: its lists, entries and custom fields are copies,
 so nothing the writer does with its documents afterwards reaches the change, and the
 change document is used as built (no second copy of every field). Its bytes are the same
 as from_source's followed by a copy of every CONTACT_FIELDS value, the way it was built
@@ -26,9 +26,8 @@ from __future__ import annotations
 
 from opensearchpy import OpenSearch
 
-from app.contact_methods import EMAILS, PHONES, entries_of
 from app.errors import ServiceUnavailable
-from app.search.documents import utc_now
+from app.search.documents import from_source, utc_now
 from app.search.indices import IndexNames
 
 UNRECORDED = "The change could not be recorded; retry the request."
@@ -39,32 +38,17 @@ DNC_FIELDS = ("reason", "source", "scope", "channel", "expiresAt")
 
 
 def change_data(source: dict) -> dict:
-    """What from_source(source) reads, in CONTACT_FIELDS order, sharing no list or dict
-    with `source` (the entries are entries_of's copies; tags and custom fields, flat by
-    schema, are copied too). Written out field by field: one pass per written contact on
-    the import and batch paths, where a comprehension over CONTACT_FIELDS followed by a
-    second copy cost twice as much; the equivalence test fails if CONTACT_FIELDS changes
-    without this function."""
-    get = source.get
-    tags, custom = get("tags"), get("customFields")
-    return {
-        "id": get("id"),
-        "workspaceId": get("workspaceId"),
-        "firstName": get("firstName"),
-        "lastName": get("lastName"),
-        "phone": get("phone"),
-        "phones": entries_of(source, PHONES),
-        "email": get("email"),
-        "emails": entries_of(source, EMAILS),
-        "company": get("company"),
-        "notes": get("notes"),
-        "tags": tags.copy() if tags.__class__ is list else (tags or []),
-        "customFields": custom.copy() if custom.__class__ is dict else (custom or {}),
-        "externalId": get("externalId"),
-        "source": get("source"),
-        "createdAt": get("createdAt"),
-        "updatedAt": get("updatedAt"),
-    }
+    """What from_source(source) reads, sharing no list or dict with `source`: from_source
+    copies the phone and email entries (entries_of); tags and custom fields, flat by
+    schema, are copied here. The change owns it and uses it as built (no second copy of
+    every field)."""
+    data = from_source(source)
+    tags, custom = data["tags"], data["customFields"]
+    if tags.__class__ is list:
+        data["tags"] = tags.copy()
+    if custom.__class__ is dict:
+        data["customFields"] = custom.copy()
+    return data
 
 
 def contact_change(contact_id: str, op: str, data: dict, now: str) -> dict:
