@@ -257,10 +257,7 @@ def _secondary_phones(contact: dict, digit_strings: tuple[str, ...], result: lis
         number = entry.get("number")
         if not number or number == primary:
             continue
-        for digits in digit_strings:
-            if digits in number:
-                break
-        else:
+        if not any(digits in number for digits in digit_strings):
             continue  # a span needs the digits in the number, in one piece
         spans = _phone_spans(number, digit_strings)
         if spans:
@@ -291,9 +288,7 @@ def _secondary_emails(contact: dict, email_words: tuple, result: list) -> None:
                 if _SEP + wanted not in text:
                     continue  # no part of this address starts with it
                 for start, end, part in _email_parts(address):
-                    if part == wanted or (
-                        len(wanted) <= EMAIL_PREFIX_CHARS and part.startswith(wanted)
-                    ):
+                    if _part_matches(part, wanted):
                         # Folding may lengthen a letter (ß -> ss): stay inside the part.
                         spans.append((n, start, min(start + len(wanted), end)))
             if len(spans) == before:
@@ -314,10 +309,13 @@ def _holds(address: str | None, wanted: str) -> bool:
     """Whether the engine's email clause finds the part `wanted` in this address."""
     if not address:
         return False
-    return any(
-        part == wanted or (len(wanted) <= EMAIL_PREFIX_CHARS and part.startswith(wanted))
-        for _, _, part in _email_parts(address)
-    )
+    return any(_part_matches(part, wanted) for _, _, part in _email_parts(address))
+
+
+def _part_matches(part: str, wanted: str) -> bool:
+    """The email clause's rule for one part: the whole part, or its start while the
+    email_prefix analyzer's edge n-grams reach (no typos)."""
+    return part == wanted or (len(wanted) <= EMAIL_PREFIX_CHARS and part.startswith(wanted))
 
 
 def _email_text(address: str) -> str:
