@@ -138,3 +138,23 @@ def test_an_id_claimed_shared_whose_slots_filled_meanwhile_is_refused(claims, wo
         gives.take(["late", "plain"], chained=["late"])
         assert set(gives.refused) == {"late"}
         assert gives.refused["late"].code == "conflict"
+
+
+@pytest.mark.usefixtures("no_wait")
+def test_a_claim_in_another_workspace_never_holds_up_this_ones_id(client, workspace, claims):
+    """Claims are per workspace: another tenant giving the same external id (alone or
+    shared) neither delays nor refuses this workspace's create of it."""
+    from tests.conftest import bearer
+
+    other = workspace + "_other"
+    auth = bearer(workspace)
+    body = {"workspaceId": workspace, "items": [{"externalId": "same-id", "firstName": "A"}]}
+    with claims.claim_many(other, ["same-id"]), claims.claim_many(other, ["x"], shared=["x"]):
+        made = client.post(f"{BATCH}/create", json=body, headers=auth)
+        patched = client.patch(
+            f"/v1/contacts/{create(client, workspace, auth, firstName='B')}",
+            json={"externalId": "x"},
+            headers=auth,
+        )
+    assert made.status_code == 200 and made.json["results"][0]["status"] == "created", made.json
+    assert patched.status_code == 200, patched.json
